@@ -1,0 +1,1 @@
+"""Prefect blocks of RGrid (object storage, Hetzner token, runtime catalogue): to come."""

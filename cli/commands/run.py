@@ -1,0 +1,103 @@
+"""``rgrid run SCRIPT [ARGS]...``"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli import context
+from cli.follow import print_logs, wait_until_finished
+from cli.output import console, err_console, execution_json
+from rgrid_common.errors import InvalidInput
+from rgrid_common.limits import parse_env, parse_memory
+from rgrid_common.status import ExecutionStatus
+
+TIMED_OUT_EXIT_CODE = 124  # as timeout(1)
+
+
+def run(
+    script: Annotated[Path, typer.Argument(help="The script to run.", show_default=False)],
+    args: Annotated[list[str] | None, typer.Argument(help="Passed to the script.")] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="K=V, repeatable.")] = None,
+    runtime: Annotated[str | None, typer.Option(help="Runtime name; see `rgrid runtimes`.")] = None,
+    timeout: Annotated[int | None, typer.Option(help="Seconds before it is stopped.")] = None,
+    memory: Annotated[str | None, typer.Option(help="Memory limit, e.g. 512m or 2g.")] = None,
+    cpus: Annotated[float | None, typer.Option(help="CPU limit, e.g. 1 or 0.5.")] = None,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Submit and return.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run SCRIPT in a sandboxed container and stream its output."""
+    body = {
+        "script_name": script.name,
+        "script_content": _read_script(script),
+        "args": list(args or []),
+        "env": parse_env(env or []),
+        "runtime": runtime,
+        "memory_mb": parse_memory(memory) if memory else None,
+        "cpus": cpus,
+        "timeout_seconds": timeout,
+    }
+    client = context.api()
+    cli_settings = context.settings()
+    execution = client.post("/api/v1/executions", body)
+    execution_id = execution["id"]
+    if detach:
+        _print_submitted(execution, as_json)
+        return
+    try:
+        if not as_json:
+            print_logs(client, execution_id, follow=True, poll_seconds=cli_settings.poll_seconds)
+        final = wait_until_finished(client, execution_id, poll_seconds=cli_settings.poll_seconds)
+    except KeyboardInterrupt:
+        err_console.print(f"\nDetached; {execution_id} goes on. Follow it with "
+                          f"`rgrid logs {execution_id} --follow`.")
+        raise typer.Exit(130) from None
+    if as_json:
+        console.print_json(execution_json(final))
+    else:
+        _print_outcome(final)
+    raise typer.Exit(exit_code_of(final))
+
+
+def _read_script(script: Path) -> str:
+    if not script.exists():
+        raise InvalidInput(f"File not found: {script}.", "Check the path and try again.")
+    if script.is_dir():
+        raise InvalidInput(f"{script} is a directory, not a script.",
+                           "Pass the script file, e.g. rgrid run analyze.py.")
+    try:
+        return script.read_text()
+    except PermissionError as exc:
+        raise InvalidInput(f"Cannot read {script}: permission denied.",
+                           "Check the file's permissions.") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{script} is not a UTF-8 text file.",
+                           "Pass a script's source file.") from exc
+
+
+def _print_submitted(execution: dict, as_json: bool) -> None:
+    if as_json:
+        console.print_json(execution_json(execution))
+    else:
+        console.print(f"Submitted {execution['id']} ({execution['status']}). "
+                      f"Follow it with `rgrid logs {execution['id']} --follow`.")
+
+
+def _print_outcome(execution: dict) -> None:
+    status = execution["status"]
+    if status == ExecutionStatus.SUCCEEDED.value:
+        return
+    error = (execution.get("error") or "").strip().splitlines()
+    reason = error[-1] if error else f"exit code {execution['exit_code']}"
+    err_console.print(f"[red]✗ {execution['id']} {status}:[/] {reason}")
+
+
+def exit_code_of(execution: dict) -> int:
+    status = ExecutionStatus(execution["status"])
+    if status == ExecutionStatus.SUCCEEDED:
+        return 0
+    if status == ExecutionStatus.TIMED_OUT:
+        return TIMED_OUT_EXIT_CODE
+    return execution.get("exit_code") or 1

@@ -1,0 +1,53 @@
+"""The CLI's settings: API URL and key, from the environment or the config file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_API_URL = "http://127.0.0.1:8700"
+
+
+def default_config_path() -> Path:
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "rgrid" / "config.json"
+
+
+class CliSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RGRID_", extra="ignore")
+
+    config: Path = Field(default_factory=default_config_path)
+    api_url: str | None = None
+    api_key: SecretStr | None = None
+    admin_key: SecretStr | None = None
+    poll_seconds: float = 0.25
+
+    def resolved(self) -> CliSettings:
+        """Fill what the environment did not give from the config file."""
+        stored = read_config(self.config)
+        return self.model_copy(update={
+            "api_url": self.api_url or stored.get("api_url") or DEFAULT_API_URL,
+            "api_key": self.api_key or (SecretStr(stored["api_key"])
+                                        if stored.get("api_key") else None),
+        })
+
+
+def read_config(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_config(path: Path, *, api_url: str, api_key: str) -> None:
+    """Write atomically with mode 0600: the file holds a secret."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"api_url": api_url, "api_key": api_key}, handle, indent=2)
+    os.replace(tmp, path)

@@ -1,0 +1,38 @@
+"""The ``rgrid`` command. Every error becomes one readable message and an exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cli.commands import accounts, executions, run
+from cli.output import err_console
+from rgrid_common.errors import InvalidInput, RGridError
+
+app = typer.Typer(name="rgrid", help="Run scripts on machines you don't manage.",
+                  no_args_is_help=True, pretty_exceptions_enable=False,
+                  add_completion=False)
+app.command(context_settings={"ignore_unknown_options": True})(run.run)
+app.command()(executions.status)
+app.command()(executions.logs)
+app.command("list")(executions.list_)
+app.command()(accounts.runtimes)
+app.command()(accounts.login)
+app.add_typer(accounts.accounts_app, name="accounts")
+
+USAGE_EXIT_CODE = 2
+
+
+def main() -> None:
+    try:
+        app()
+    except RGridError as exc:
+        err_console.print(f"[red]✗[/] {exc.message}")
+        if exc.hint:
+            err_console.print(f"  {exc.hint}")
+        sys.exit(USAGE_EXIT_CODE if isinstance(exc, InvalidInput) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""How the CLI shows things: Rich tables for people, one JSON object for programs."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+JSON_FIELDS = ("id", "status", "exit_code", "runtime", "script_name", "args", "created_at",
+               "started_at", "finished_at", "duration_seconds", "error", "worker",
+               "flow_run_id", "memory_mb", "cpus", "timeout_seconds")
+STATUS_STYLE = {"succeeded": "green", "failed": "red", "timed_out": "red",
+                "cancelled": "yellow", "running": "cyan", "queued": "blue"}
+
+
+def execution_json(execution: dict) -> str:
+    return json.dumps({key: execution.get(key) for key in JSON_FIELDS})
+
+
+def styled_status(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def print_execution(execution: dict) -> None:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("id", execution["id"]),
+        ("status", styled_status(execution["status"])),
+        ("script", f"{execution['script_name']} {' '.join(execution['args'])}".strip()),
+        ("runtime", execution["runtime"]),
+        ("exit code", _or_dash(execution["exit_code"])),
+        ("created", execution["created_at"]),
+        ("started", _or_dash(execution["started_at"])),
+        ("finished", _or_dash(execution["finished_at"])),
+        ("duration", _or_dash(execution.get("duration_seconds"), "{} s")),
+        ("worker", _or_dash(execution.get("worker"))),
+        ("limits", f"{execution['memory_mb']} MB, {execution['cpus']} CPU, "
+                   f"{execution['timeout_seconds']} s"),
+    ]
+    if execution.get("error"):
+        rows.append(("error", f"[red]{execution['error']}[/]"))
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table)
+
+
+def print_execution_table(executions: list[dict]) -> None:
+    table = Table(box=None, header_style="bold")
+    for column in ("ID", "STATUS", "SCRIPT", "RUNTIME", "EXIT", "CREATED", "DURATION"):
+        table.add_column(column)
+    for ex in executions:
+        table.add_row(ex["id"], styled_status(ex["status"]), ex["script_name"], ex["runtime"],
+                      _or_dash(ex["exit_code"]), ex["created_at"][:19].replace("T", " "),
+                      _or_dash(ex.get("duration_seconds"), "{} s"))
+    console.print(table)
+
+
+def _or_dash(value, template: str = "{}") -> str:
+    return "-" if value is None else template.format(value)

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cli.config import default_config_path
+
+
+class DevSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RGRID_DEV_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".local" / "state" / "rgrid",
+                       description="Databases, logs, pid files and secrets of the dev stack.")
+    host: str = "127.0.0.1"
+    prefect_port: int = 4200
+    api_port: int = 8700
+    worker_name: str = "rgrid-local-1"
+    worker_limit: int = Field(4, description="Flow runs the local worker runs at once.")
+    worker_query_seconds: float = Field(
+        1.0, description="How often the worker polls Prefect; latency of a run's start.")
+    account_name: str = "local"
+    cli_config: Path = Field(default_factory=default_config_path,
+                             validation_alias=AliasChoices("RGRID_CONFIG", "RGRID_DEV_CLI_CONFIG"))
+
+    @property
+    def prefect_api_url(self) -> str:
+        return f"http://{self.host}:{self.prefect_port}/api"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"

@@ -1,0 +1,196 @@
+"""Brings the single-machine stack up and down. Every step is idempotent."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.workers.process import ProcessWorker
+
+from cli.config import read_config, write_config
+from devstack.engine import Say, ensure_docker_engine
+from devstack.images import ensure_runtime_images
+from devstack.processes import ManagedProcess, http_ok
+from devstack.settings import DevSettings
+from rgrid_api.core.config import DEFAULT_RUNTIMES
+from rgrid_common.errors import RGridError
+from work_pools import PROCESS_POOL
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DEPLOYMENT = "rgrid-execute/rgrid-execute"
+SERVICES = ("worker", "api", "prefect-server")  # in stopping order
+
+
+class DevStack:
+    def __init__(self, settings: DevSettings, say: Say = print) -> None:
+        self.settings = settings
+        self.say = say
+        self.home = settings.home
+        self.processes = {name: ManagedProcess(name, self.home) for name in SERVICES}
+
+    # --- up ------------------------------------------------------------------------------
+
+    def up(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_docker_engine(self.home, self.say)
+        ensure_runtime_images(list(DEFAULT_RUNTIMES.values()), self.say)
+        self._start_prefect_server()
+        self._register_pool_and_deployment()
+        self._start_api()
+        self._start_worker()
+        self._log_cli_in()
+        self.say(f"✓ RGrid is up: API {self.settings.api_url}, Prefect UI "
+                 f"http://{self.settings.host}:{self.settings.prefect_port}")
+
+    def _start_prefect_server(self) -> None:
+        url = f"{self.settings.prefect_api_url}/health"
+        argv = [_bin("prefect"), "server", "start", "--host", self.settings.host,
+                "--port", str(self.settings.prefect_port)]
+        self._ensure_service("prefect-server", argv, self._prefect_env(), url, timeout=120)
+
+    def _register_pool_and_deployment(self) -> None:
+        with SyncPrefectClient(api=self.settings.prefect_api_url) as client:
+            try:
+                client.create_work_pool(WorkPoolCreate(
+                    name=PROCESS_POOL.name, type=PROCESS_POOL.type,
+                    description=PROCESS_POOL.description,
+                    base_job_template=ProcessWorker.get_default_base_job_template()))
+                self.say(f"✓ work pool {PROCESS_POOL.name!r} created")
+            except ObjectAlreadyExists:
+                self.say(f"✓ work pool {PROCESS_POOL.name!r} exists")
+            try:
+                client.read_deployment_by_name(DEPLOYMENT)
+                self.say(f"✓ deployment {DEPLOYMENT!r} registered")
+                return
+            except ObjectNotFound:
+                pass
+        result = subprocess.run([_bin("prefect"), "--no-prompt", "deploy", "--all"],
+                                cwd=PROJECT_DIR, env=self._prefect_env(),
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RGridError(f"Registering the deployments failed:\n{result.stdout[-2000:]}"
+                             f"{result.stderr[-2000:]}", "See prefect.yaml.")
+        self.say(f"✓ deployment {DEPLOYMENT!r} registered from prefect.yaml")
+
+    def _start_api(self) -> None:
+        secrets_ = self._secrets()
+        env = {
+            **os.environ,
+            "RGRID_HOST": self.settings.host,
+            "RGRID_PORT": str(self.settings.api_port),
+            "RGRID_DATABASE_URL": f"sqlite:///{self.home / 'rgrid.db'}",
+            "RGRID_PREFECT_API_URL": self.settings.prefect_api_url,
+            "RGRID_ADMIN_KEY": secrets_["admin_key"],
+            "RGRID_WORKER_TOKEN": secrets_["worker_token"],
+        }
+        self._ensure_service("api", [sys.executable, "-m", "rgrid_api"], env,
+                             f"{self.settings.api_url}/api/health", timeout=60)
+
+    def _start_worker(self) -> None:
+        process = self.processes["worker"]
+        if process.pid:
+            self.say(f"✓ worker already running (pid {process.pid})")
+            return
+        env = {
+            **self._prefect_env(),
+            "PREFECT_WORKER_QUERY_SECONDS": str(self.settings.worker_query_seconds),
+            "PREFECT_WORKER_PREFETCH_SECONDS": "0",
+            "RGRID_API_URL": self.settings.api_url,
+            "RGRID_WORKER_TOKEN": self._secrets()["worker_token"],
+        }
+        argv = [_bin("prefect"), "worker", "start", "--pool", PROCESS_POOL.name,
+                "--type", PROCESS_POOL.type, "--name", self.settings.worker_name,
+                "--limit", str(self.settings.worker_limit)]
+        pid = process.start(argv, env=env, cwd=self.home)
+        self.say(f"✓ worker {self.settings.worker_name!r} started (pid {pid})")
+
+    def _log_cli_in(self) -> None:
+        stored = read_config(self.settings.cli_config)
+        if stored.get("api_key") and self._key_works(stored["api_key"]):
+            self.say(f"✓ CLI logged in ({self.settings.cli_config})")
+            return
+        key = self._create_account()
+        write_config(self.settings.cli_config, api_url=self.settings.api_url, api_key=key)
+        self.say(f"✓ account {self.settings.account_name!r} created; CLI logged in "
+                 f"({self.settings.cli_config})")
+
+    def _create_account(self) -> str:
+        admin = {"Authorization": f"Bearer {self._secrets()['admin_key']}"}
+        name = self.settings.account_name
+        for attempt in range(5):
+            response = httpx.post(f"{self.settings.api_url}/api/v1/accounts",
+                                  json={"name": name}, headers=admin, timeout=30)
+            if response.status_code != 409:
+                response.raise_for_status()
+                return response.json()["api_key"]
+            name = f"{self.settings.account_name}-{secrets.token_hex(3)}"
+        raise RGridError("Could not create a local account.", "See the API log.")
+
+    def _key_works(self, key: str) -> bool:
+        response = httpx.get(f"{self.settings.api_url}/api/v1/accounts/me",
+                             headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        return response.is_success
+
+    # --- down and status -----------------------------------------------------------------
+
+    def down(self) -> None:
+        for name in (*SERVICES, "dockerd"):
+            process = self.processes.get(name) or ManagedProcess(name, self.home)
+            pid = process.pid
+            if process.stop():
+                self.say(f"✓ stopped {name} (pid {pid})")
+            else:
+                self.say(f"· {name} was not running")
+
+    def status(self) -> dict[str, int | None]:
+        return {name: process.pid for name, process in self.processes.items()}
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _ensure_service(self, name: str, argv: list[str], env: dict[str, str], health_url: str,
+                        *, timeout: float) -> None:
+        process = self.processes[name]
+        if process.pid and http_ok(health_url):
+            self.say(f"✓ {name} already running (pid {process.pid})")
+            return
+        if http_ok(health_url):
+            raise RGridError(f"Something not started by RGrid already answers at {health_url}.",
+                             "Stop it, or choose other ports with RGRID_DEV_PREFECT_PORT / "
+                             "RGRID_DEV_API_PORT.")
+        process.start(argv, env=env, cwd=self.home)
+        self.say(f"… starting {name}")
+        process.wait_until_healthy(health_url, timeout)
+        self.say(f"✓ {name} started (pid {process.pid})")
+
+    def _prefect_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PREFECT_HOME": str(self.home / "prefect"),
+            "PREFECT_API_URL": self.settings.prefect_api_url,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        }
+
+    def _secrets(self) -> dict[str, str]:
+        """Generated once per dev home and kept (mode 0600), never regenerated per process."""
+        path = self.home / "secrets.json"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"admin_key": secrets.token_urlsafe(32),
+                           "worker_token": secrets.token_urlsafe(32)}, handle)
+        return json.loads(path.read_text())
+
+
+def _bin(name: str) -> str:
+    beside_python = Path(sys.executable).parent / name
+    return str(beside_python) if beside_python.exists() else (shutil.which(name) or name)

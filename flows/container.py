@@ -1,0 +1,111 @@
+"""Runs one job's user container: start, stream stdout/stderr apart, enforce the timeout,
+detect OOM, and always remove the container."""
+
+from __future__ import annotations
+
+import codecs
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import requests
+from docker.errors import DockerException, ImageNotFound
+from docker.models.containers import Container
+
+from flows.sandbox import container_options
+from rgrid_api.schemas import JobSpec
+from rgrid_common.errors import DockerUnavailable, RGridError
+
+OutputSink = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class ContainerOutcome:
+    exit_code: int | None
+    timed_out: bool = False
+    oom_killed: bool = False
+
+
+def connect_docker(worker_name: str, base_url: str | None = None) -> docker.DockerClient:
+    try:
+        client = (docker.DockerClient(base_url=base_url) if base_url
+                  else docker.from_env())
+        client.ping()
+        return client
+    except (DockerException, requests.RequestException) as exc:
+        raise DockerUnavailable(
+            f"Docker engine not reachable on worker {worker_name!r}: {exc}",
+            "Start Docker on the worker (`dockerd` or `systemctl start docker`) "
+            "and check DOCKER_HOST.",
+        ) from exc
+
+
+def run_job(client: docker.DockerClient, job: JobSpec, *, work_root: Path, uid: int,
+            on_output: OutputSink) -> ContainerOutcome:
+    work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    work_dir = Path(tempfile.mkdtemp(prefix=f"{job.execution_id}-", dir=work_root))
+    try:
+        _write_script(work_dir, job)
+        container = _create_container(client, job, work_dir, uid)
+        try:
+            return _run_to_completion(container, job, on_output)
+        finally:
+            container.remove(force=True)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _write_script(work_dir: Path, job: JobSpec) -> None:
+    work_dir.chmod(0o777)  # the container's non-root uid writes here; the parent is 0700
+    script = work_dir / job.script_name
+    script.write_text(job.script_content)
+    script.chmod(0o644)
+
+
+def _create_container(client: docker.DockerClient, job: JobSpec, work_dir: Path,
+                      uid: int) -> Container:
+    try:
+        return client.containers.create(**container_options(job, work_dir=work_dir, uid=uid))
+    except ImageNotFound as exc:
+        raise RGridError(f"Runtime image {job.image!r} is not on this worker.",
+                         "Build it with `rgrid dev up` or `docker pull` it on the worker.") from exc
+
+
+def _run_to_completion(container: Container, job: JobSpec,
+                       on_output: OutputSink) -> ContainerOutcome:
+    container.start()
+    readers = [_start_reader(container, stream, on_output) for stream in ("stdout", "stderr")]
+    timed_out = False
+    try:
+        container.wait(timeout=job.timeout_seconds)
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+        # how the docker SDK reports that wait() ran past its timeout
+        timed_out = True
+        container.kill()
+    for reader in readers:
+        reader.join(timeout=10)
+    container.reload()
+    state = container.attrs["State"]
+    return ContainerOutcome(exit_code=state.get("ExitCode"), timed_out=timed_out,
+                            oom_killed=bool(state.get("OOMKilled")))
+
+
+def _start_reader(container: Container, stream: str, on_output: OutputSink) -> threading.Thread:
+    def read() -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        for data in container.logs(stdout=stream == "stdout", stderr=stream == "stderr",
+                                   stream=True, follow=True):
+            text = decoder.decode(data)
+            if text:
+                on_output(stream, text)
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            on_output(stream, tail)
+
+    thread = threading.Thread(target=read, name=f"{stream}-reader", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,49 @@
+"""The flow's HTTP client for the RGrid API's worker endpoints."""
+
+from __future__ import annotations
+
+import httpx
+
+from flows.settings import WorkerSettings
+from rgrid_api.schemas import FinishRequest, JobSpec, LogChunkIn
+from rgrid_common.errors import Conflict, error_from_problem
+
+
+class ControlPlane:
+    def __init__(self, settings: WorkerSettings) -> None:
+        self._http = httpx.Client(
+            base_url=f"{settings.api_url.rstrip('/')}/api/v1/worker/executions",
+            headers={"Authorization": f"Bearer {settings.worker_token.get_secret_value()}"},
+            transport=httpx.HTTPTransport(retries=5),
+            timeout=30,
+        )
+
+    def claim(self, execution_id: str, *, flow_run_id: str, worker: str) -> JobSpec | None:
+        """The job to run, or None when another flow run owns the execution."""
+        response = self._http.post(f"/{execution_id}/claim",
+                                   json={"flow_run_id": flow_run_id, "worker": worker})
+        try:
+            return JobSpec.model_validate(self._checked(response))
+        except Conflict:
+            return None
+
+    def send_logs(self, execution_id: str, chunks: list[LogChunkIn]) -> None:
+        body = {"chunks": [chunk.model_dump() for chunk in chunks]}
+        self._checked(self._http.post(f"/{execution_id}/logs", json=body))
+
+    def finish(self, execution_id: str, report: FinishRequest) -> None:
+        self._checked(self._http.post(f"/{execution_id}/finish",
+                                      json=report.model_dump(mode="json")))
+
+    @staticmethod
+    def _checked(response: httpx.Response):
+        if response.is_success:
+            return response.json() if response.content else None
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"message": f"RGrid API answered {response.status_code}"}
+        raise error_from_problem(problem)
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,40 @@
+"""The sandbox every user container runs in (SPEC §1): the one place its options live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rgrid_api.schemas import JobSpec
+
+CONTAINER_WORK_DIR = "/work"
+TMPFS_SIZE = "64m"
+EXECUTION_LABEL = "rgrid.execution"
+
+
+def container_options(job: JobSpec, *, work_dir: Path, uid: int) -> dict:
+    """Keyword arguments for ``docker.containers.create``."""
+    return {
+        "image": job.image,
+        "command": job.command,
+        "user": f"{uid}:{uid}",
+        "working_dir": CONTAINER_WORK_DIR,
+        "environment": {
+            "HOME": "/tmp",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **job.env,
+        },
+        "network_mode": "none",
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,nosuid,nodev,noexec,size={TMPFS_SIZE}"},
+        "volumes": {str(work_dir): {"bind": CONTAINER_WORK_DIR, "mode": "rw"}},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "privileged": False,
+        "pids_limit": job.pids_limit,
+        "mem_limit": f"{job.memory_mb}m",
+        "memswap_limit": f"{job.memory_mb}m",
+        "nano_cpus": int(job.cpus * 1_000_000_000),
+        "labels": {EXECUTION_LABEL: job.execution_id},
+        "detach": True,
+    }

@@ -1,0 +1,21 @@
+"""Settings of the flow process on a worker (environment variables prefixed ``RGRID_``)."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RGRID_", extra="ignore")
+
+    api_url: str = Field("http://127.0.0.1:8700", description="The RGrid API to report to.")
+    worker_token: SecretStr = Field(SecretStr(""), description="Shared secret with the API.")
+    worker_name: str = Field(default_factory=socket.gethostname)
+    work_root: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "rgrid-work")
+    container_uid: int = Field(1000, description="Non-root uid the user's script runs as.")
+    log_flush_seconds: float = 0.2

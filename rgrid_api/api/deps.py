@@ -1,0 +1,75 @@
+"""Request dependencies: database session, settings, and who is calling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from rgrid_api.core.config import Settings
+from rgrid_api.core.db import session_scope
+from rgrid_api.core.security import secrets_equal
+from rgrid_api.models import Account
+from rgrid_api.services.accounts import account_for_key
+from rgrid_api.services.executions import FlowRunScheduler
+from rgrid_common.errors import ServiceUnavailable, Unauthorized
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_session(settings: SettingsDep) -> Iterator[Session]:
+    yield from session_scope(settings.database_url)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_scheduler(request: Request) -> FlowRunScheduler:
+    return request.app.state.scheduler
+
+
+SchedulerDep = Annotated[FlowRunScheduler, Depends(get_scheduler)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None:
+        raise Unauthorized("No API key was sent.",
+                           "Run `rgrid login` or set RGRID_API_KEY.")
+    return credentials.credentials
+
+
+def current_account(session: SessionDep, credentials: BearerDep) -> Account:
+    return account_for_key(session, key=_token(credentials))
+
+
+CurrentAccount = Annotated[Account, Depends(current_account)]
+
+
+def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
+    expected = settings.admin_key
+    if expected is None:
+        raise ServiceUnavailable("Account administration is disabled on this server.",
+                                 "Set RGRID_ADMIN_KEY for the API.")
+    if not secrets_equal(_token(credentials), expected.get_secret_value()):
+        raise Unauthorized("The admin key is not valid.", "Pass the key in RGRID_ADMIN_KEY.")
+
+
+def require_worker(settings: SettingsDep, credentials: BearerDep) -> None:
+    expected = settings.worker_token
+    if expected is None:
+        raise ServiceUnavailable("Worker reporting is disabled on this server.",
+                                 "Set RGRID_WORKER_TOKEN for the API and the workers.")
+    if not secrets_equal(_token(credentials), expected.get_secret_value()):
+        raise Unauthorized("The worker token is not valid.",
+                           "Give the worker the API's RGRID_WORKER_TOKEN.")

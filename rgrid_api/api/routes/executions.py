@@ -1,0 +1,60 @@
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Query, status
+
+from rgrid_api.api.deps import CurrentAccount, SchedulerDep, SessionDep, SettingsDep
+from rgrid_api.models import Execution
+from rgrid_api.schemas import (ExecutionCreate, ExecutionList, ExecutionPublic, LogChunkPublic,
+                               LogPage)
+from rgrid_api.services import executions
+from rgrid_common.status import ExecutionStatus
+
+router = APIRouter(prefix="/api/v1/executions", tags=["executions"])
+
+
+def to_public(execution: Execution) -> ExecutionPublic:
+    public = ExecutionPublic.model_validate(execution, from_attributes=True)
+    public.duration_seconds = executions.duration_seconds(execution)
+    return public
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_execution(body: ExecutionCreate, account: CurrentAccount, session: SessionDep,
+                     settings: SettingsDep, scheduler: SchedulerDep) -> ExecutionPublic:
+    return to_public(executions.create_execution(
+        session, account=account, request=body, settings=settings, scheduler=scheduler))
+
+
+@router.get("")
+def list_executions(account: CurrentAccount, session: SessionDep,
+                    status: ExecutionStatus | None = None, since: datetime | None = None,
+                    limit: int = Query(50, ge=1, le=1000)) -> ExecutionList:
+    rows = executions.list_executions(session, account=account, status=status, since=since,
+                                      limit=limit)
+    return ExecutionList(executions=[to_public(row) for row in rows])
+
+
+@router.get("/{execution_id}")
+def get_execution(execution_id: str, account: CurrentAccount,
+                  session: SessionDep) -> ExecutionPublic:
+    return to_public(executions.get_execution(session, account=account,
+                                              execution_id=execution_id))
+
+
+@router.get("/{execution_id}/logs")
+def read_logs(execution_id: str, account: CurrentAccount, session: SessionDep,
+              after: int = Query(-1, ge=-1),
+              stream: Literal["stdout", "stderr"] | None = None,
+              limit: int = Query(1000, ge=1, le=5000)) -> LogPage:
+    execution = executions.get_execution(session, account=account, execution_id=execution_id)
+    # Read the status before the chunks: a finished status then guarantees every chunk
+    # the worker sent is in this page or a later one.
+    current = ExecutionStatus(execution.status)
+    chunks = executions.read_logs(session, execution=execution, after=after, stream=stream,
+                                  limit=limit)
+    return LogPage(
+        chunks=[LogChunkPublic(seq=c.seq, stream=c.stream, data=c.data) for c in chunks],
+        next_after=chunks[-1].seq if chunks else after,
+        status=current,
+    )

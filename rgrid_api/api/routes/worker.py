@@ -1,0 +1,30 @@
+"""Endpoints the execute flow calls on the worker's side, authenticated by the worker token."""
+
+from fastapi import APIRouter, Depends, status
+
+from rgrid_api.api.deps import SessionDep, SettingsDep, require_worker
+from rgrid_api.schemas import ClaimRequest, FinishRequest, JobSpec, LogBatch
+from rgrid_api.services import executions
+
+router = APIRouter(prefix="/api/v1/worker/executions", tags=["worker"],
+                   dependencies=[Depends(require_worker)])
+
+
+@router.post("/{execution_id}/claim")
+def claim(execution_id: str, body: ClaimRequest, session: SessionDep,
+          settings: SettingsDep) -> JobSpec:
+    return executions.claim_execution(session, execution_id=execution_id,
+                                      flow_run_id=body.flow_run_id, worker=body.worker,
+                                      settings=settings)
+
+
+@router.post("/{execution_id}/logs", status_code=status.HTTP_204_NO_CONTENT)
+def append_logs(execution_id: str, body: LogBatch, session: SessionDep,
+                settings: SettingsDep) -> None:
+    executions.append_logs(session, execution_id=execution_id, chunks=body.chunks,
+                           settings=settings)
+
+
+@router.post("/{execution_id}/finish", status_code=status.HTTP_204_NO_CONTENT)
+def finish(execution_id: str, body: FinishRequest, session: SessionDep) -> None:
+    executions.finish_execution(session, execution_id=execution_id, request=body)

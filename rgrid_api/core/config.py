@@ -1,0 +1,50 @@
+"""The API process's one settings object (environment variables prefixed ``RGRID_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_RUNTIMES = {
+    "python3.11": "rgrid/python:3.11",
+    "node20": "rgrid/node:20",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RGRID_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8700
+    database_url: str = "sqlite:///./rgrid.db"
+    prefect_api_url: str = "http://127.0.0.1:4200/api"
+    execute_deployment: str = Field(
+        "rgrid-execute/rgrid-execute",
+        description="Prefect deployment (flow/deployment) that runs one execution.",
+    )
+    admin_key: SecretStr | None = Field(None, description="Key that may create accounts.")
+    worker_token: SecretStr | None = Field(
+        None, description="Shared secret the flows present when reporting back."
+    )
+    runtimes: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_RUNTIMES),
+        description="Runtime short name → container image.",
+    )
+    default_runtime: str = "python3.11"
+
+    default_memory_mb: int = 512
+    max_memory_mb: int = 4096
+    default_cpus: float = 1.0
+    max_cpus: float = 4.0
+    default_timeout_seconds: int = 300
+    max_timeout_seconds: int = 24 * 3600
+    pids_limit: int = 256
+    max_script_bytes: int = 1024 * 1024
+    max_log_chunk_bytes: int = 256 * 1024
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

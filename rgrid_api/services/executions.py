@@ -1,0 +1,210 @@
+"""Executions: creation, reads scoped to an account, and the worker's claim/log/finish."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from rgrid_api.core.config import Settings
+from rgrid_api.models import Account, Execution, LogChunk, utcnow
+from rgrid_api.runtimes import RuntimeCatalogue
+from rgrid_api.schemas import ExecutionCreate, FinishRequest, JobSpec, LogChunkIn
+from rgrid_common.errors import Conflict, InvalidInput, NotFound, RGridError
+from rgrid_common.limits import parse_env
+from rgrid_common.status import ExecutionStatus, can_transition
+
+_SAFE_SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]*$")
+WORK_DIR = "/work"
+
+
+class FlowRunScheduler(Protocol):
+    def schedule(self, *, execution_id: str, account_id: str) -> str: ...
+
+
+def create_execution(session: Session, *, account: Account, request: ExecutionCreate,
+                     settings: Settings, scheduler: FlowRunScheduler) -> Execution:
+    """Record the execution ``queued`` and start its flow run; nothing remains if that fails."""
+    _validate_script(request, settings)
+    parse_env([f"{k}={v}" for k, v in request.env.items()])
+    runtime = RuntimeCatalogue(settings.runtimes, settings.default_runtime).resolve(
+        request.runtime, request.script_name)
+    execution = Execution(
+        account_id=account.id,
+        status=ExecutionStatus.QUEUED.value,
+        script_name=request.script_name,
+        script_content=request.script_content,
+        runtime=runtime.name,
+        image=runtime.image,
+        args=request.args,
+        env=request.env,
+        memory_mb=_within("memory", request.memory_mb, settings.default_memory_mb,
+                          settings.max_memory_mb, "MB"),
+        cpus=_within("cpus", request.cpus, settings.default_cpus, settings.max_cpus, "CPUs"),
+        timeout_seconds=_within("timeout", request.timeout_seconds,
+                                settings.default_timeout_seconds,
+                                settings.max_timeout_seconds, "seconds"),
+    )
+    session.add(execution)
+    session.commit()
+    try:
+        execution.flow_run_id = scheduler.schedule(execution_id=execution.id,
+                                                   account_id=account.id)
+    except RGridError:
+        session.delete(execution)
+        session.commit()
+        raise
+    session.commit()
+    return execution
+
+
+def _validate_script(request: ExecutionCreate, settings: Settings) -> None:
+    if not _SAFE_SCRIPT_NAME.match(request.script_name) or ".." in request.script_name:
+        raise InvalidInput(f"Invalid script name: {request.script_name!r}.",
+                           "Use a plain file name such as analyze.py.")
+    if len(request.script_content.encode()) > settings.max_script_bytes:
+        raise InvalidInput(
+            f"Script is larger than {settings.max_script_bytes // 1024} KB.",
+            "Move data into input files instead of embedding it in the script.")
+
+
+def _within(name: str, value, default, maximum, unit: str):
+    if value is None:
+        return default
+    if value > maximum:
+        raise InvalidInput(f"Requested {name} {value} {unit} exceeds the maximum of "
+                           f"{maximum} {unit}.", f"Ask for at most {maximum} {unit}.")
+    return value
+
+
+def get_execution(session: Session, *, account: Account, execution_id: str) -> Execution:
+    execution = session.scalar(select(Execution).where(
+        Execution.id == execution_id, Execution.account_id == account.id))
+    if execution is None:
+        raise NotFound(f"Execution {execution_id!r} not found.",
+                       "Check the id with `rgrid list`.")
+    return execution
+
+
+def list_executions(session: Session, *, account: Account, status: ExecutionStatus | None,
+                    since: datetime | None, limit: int) -> list[Execution]:
+    query = select(Execution).where(Execution.account_id == account.id)
+    if status is not None:
+        query = query.where(Execution.status == status.value)
+    if since is not None:
+        query = query.where(Execution.created_at >= since)
+    return list(session.scalars(query.order_by(Execution.created_at.desc()).limit(limit)))
+
+
+def read_logs(session: Session, *, execution: Execution, after: int, stream: str | None,
+              limit: int) -> list[LogChunk]:
+    query = select(LogChunk).where(LogChunk.execution_id == execution.id, LogChunk.seq > after)
+    if stream is not None:
+        query = query.where(LogChunk.stream == stream)
+    return list(session.scalars(query.order_by(LogChunk.seq).limit(limit)))
+
+
+# --- the worker's side ------------------------------------------------------------------
+
+
+def _execution_by_id(session: Session, execution_id: str) -> Execution:
+    execution = session.get(Execution, execution_id)
+    if execution is None:
+        raise NotFound(f"Execution {execution_id!r} not found.")
+    return execution
+
+
+def claim_execution(session: Session, *, execution_id: str, flow_run_id: str, worker: str,
+                    settings: Settings) -> JobSpec:
+    """Atomically move ``queued → running`` for one flow run; a second claimant gets 409.
+
+    The conditional UPDATE is the claim: whatever races or retries happen in Prefect, only
+    one flow run ever runs an execution. The same flow run claiming again (a retry of it)
+    gets the job back.
+    """
+    claimed = session.execute(
+        update(Execution)
+        .where(Execution.id == execution_id, Execution.status == ExecutionStatus.QUEUED.value)
+        .values(status=ExecutionStatus.RUNNING.value, claimed_by=flow_run_id, worker=worker,
+                started_at=utcnow())
+    ).rowcount
+    session.commit()
+    execution = _execution_by_id(session, execution_id)
+    if not claimed and not (execution.status == ExecutionStatus.RUNNING.value
+                            and execution.claimed_by == flow_run_id):
+        raise Conflict(f"Execution {execution_id!r} is {execution.status}, "
+                       f"claimed by {execution.claimed_by!r}.")
+    return _job_spec(execution, settings)
+
+
+def _job_spec(execution: Execution, settings: Settings) -> JobSpec:
+    runtime = RuntimeCatalogue(settings.runtimes, settings.default_runtime).resolve(
+        execution.runtime, execution.script_name)
+    return JobSpec(
+        execution_id=execution.id,
+        image=execution.image,
+        script_name=execution.script_name,
+        script_content=execution.script_content,
+        command=runtime.command(f"{WORK_DIR}/{execution.script_name}", execution.args),
+        env=execution.env,
+        memory_mb=execution.memory_mb,
+        cpus=execution.cpus,
+        pids_limit=settings.pids_limit,
+        timeout_seconds=execution.timeout_seconds,
+    )
+
+
+def append_logs(session: Session, *, execution_id: str, chunks: list[LogChunkIn],
+                settings: Settings) -> None:
+    """Store log chunks; a chunk already stored (same seq, resent on retry) is skipped."""
+    _execution_by_id(session, execution_id)
+    seqs = [chunk.seq for chunk in chunks]
+    known = set(session.scalars(select(LogChunk.seq).where(
+        LogChunk.execution_id == execution_id, LogChunk.seq.in_(seqs))))
+    for chunk in chunks:
+        if chunk.seq in known:
+            continue
+        if len(chunk.data) > settings.max_log_chunk_bytes:
+            raise InvalidInput("Log chunk too large.")
+        session.add(LogChunk(execution_id=execution_id, seq=chunk.seq, stream=chunk.stream,
+                             data=chunk.data))
+        known.add(chunk.seq)
+    session.commit()
+
+
+def finish_execution(session: Session, *, execution_id: str, request: FinishRequest) -> Execution:
+    execution = _execution_by_id(session, execution_id)
+    current = ExecutionStatus(execution.status)
+    if current == request.status and current.is_finished:
+        return execution
+    transition(execution, request.status)
+    execution.exit_code = request.exit_code
+    execution.error = request.error
+    session.commit()
+    return execution
+
+
+def transition(execution: Execution, new: ExecutionStatus) -> None:
+    """The one place a status changes."""
+    current = ExecutionStatus(execution.status)
+    if not can_transition(current, new):
+        raise Conflict(f"Execution {execution.id!r} cannot go from {current.value} "
+                       f"to {new.value}.")
+    execution.status = new.value
+    now = utcnow()
+    if new == ExecutionStatus.RUNNING and execution.started_at is None:
+        execution.started_at = now
+    if new.is_finished:
+        execution.finished_at = now
+
+
+def duration_seconds(execution: Execution) -> float | None:
+    if execution.started_at is None or execution.finished_at is None:
+        return None
+    start = execution.started_at.replace(tzinfo=execution.started_at.tzinfo or timezone.utc)
+    end = execution.finished_at.replace(tzinfo=execution.finished_at.tzinfo or timezone.utc)
+    return round((end - start).total_seconds(), 3)
+

@@ -1,0 +1,73 @@
+"""Starting the Prefect flow run of an execution — the API's only contact with Prefect."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from uuid import UUID
+
+import httpx
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.exceptions import ObjectNotFound
+
+from rgrid_common.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class PrefectFlowRunScheduler:
+    """Creates one flow run of the execute deployment per execution.
+
+    The execution id is the flow run's idempotency key, so a resubmission never makes a
+    second flow run, and its name, so the Prefect UI shows which execution it is.
+    """
+
+    def __init__(self, *, api_url: str, deployment_name: str) -> None:
+        self.api_url = api_url
+        self.deployment_name = deployment_name
+        self._client: SyncPrefectClient | None = None
+        self._deployment_id: UUID | None = None
+        self._lock = threading.Lock()
+
+    def schedule(self, *, execution_id: str, account_id: str) -> str:
+        try:
+            client = self._connected_client()
+            flow_run = client.create_flow_run_from_deployment(
+                self._resolve_deployment(client),
+                parameters={"execution_id": execution_id},
+                name=execution_id,
+                idempotency_key=execution_id,
+                tags=["rgrid", f"rgrid-account:{account_id}"],
+            )
+        except (httpx.HTTPError, OSError) as exc:
+            raise ServiceUnavailable(
+                f"The Prefect server at {self.api_url} is not reachable.",
+                "Start it (`rgrid dev up` on a single machine) and try again.",
+            ) from exc
+        log.info("execution %r → flow run %r", execution_id, str(flow_run.id))
+        return str(flow_run.id)
+
+    def _connected_client(self) -> SyncPrefectClient:
+        with self._lock:
+            if self._client is None:
+                client = SyncPrefectClient(api=self.api_url)
+                client.__enter__()
+                self._client = client
+            return self._client
+
+    def _resolve_deployment(self, client: SyncPrefectClient) -> UUID:
+        if self._deployment_id is None:
+            try:
+                self._deployment_id = client.read_deployment_by_name(self.deployment_name).id
+            except ObjectNotFound as exc:
+                raise ServiceUnavailable(
+                    f"The Prefect deployment {self.deployment_name!r} is not registered.",
+                    "Register it with `rgrid dev up` (single machine) or "
+                    "`prefect deploy --all` from the project folder.",
+                ) from exc
+        return self._deployment_id
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.__exit__(None, None, None)
+            self._client = None

@@ -1,0 +1,69 @@
+"""The one error hierarchy of RGrid.
+
+Every failure a user can cause is an ``RGridError`` carrying what went wrong (``message``)
+and what to do about it (``hint``). The API maps them to HTTP problems in one place, the
+CLI to a Rich message and an exit code in one place.
+"""
+
+from __future__ import annotations
+
+
+class RGridError(Exception):
+    """Base of every user-facing error."""
+
+    status_code = 400
+    code = "rgrid_error"
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_problem(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "hint": self.hint}
+
+
+class InvalidInput(RGridError):
+    code = "invalid_input"
+
+
+class NotFound(RGridError):
+    status_code = 404
+    code = "not_found"
+
+
+class Unauthorized(RGridError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Conflict(RGridError):
+    status_code = 409
+    code = "conflict"
+
+
+class ServiceUnavailable(RGridError):
+    status_code = 503
+    code = "service_unavailable"
+
+
+class ApiUnreachable(RGridError):
+    code = "api_unreachable"
+
+
+class DockerUnavailable(RGridError):
+    status_code = 503
+    code = "docker_unavailable"
+
+
+ERRORS_BY_CODE: dict[str, type[RGridError]] = {
+    cls.code: cls
+    for cls in (RGridError, InvalidInput, NotFound, Unauthorized, Conflict,
+                ServiceUnavailable, ApiUnreachable, DockerUnavailable)
+}
+
+
+def error_from_problem(problem: dict) -> RGridError:
+    """Rebuild the typed error an API answer describes."""
+    cls = ERRORS_BY_CODE.get(problem.get("code", ""), RGridError)
+    return cls(problem.get("message", "Unknown error"), problem.get("hint", ""))
