@@ -52,11 +52,12 @@ def print_execution(execution: dict) -> None:
 
 def print_execution_table(executions: list[dict]) -> None:
     table = Table(box=None, header_style="bold")
-    for column in ("ID", "STATUS", "SCRIPT", "RUNTIME", "EXIT", "CREATED", "DURATION"):
-        table.add_column(column)
+    table.add_column("ID", no_wrap=True, min_width=19)
+    for column in ("STATUS", "SCRIPT", "RUNTIME", "EXIT", "CREATED", "DURATION"):
+        table.add_column(column, no_wrap=column != "SCRIPT")
     for ex in executions:
         table.add_row(ex["id"], styled_status(ex["status"]), ex["script_name"], ex["runtime"],
-                      _or_dash(ex["exit_code"]), ex["created_at"][:19].replace("T", " "),
+                      _or_dash(ex["exit_code"]), ex["created_at"][5:16].replace("T", " "),
                       _or_dash(ex.get("duration_seconds"), "{} s"))
     console.print(table)
 

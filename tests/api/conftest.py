@@ -1,0 +1,109 @@
+"""The API in-process (real HTTP semantics through TestClient) on SQLite and PostgreSQL,
+creating real flow runs on a real Prefect server — on a pool no worker serves, so the
+flow runs stay scheduled and can be inspected."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+
+import pytest
+from fastapi.testclient import TestClient
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import DeploymentCreate, WorkPoolCreate
+from prefect.exceptions import ObjectAlreadyExists
+
+from devstack.stack import DevStack
+from rgrid_api.core.config import Settings
+from rgrid_api.main import create_app
+
+IDLE_POOL = "rgrid-api-tests"
+IDLE_DEPLOYMENT = "rgrid-execute/api-tests"
+
+
+@pytest.fixture(scope="session")
+def idle_deployment(stack: DevStack) -> str:
+    with SyncPrefectClient(api=stack.settings.prefect_api_url) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=IDLE_POOL, type="process"))
+        except ObjectAlreadyExists:
+            pass
+        flow_id = client.create_flow_from_name("rgrid-execute")
+        client.create_deployment(flow_id=flow_id, name="api-tests",
+                                 entrypoint="flows.execute:execute", work_pool_name=IDLE_POOL)
+    return IDLE_DEPLOYMENT
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('api-db') / 'rgrid.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def api_settings(database_url: str, stack: DevStack, idle_deployment: str) -> Settings:
+    return Settings(database_url=database_url, prefect_api_url=stack.settings.prefect_api_url,
+                    execute_deployment=idle_deployment, admin_key="admin-" + secrets.token_hex(8),
+                    worker_token="worker-" + secrets.token_hex(8))
+
+
+@pytest.fixture(scope="session")
+def api(api_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(api_settings)) as client:
+        yield client
+
+
+class Caller:
+    """An account's view of the API."""
+
+    def __init__(self, client: TestClient, key: str, account: dict) -> None:
+        self.client, self.key, self.account = client, key, account
+        self.headers = {"Authorization": f"Bearer {key}"}
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, headers=self.headers, **kwargs)
+
+    def post(self, path: str, json: dict):
+        return self.client.post(path, headers=self.headers, json=json)
+
+
+@pytest.fixture
+def make_account(api: TestClient, api_settings: Settings):
+    def make(prefix: str = "acct") -> Caller:
+        response = api.post(
+            "/api/v1/accounts", json={"name": f"{prefix}-{secrets.token_hex(4)}"},
+            headers={"Authorization": f"Bearer {api_settings.admin_key.get_secret_value()}"})
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return Caller(api, body["api_key"], body)
+    return make
+
+
+@pytest.fixture
+def alice(make_account) -> Caller:
+    return make_account("alice")
+
+
+@pytest.fixture
+def bob(make_account) -> Caller:
+    return make_account("bob")
+
+
+@pytest.fixture
+def worker_headers(api_settings: Settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_settings.worker_token.get_secret_value()}"}
+
+
+HELLO = {"script_name": "hello.py", "script_content": "print('hi')\n", "args": ["a"],
+         "env": {"MODE": "fast"}}
+
+
+def submit(caller: Caller, **overrides) -> dict:
+    response = caller.post("/api/v1/executions", {**HELLO, **overrides})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+

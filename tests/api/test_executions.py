@@ -1,0 +1,76 @@
+from uuid import UUID
+
+from fastapi.testclient import TestClient
+from prefect.client.orchestration import SyncPrefectClient
+from sqlalchemy import create_engine, func, select
+
+from rgrid_api.main import create_app
+from rgrid_api.models import Execution
+from tests.api.conftest import HELLO, submit
+
+
+def test_creating_an_execution_records_it_queued_and_creates_a_prefect_flow_run(
+        alice, api_settings):
+    execution = submit(alice)
+    assert execution["status"] == "queued"
+    assert execution["runtime"] == "python3.11"
+    assert (execution["memory_mb"], execution["cpus"], execution["timeout_seconds"]) == (
+        512, 1.0, 300)
+    with SyncPrefectClient(api=api_settings.prefect_api_url) as prefect:
+        flow_run = prefect.read_flow_run(UUID(execution["flow_run_id"]))
+    assert flow_run.parameters == {"execution_id": execution["id"]}
+    assert flow_run.name == execution["id"]
+
+
+def test_runtime_is_inferred_from_the_extension(alice):
+    assert submit(alice, script_name="app.js")["runtime"] == "node20"
+
+
+def test_unknown_runtime_lists_the_known_ones(alice):
+    response = alice.post("/api/v1/executions", {**HELLO, "runtime": "cobol"})
+    assert response.status_code == 400
+    assert "python3.11" in response.json()["hint"] and "node20" in response.json()["hint"]
+
+
+def test_limits_above_the_maximum_are_refused(alice, api_settings):
+    response = alice.post("/api/v1/executions",
+                          {**HELLO, "memory_mb": api_settings.max_memory_mb + 1})
+    assert response.status_code == 400
+    assert "maximum" in response.json()["message"]
+
+
+def test_script_name_with_a_path_is_refused(alice):
+    response = alice.post("/api/v1/executions", {**HELLO, "script_name": "../etc/passwd"})
+    assert response.status_code == 400
+
+
+def test_another_account_gets_404_for_an_execution_and_its_logs(alice, bob):
+    execution = submit(alice)
+    assert bob.get(f"/api/v1/executions/{execution['id']}").status_code == 404
+    assert bob.get(f"/api/v1/executions/{execution['id']}/logs").status_code == 404
+    assert alice.get(f"/api/v1/executions/{execution['id']}").status_code == 200
+
+
+def test_list_shows_only_the_callers_executions_and_filters_by_status(alice, bob):
+    mine = submit(alice)
+    submit(bob)
+    listed = alice.get("/api/v1/executions").json()["executions"]
+    assert [e["id"] for e in listed] == [mine["id"]]
+    assert alice.get("/api/v1/executions", params={"status": "succeeded"}).json() == {
+        "executions": []}
+
+
+def test_when_prefect_cannot_take_the_flow_run_nothing_is_left_behind(api_settings, alice):
+    broken = api_settings.model_copy(update={"execute_deployment": "rgrid-execute/missing"})
+    with TestClient(create_app(broken)) as client:
+        response = client.post("/api/v1/executions", json=HELLO, headers=alice.headers)
+    assert response.status_code == 503
+    assert "not registered" in response.json()["message"]
+    engine = create_engine(api_settings.database_url)
+    try:
+        with engine.connect() as connection:
+            count = connection.scalar(select(func.count()).select_from(Execution).where(
+                Execution.account_id == alice.account["id"]))
+    finally:
+        engine.dispose()
+    assert count == 0

@@ -1,0 +1,29 @@
+import pytest
+from sqlalchemy import create_engine, inspect
+
+from rgrid_api.core.db import downgrade_to_base, upgrade_to_head
+
+TABLES = {"accounts", "api_keys", "executions", "log_chunks"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path, new_postgres_database) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return new_postgres_database()
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_migrations_upgrade_an_empty_database_to_head_and_back(empty_database):
+    assert _tables(empty_database) == set()
+    upgrade_to_head(empty_database)
+    assert _tables(empty_database) == TABLES
+    downgrade_to_base(empty_database)
+    assert _tables(empty_database) == set()

@@ -1,0 +1,82 @@
+"""Shared, expensive fixtures: one Docker engine, images built once, one RGrid stack
+(Prefect server + API + worker) started through the same code as `scripts/dev up`, and a
+PostgreSQL database. Nothing here is faked."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from devstack.settings import DevSettings
+from devstack.stack import DevStack
+from tests.helpers import Rgrid, free_port
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "RGRID_TEST_POSTGRES_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    home = tmp_path_factory.mktemp("rgrid-home")
+    settings = DevSettings(home=home, prefect_port=free_port(), api_port=free_port(),
+                           cli_config=home / "cli-config.json", worker_query_seconds=0.5,
+                           worker_name="rgrid-test-worker")
+    dev_stack = DevStack(settings, say=lambda line: print(line, flush=True))
+    try:
+        dev_stack.up()
+        yield dev_stack
+    finally:
+        dev_stack.down()
+
+
+@pytest.fixture
+def rgrid(stack: DevStack, tmp_path: Path) -> Rgrid:
+    """The CLI, logged in as the stack's local account, run from a fresh folder."""
+    return Rgrid(stack.settings.cli_config, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def admin_key(stack: DevStack) -> str:
+    return stack._secrets()["admin_key"]
+
+
+@pytest.fixture(scope="session")
+def new_postgres_database() -> Iterator:
+    """Makes fresh databases on the real PostgreSQL server; all dropped afterwards."""
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"rgrid_test_{secrets.token_hex(4)}"
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        except Exception as exc:  # noqa: BLE001 - turned into an actionable failure
+            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}. "
+                        "Run the tests through scripts/test, which installs and starts it.")
+        created.append(name)
+        return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(
+            hide_password=False)
+
+    yield make
+    with admin.connect() as connection:
+        for name in created:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(new_postgres_database) -> str:
+    return new_postgres_database()
+
+
+def write_script(folder: Path, name: str, source: str) -> Path:
+    path = folder / name
+    path.write_text(source)
+    return path

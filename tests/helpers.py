@@ -1,0 +1,47 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+class Rgrid:
+    """Runs the real ``rgrid`` command in a subprocess, as a user would."""
+
+    def __init__(self, config: Path, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.cwd = cwd
+        self.env = env or {}
+
+    def __call__(self, *args: str, timeout: float = 120, **env: str) -> CliResult:
+        outer = {k: v for k, v in os.environ.items() if not k.startswith("RGRID_")}
+        full_env = {**outer, "RGRID_CONFIG": str(self.config), "COLUMNS": "200",
+                    **self.env, **env}
+        done = subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=self.cwd,
+                              env=full_env, capture_output=True, text=True, timeout=timeout)
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+    def with_env(self, **env: str) -> Rgrid:
+        return Rgrid(self.config, self.cwd, {**self.env, **env})
