@@ -9,7 +9,8 @@ from cli.config import default_config_path
 
 
 class DevSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RGRID_DEV_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RGRID_DEV_", extra="ignore",
+                                      populate_by_name=True)
 
     home: Path = Field(default_factory=lambda: Path.home() / ".local" / "state" / "rgrid",
                        description="Databases, logs, pid files and secrets of the dev stack.")

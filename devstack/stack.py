@@ -120,7 +120,7 @@ class DevStack:
             return
         key = self._create_account()
         write_config(self.settings.cli_config, api_url=self.settings.api_url, api_key=key)
-        self.say(f"✓ account {self.settings.account_name!r} created; CLI logged in "
+        self.say(f"✓ account created; CLI logged in "
                  f"({self.settings.cli_config})")
 
     def _create_account(self) -> str:
