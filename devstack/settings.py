@@ -20,7 +20,7 @@ class DevSettings(BaseSettings):
     worker_name: str = "rgrid-local-1"
     worker_limit: int = Field(4, description="Flow runs the local worker runs at once.")
     worker_query_seconds: float = Field(
-        1.0, description="How often the worker polls Prefect; latency of a run's start.")
+        0.5, description="How often the worker polls Prefect; latency of a run's start.")
     account_name: str = "local"
     cli_config: Path = Field(default_factory=default_config_path,
                              validation_alias=AliasChoices("RGRID_CONFIG", "RGRID_DEV_CLI_CONFIG"))

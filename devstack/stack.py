@@ -107,9 +107,8 @@ class DevStack:
             "RGRID_API_URL": self.settings.api_url,
             "RGRID_WORKER_TOKEN": self._secrets()["worker_token"],
         }
-        argv = [_bin("prefect"), "worker", "start", "--pool", PROCESS_POOL.name,
-                "--type", PROCESS_POOL.type, "--name", self.settings.worker_name,
-                "--limit", str(self.settings.worker_limit)]
+        argv = [sys.executable, "-m", "work_pools.warm_worker", "--pool", PROCESS_POOL.name,
+                "--name", self.settings.worker_name, "--limit", str(self.settings.worker_limit)]
         pid = process.start(argv, env=env, cwd=self.home)
         self.say(f"✓ worker {self.settings.worker_name!r} started (pid {pid})")
 

@@ -141,3 +141,19 @@ def test_detach_returns_at_once_and_the_run_completes(rgrid, tmp_path):
     followed = rgrid("logs", submitted["id"], "--follow")
     assert followed.stdout == "done later\n"
     assert rgrid("status", submitted["id"], "--json").json()["status"] == "succeeded"
+
+
+def test_the_warm_worker_runs_executions_concurrently(rgrid, tmp_path):
+    """Both executions are seen `running` at one moment. Each sleeps long enough that a
+    slow pickup (the SQLite Prefect server backs off under write contention) cannot hide
+    an overlap; the test fails only if the worker runs flow runs one at a time."""
+    write_script(tmp_path, "slow.py", "import time, sys\ntime.sleep(20)\nprint(sys.argv[1])\n")
+    ids = [rgrid("run", "slow.py", tag, "--detach", "--json").json()["id"] for tag in "ab"]
+    seen_both_running = False
+    while not seen_both_running:
+        statuses = [rgrid("status", i, "--json").json()["status"] for i in ids]
+        seen_both_running = statuses == ["running", "running"]
+        if "succeeded" in statuses:
+            break
+    assert seen_both_running, f"the runs did not overlap: {statuses}"
+    assert [rgrid("logs", i, "--follow").stdout for i in ids] == ["a\n", "b\n"]

@@ -1,0 +1,86 @@
+"""A process-pool worker that keeps the flows warm.
+
+Prefect's ``ProcessWorker`` starts a new Python for every flow run (``python -m
+prefect.engine``), which costs ~1.5 s of imports before our flow does anything; measured,
+that was most of the latency of a single ``rgrid run``. This worker serves the same
+process-type pool with the same job template, but runs each flow run through Prefect's
+own engine (``prefect.flow_engine.run_flow``, exactly what ``prefect.engine`` calls in the
+subprocess) in a thread of its long-lived process, where the flows are already imported.
+
+Limits: job-variable ``env``/``command`` overrides are not applied (every run shares the
+worker's environment), and cancelling a flow run does not interrupt its thread — the
+execute flow enforces its own timeout on the container instead.
+
+    python -m work_pools.warm_worker --pool rgrid-process --name local-1 --limit 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import warnings
+from typing import Any
+from uuid import UUID
+
+import anyio
+import anyio.abc
+import anyio.to_thread
+from prefect.client.schemas.objects import FlowRun
+from prefect.flow_engine import flow_run_logger, load_flow, load_flow_run, run_flow
+from prefect.flows import Flow
+from prefect.states import State
+from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
+
+with warnings.catch_warnings():
+    # Registering under the existing "process" type replaces ProcessWorker in this
+    # process's registry only, which is the point; Prefect warns about it.
+    warnings.simplefilter("ignore")
+
+    class WarmProcessWorker(ProcessWorker):
+        type = "process"
+        _description = "Runs flow runs in threads of one warm process (no per-run start)."
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._flows: dict[UUID | None, Flow[..., Any]] = {}
+            self._flows_lock = threading.Lock()
+
+        async def run(self, flow_run: FlowRun, configuration: ProcessJobConfiguration,
+                      task_status: anyio.abc.TaskStatus[int] | None = None
+                      ) -> ProcessWorkerResult:
+            if task_status is not None:
+                task_status.started(os.getpid())
+            state = await anyio.to_thread.run_sync(self._run_in_thread, flow_run.id)
+            crashed = state is None or state.is_crashed()
+            return ProcessWorkerResult(status_code=1 if crashed else 0,
+                                       identifier=f"{os.getpid()}:{flow_run.id}")
+
+        def _run_in_thread(self, flow_run_id: UUID) -> State | None:
+            flow_run = load_flow_run(flow_run_id)
+            return run_flow(self._flow_for(flow_run), flow_run=flow_run, return_type="state",
+                            error_logger=flow_run_logger(flow_run=flow_run))
+
+        def _flow_for(self, flow_run: FlowRun) -> Flow[..., Any]:
+            with self._flows_lock:
+                if flow_run.deployment_id not in self._flows:
+                    self._flows[flow_run.deployment_id] = load_flow(flow_run)
+                return self._flows[flow_run.deployment_id]
+
+
+async def serve(pool: str, name: str, limit: int | None) -> None:
+    async with WarmProcessWorker(work_pool_name=pool, name=name, limit=limit) as worker:
+        await worker.start()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pool", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    anyio.run(serve, args.pool, args.name, args.limit)
+
+
+if __name__ == "__main__":
+    main()
