@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
@@ -56,20 +57,21 @@ def current_account(session: SessionDep, credentials: BearerDep) -> Account:
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
-def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
-    expected = settings.admin_key
+def _require_shared_secret(expected: SecretStr | None,
+                           credentials: HTTPAuthorizationCredentials | None, *,
+                           name: str, setting: str) -> None:
     if expected is None:
-        raise ServiceUnavailable("Account administration is disabled on this server.",
-                                 "Set RGRID_ADMIN_KEY for the API.")
+        raise ServiceUnavailable(f"The {name} is not configured on this server.",
+                                 f"Set {setting} for the API.")
     if not secrets_equal(_token(credentials), expected.get_secret_value()):
-        raise Unauthorized("The admin key is not valid.", "Pass the key in RGRID_ADMIN_KEY.")
+        raise Unauthorized(f"The {name} is not valid.", f"Use the API's {setting}.")
+
+
+def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
+    _require_shared_secret(settings.admin_key, credentials, name="admin key",
+                           setting="RGRID_ADMIN_KEY")
 
 
 def require_worker(settings: SettingsDep, credentials: BearerDep) -> None:
-    expected = settings.worker_token
-    if expected is None:
-        raise ServiceUnavailable("Worker reporting is disabled on this server.",
-                                 "Set RGRID_WORKER_TOKEN for the API and the workers.")
-    if not secrets_equal(_token(credentials), expected.get_secret_value()):
-        raise Unauthorized("The worker token is not valid.",
-                           "Give the worker the API's RGRID_WORKER_TOKEN.")
+    _require_shared_secret(settings.worker_token, credentials, name="worker token",
+                           setting="RGRID_WORKER_TOKEN")
