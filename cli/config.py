@@ -25,6 +25,7 @@ class CliSettings(BaseSettings):
     api_key: SecretStr | None = None
     admin_key: SecretStr | None = None
     poll_seconds: float = 0.25
+    debug: bool = Field(False, description="Show tracebacks of unexpected errors.")
 
     def resolved(self) -> CliSettings:
         """Fill what the environment did not give from the config file."""

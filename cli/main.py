@@ -7,6 +7,7 @@ import sys
 import typer
 
 from cli.commands import accounts, executions, run
+from cli.config import CliSettings
 from cli.output import err_console
 from rgrid_common.errors import InvalidInput, RGridError
 
@@ -32,6 +33,13 @@ def main() -> None:
         if exc.hint:
             err_console.print(f"  {exc.hint}")
         sys.exit(USAGE_EXIT_CODE if isinstance(exc, InvalidInput) else 1)
+    except Exception as exc:  # the last resort: a bug of ours, told plainly
+        if CliSettings().debug:
+            raise
+        err_console.print(f"[red]✗[/] Unexpected error: {type(exc).__name__}: {exc}")
+        err_console.print("  This is a bug in RGrid. Run again with RGRID_DEBUG=1 for the "
+                          "traceback and report it.")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

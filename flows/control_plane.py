@@ -9,18 +9,27 @@ from rgrid_api.schemas import FinishRequest, JobSpec, LogChunkIn
 from rgrid_common.errors import Conflict, error_from_problem
 
 
+PREFIX = "/api/v1/worker/executions"
+
+
 class ControlPlane:
-    def __init__(self, settings: WorkerSettings) -> None:
-        self._http = httpx.Client(
-            base_url=f"{settings.api_url.rstrip('/')}/api/v1/worker/executions",
+    """``http`` must carry the API's base URL and the worker token."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    @classmethod
+    def from_settings(cls, settings: WorkerSettings) -> ControlPlane:
+        return cls(httpx.Client(
+            base_url=settings.api_url.rstrip("/"),
             headers={"Authorization": f"Bearer {settings.worker_token.get_secret_value()}"},
             transport=httpx.HTTPTransport(retries=5),
             timeout=30,
-        )
+        ))
 
     def claim(self, execution_id: str, *, flow_run_id: str, worker: str) -> JobSpec | None:
         """The job to run, or None when another flow run owns the execution."""
-        response = self._http.post(f"/{execution_id}/claim",
+        response = self._http.post(f"{PREFIX}/{execution_id}/claim",
                                    json={"flow_run_id": flow_run_id, "worker": worker})
         try:
             return JobSpec.model_validate(self._checked(response))
@@ -29,10 +38,10 @@ class ControlPlane:
 
     def send_logs(self, execution_id: str, chunks: list[LogChunkIn]) -> None:
         body = {"chunks": [chunk.model_dump() for chunk in chunks]}
-        self._checked(self._http.post(f"/{execution_id}/logs", json=body))
+        self._checked(self._http.post(f"{PREFIX}/{execution_id}/logs", json=body))
 
     def finish(self, execution_id: str, report: FinishRequest) -> None:
-        self._checked(self._http.post(f"/{execution_id}/finish",
+        self._checked(self._http.post(f"{PREFIX}/{execution_id}/finish",
                                       json=report.model_dump(mode="json")))
 
     @staticmethod

@@ -22,13 +22,15 @@ class LogShipper:
     """
 
     def __init__(self, control_plane: ControlPlane, execution_id: str, *,
-                 flush_seconds: float) -> None:
+                 flush_seconds: float, max_chars: int) -> None:
         self._control_plane = control_plane
         self._execution_id = execution_id
         self._flush_seconds = flush_seconds
         self._pending: deque[LogChunkIn] = deque()
         self._lock = threading.Lock()
         self._seq = 0
+        self._max_chars = max_chars
+        self._kept_chars = 0
         self._stderr_tail = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
@@ -44,12 +46,24 @@ class LogShipper:
 
     def write(self, stream: str, text: str) -> None:
         with self._lock:
+            if stream == "stderr":
+                self._stderr_tail = (self._stderr_tail + text)[-STDERR_TAIL_CHARS:]
+            text = self._within_budget(stream, text)
             for start in range(0, len(text), MAX_CHUNK_CHARS):
                 self._pending.append(LogChunkIn(seq=self._seq, stream=stream,
                                                 data=text[start:start + MAX_CHUNK_CHARS]))
                 self._seq += 1
-            if stream == "stderr":
-                self._stderr_tail = (self._stderr_tail + text)[-STDERR_TAIL_CHARS:]
+
+    def _within_budget(self, stream: str, text: str) -> str:
+        """Output past ``max_chars`` is dropped, with one note saying so."""
+        room = self._max_chars - self._kept_chars
+        if room <= 0:
+            return ""
+        self._kept_chars += len(text)
+        if len(text) <= room:
+            return text
+        return text[:room] + (f"\n[rgrid: output truncated after {self._max_chars:,} "
+                              "characters]\n")
 
     @property
     def stderr_tail(self) -> str:

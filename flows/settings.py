@@ -17,5 +17,9 @@ class WorkerSettings(BaseSettings):
     worker_token: SecretStr = Field(SecretStr(""), description="Shared secret with the API.")
     worker_name: str = Field(default_factory=socket.gethostname)
     work_root: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "rgrid-work")
+    docker_host: str | None = Field(
+        None, description="Docker engine URL; unset means the environment's (DOCKER_HOST).")
     container_uid: int = Field(1000, description="Non-root uid the user's script runs as.")
     log_flush_seconds: float = 0.2
+    max_log_chars: int = Field(16 * 1024 * 1024,
+                               description="Output kept per execution; the rest is dropped.")

@@ -21,6 +21,24 @@ def _validation_error(_request: Request, exc: RequestValidationError) -> JSONRes
     )
 
 
+def limit_request_size(app: FastAPI, max_bytes: int) -> None:
+    """Refuse a body larger than ``max_bytes`` before reading it; a body must declare its
+    length (a chunked one could not be bounded without reading it)."""
+
+    @app.middleware("http")
+    async def _limit(request: Request, call_next):
+        declared = request.headers.get("content-length")
+        if declared is None and request.headers.get("transfer-encoding"):
+            problem = RGridError("The request body has no Content-Length.",
+                                 "Send the body with its length.")
+            return JSONResponse(problem.to_problem(), status_code=411)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            problem = RGridError(f"The request body is larger than {max_bytes // 2**20} MB.",
+                                 "Send smaller scripts; data belongs in input files.")
+            return JSONResponse(problem.to_problem(), status_code=413)
+        return await call_next(request)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RGridError, _rgrid_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from rgrid_api.api.routes import accounts, executions, health, runtimes, worker
 from rgrid_api.core.config import Settings, get_settings
 from rgrid_api.core.db import upgrade_to_head
-from rgrid_api.errors import install_error_handlers
+from rgrid_api.errors import install_error_handlers, limit_request_size
 from rgrid_api.services.executions import FlowRunScheduler
 from rgrid_api.services.flow_runs import PrefectFlowRunScheduler
 
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None,
     app.state.scheduler = scheduler or PrefectFlowRunScheduler(
         api_url=settings.prefect_api_url, deployment_name=settings.execute_deployment)
     install_error_handlers(app)
+    limit_request_size(app, settings.max_request_bytes)
     for module in (health, accounts, executions, runtimes, worker):
         app.include_router(module.router)
     return app

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     max_timeout_seconds: int = 24 * 3600
     pids_limit: int = 256
     max_script_bytes: int = 1024 * 1024
+    max_request_bytes: int = 8 * 1024 * 1024
     max_log_chunk_bytes: int = 256 * 1024
 
 

@@ -74,3 +74,17 @@ def test_when_prefect_cannot_take_the_flow_run_nothing_is_left_behind(api_settin
     finally:
         engine.dispose()
     assert count == 0
+
+
+def test_oversized_request_is_refused_before_it_is_read(alice, api_settings):
+    body = {**HELLO, "script_content": "#" * (api_settings.max_request_bytes + 1)}
+    response = alice.post("/api/v1/executions", body)
+    assert response.status_code == 413
+    assert "larger than" in response.json()["message"]
+
+
+def test_script_over_the_maximum_is_refused(alice, api_settings):
+    body = {**HELLO, "script_content": "#" * (api_settings.max_script_bytes + 1)}
+    response = alice.post("/api/v1/executions", body)
+    assert response.status_code == 400
+    assert "larger than" in response.json()["message"]

@@ -6,8 +6,6 @@ import re
 
 import pytest
 
-from flows.container import connect_docker
-from rgrid_common.errors import DockerUnavailable
 from tests.conftest import write_script
 
 
@@ -76,13 +74,6 @@ def test_missing_api_key_says_how_to_log_in(rgrid, tmp_path):
     result = rgrid("list", RGRID_CONFIG=str(tmp_path / "none.json"))
     assert result.exit_code == 1
     assert "No API key is configured." in result.stderr
-
-
-def test_unreachable_docker_engine_on_the_worker_is_a_clear_error(tmp_path):
-    with pytest.raises(DockerUnavailable) as caught:
-        connect_docker("node-7", base_url=f"unix://{tmp_path}/no-docker.sock")
-    assert "Docker engine not reachable on worker 'node-7'" in caught.value.message
-    assert "Start Docker" in caught.value.hint
 
 
 def test_dev_up_again_reports_what_is_already_running(stack):

@@ -1,0 +1,73 @@
+"""The execute flow's body against the real API app (SQLite and PostgreSQL) and a real
+Docker engine — or an unreachable one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from flows.control_plane import ControlPlane
+from flows.execute import run_execution
+from flows.settings import WorkerSettings
+from tests.api.conftest import submit
+
+
+@pytest.fixture
+def control_plane(api, worker_headers) -> Iterator[ControlPlane]:
+    api.headers.update(worker_headers)
+    yield ControlPlane(api)
+    for name in worker_headers:
+        api.headers.pop(name, None)
+
+
+def _worker_settings(tmp_path, **overrides) -> WorkerSettings:
+    return WorkerSettings(worker_name="node-7", work_root=tmp_path / "work", **overrides)
+
+
+def test_execution_runs_in_a_container_and_reports_on_either_database(
+        alice, control_plane, tmp_path):
+    execution = submit(alice, script_content="import sys\nprint('out')\n"
+                                             "print('err', file=sys.stderr)\nsys.exit(4)\n")
+    status = run_execution(execution["id"], flow_run_id="fr-1",
+                           settings=_worker_settings(tmp_path), control_plane=control_plane)
+    assert status.value == "failed"
+    final = alice.get(f"/api/v1/executions/{execution['id']}").json()
+    assert (final["status"], final["exit_code"], final["worker"]) == ("failed", 4, "node-7")
+    logs = alice.get(f"/api/v1/executions/{execution['id']}/logs").json()["chunks"]
+    assert sorted((c["stream"], c["data"]) for c in logs) == [("stderr", "err\n"),
+                                                              ("stdout", "out\n")]
+    assert not any((tmp_path / "work").iterdir()), "the work directory was not removed"
+
+
+def test_a_second_flow_run_does_not_run_a_claimed_execution(alice, control_plane, tmp_path):
+    execution = submit(alice)
+    settings = _worker_settings(tmp_path)
+    assert run_execution(execution["id"], flow_run_id="fr-1", settings=settings,
+                         control_plane=control_plane).value == "succeeded"
+    assert run_execution(execution["id"], flow_run_id="fr-2", settings=settings,
+                         control_plane=control_plane) is None
+
+
+def test_unreachable_docker_engine_fails_the_execution_with_the_cause_and_fix(
+        alice, control_plane, tmp_path):
+    execution = submit(alice)
+    settings = _worker_settings(tmp_path, docker_host=f"unix://{tmp_path}/no-docker.sock")
+    status = run_execution(execution["id"], flow_run_id="fr-1", settings=settings,
+                           control_plane=control_plane)
+    assert status.value == "failed"
+    error = alice.get(f"/api/v1/executions/{execution['id']}").json()["error"]
+    assert error.startswith("Docker engine not reachable on worker 'node-7'")
+    assert "Start Docker on the worker" in error
+
+
+def test_output_beyond_the_cap_is_dropped_with_a_note(alice, control_plane, tmp_path):
+    execution = submit(alice, script_content="print('x' * 5000)\nprint('tail')\n")
+    settings = _worker_settings(tmp_path, max_log_chars=1000)
+    assert run_execution(execution["id"], flow_run_id="fr-1", settings=settings,
+                         control_plane=control_plane).value == "succeeded"
+    chunks = alice.get(f"/api/v1/executions/{execution['id']}/logs").json()["chunks"]
+    text = "".join(c["data"] for c in chunks)
+    assert text.startswith("x" * 1000)
+    assert "output truncated after 1,000 characters" in text
+    assert "tail" not in text and len(text) < 1100
