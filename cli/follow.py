@@ -9,6 +9,8 @@ from typing import TextIO
 from cli.client import ApiClient
 from rgrid_common.status import ExecutionStatus
 
+QUEUED_HINT_AFTER_SECONDS = 10.0
+
 
 def print_logs(client: ApiClient, execution_id: str, *, follow: bool, poll_seconds: float,
                stream: str | None = None, stdout: TextIO | None = None,
@@ -17,6 +19,8 @@ def print_logs(client: ApiClient, execution_id: str, *, follow: bool, poll_secon
     execution has finished and every chunk is read. Returns the last status seen."""
     out, err = stdout or sys.stdout, stderr or sys.stderr
     after = -1
+    started = time.monotonic()
+    hinted = False
     while True:
         page = client.get(f"/api/v1/executions/{execution_id}/logs", after=after,
                           stream=stream)
@@ -30,6 +34,12 @@ def print_logs(client: ApiClient, execution_id: str, *, follow: bool, poll_secon
             continue  # drain everything already there before waiting
         if not follow or status.is_finished:
             return status
+        if (status == ExecutionStatus.QUEUED and not hinted
+                and time.monotonic() - started > QUEUED_HINT_AFTER_SECONDS):
+            err.write(f"… {execution_id} is still queued: waiting for a free worker. "
+                      "On a single machine, check `./scripts/dev status`.\n")
+            err.flush()
+            hinted = True
         time.sleep(poll_seconds)
 
 

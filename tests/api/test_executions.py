@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, func, select
 from rgrid_api.main import create_app
 from rgrid_api.models import Execution
 from tests.api.conftest import HELLO, submit
+from tests.helpers import free_port
 
 
 def test_creating_an_execution_records_it_queued_and_creates_a_prefect_flow_run(
@@ -88,3 +89,13 @@ def test_script_over_the_maximum_is_refused(alice, api_settings):
     response = alice.post("/api/v1/executions", body)
     assert response.status_code == 400
     assert "larger than" in response.json()["message"]
+
+
+def test_unreachable_prefect_server_is_a_503_that_says_so(api_settings, alice):
+    down = api_settings.model_copy(
+        update={"prefect_api_url": f"http://127.0.0.1:{free_port()}/api"})
+    with TestClient(create_app(down)) as client:
+        response = client.post("/api/v1/executions", json=HELLO, headers=alice.headers)
+    assert response.status_code == 503
+    assert "is not reachable" in response.json()["message"]
+    assert "Start it" in response.json()["hint"]

@@ -157,3 +157,16 @@ def test_the_warm_worker_runs_executions_concurrently(rgrid, tmp_path):
             break
     assert seen_both_running, f"the runs did not overlap: {statuses}"
     assert [rgrid("logs", i, "--follow").stdout for i in ids] == ["a\n", "b\n"]
+
+
+def test_output_reaches_the_user_while_the_script_still_runs(rgrid, tmp_path):
+    write_script(tmp_path, "slowly.py", (
+        "import time\nprint('first', flush=True)\ntime.sleep(15)\nprint('second')\n"))
+    execution_id = rgrid("run", "slowly.py", "--detach", "--json").json()["id"]
+    logs = ""
+    while "first" not in logs:
+        logs = rgrid("logs", execution_id).stdout
+        status = rgrid("status", execution_id, "--json").json()["status"]
+        assert status in ("queued", "running"), f"finished before output was seen: {status}"
+    assert "second" not in logs
+    assert rgrid("logs", execution_id, "--follow").stdout == "first\nsecond\n"
