@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cli.commands import accounts, executions, run
+from cli.commands import accounts, artifacts, executions, run
 from cli.config import CliSettings
 from cli.output import err_console
 from rgrid_common.errors import InvalidInput, RGridError
@@ -18,6 +18,8 @@ app.command(context_settings={"ignore_unknown_options": True})(run.run)
 app.command()(executions.status)
 app.command()(executions.logs)
 app.command("list")(executions.list_)
+app.command()(artifacts.download)
+app.command()(artifacts.artifacts)
 app.command()(accounts.runtimes)
 app.command()(accounts.login)
 app.add_typer(accounts.accounts_app, name="accounts")

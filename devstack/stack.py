@@ -28,6 +28,7 @@ from work_pools import PROCESS_POOL
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEPLOYMENT = "rgrid-execute/rgrid-execute"
 SERVICES = ("worker", "api", "prefect-server")  # in stopping order
+SECRET_NAMES = ("admin_key", "worker_token", "storage_signing_key")
 
 
 class DevStack:
@@ -91,6 +92,10 @@ class DevStack:
             "RGRID_PREFECT_API_URL": self.settings.prefect_api_url,
             "RGRID_ADMIN_KEY": secrets_["admin_key"],
             "RGRID_WORKER_TOKEN": secrets_["worker_token"],
+            "RGRID_STORAGE_BACKEND": "local",
+            "RGRID_STORAGE_DIR": str(self.home / "objects"),
+            "RGRID_STORAGE_SIGNING_KEY": secrets_["storage_signing_key"],
+            "RGRID_PUBLIC_URL": self.settings.api_url,
         }
         self._ensure_service("api", [sys.executable, "-m", "rgrid_api"], env,
                              f"{self.settings.api_url}/api/health", timeout=60)
@@ -180,14 +185,19 @@ class DevStack:
         }
 
     def _secrets(self) -> dict[str, str]:
-        """Generated once per dev home and kept (mode 0600), never regenerated per process."""
+        """Generated once per dev home and kept (mode 0600), never regenerated per process;
+        a secret added by a newer version is added to an older file."""
         path = self.home / "secrets.json"
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        missing = [name for name in SECRET_NAMES if name not in stored]
+        if missing:
+            stored.update({name: secrets.token_urlsafe(32) for name in missing})
+            partial = path.with_name(".secrets.json.part")
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
-                json.dump({"admin_key": secrets.token_urlsafe(32),
-                           "worker_token": secrets.token_urlsafe(32)}, handle)
-        return json.loads(path.read_text())
+                json.dump(stored, handle)
+            os.replace(partial, path)
+        return stored
 
 
 def _bin(name: str) -> str:

@@ -4,8 +4,6 @@ detect OOM, and always remove the container."""
 from __future__ import annotations
 
 import codecs
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,26 +42,14 @@ def connect_docker(worker_name: str, base_url: str | None = None) -> docker.Dock
         ) from exc
 
 
-def run_job(client: docker.DockerClient, job: JobSpec, *, work_root: Path, uid: int,
-            on_output: OutputSink) -> ContainerOutcome:
-    work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"{job.execution_id}-", dir=work_root))
+def run_container(client: docker.DockerClient, job: JobSpec, *, work_dir: Path, uid: int,
+                  on_output: OutputSink) -> ContainerOutcome:
+    """Run the job's container on ``work_dir`` as /work; the container is removed after."""
+    container = _create_container(client, job, work_dir, uid)
     try:
-        _write_script(work_dir, job)
-        container = _create_container(client, job, work_dir, uid)
-        try:
-            return _run_to_completion(container, job, on_output)
-        finally:
-            container.remove(force=True)
+        return _run_to_completion(container, job, on_output)
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
-
-
-def _write_script(work_dir: Path, job: JobSpec) -> None:
-    work_dir.chmod(0o777)  # the container's non-root uid writes here; the parent is 0700
-    script = work_dir / job.script_name
-    script.write_text(job.script_content)
-    script.chmod(0o644)
+        container.remove(force=True)
 
 
 def _create_container(client: docker.DockerClient, job: JobSpec, work_dir: Path,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from flows.settings import WorkerSettings
-from rgrid_api.schemas import FinishRequest, JobSpec, LogChunkIn
+from rgrid_api.schemas import (FinishRequest, JobSpec, LogChunkIn, OutputFile, OutputUpload,
+                               OutputUploads)
 from rgrid_common.errors import Conflict, error_from_problem
 
 
@@ -39,6 +40,12 @@ class ControlPlane:
     def send_logs(self, execution_id: str, chunks: list[LogChunkIn]) -> None:
         body = {"chunks": [chunk.model_dump() for chunk in chunks]}
         self._checked(self._http.post(f"{PREFIX}/{execution_id}/logs", json=body))
+
+    def output_uploads(self, execution_id: str, files: list[OutputFile]) -> list[OutputUpload]:
+        body = {"files": [item.model_dump() for item in files]}
+        answer = self._checked(self._http.post(f"{PREFIX}/{execution_id}/output-uploads",
+                                               json=body))
+        return OutputUploads.model_validate(answer).uploads
 
     def finish(self, execution_id: str, report: FinishRequest) -> None:
         self._checked(self._http.post(f"{PREFIX}/{execution_id}/finish",

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+import httpx
 from prefect import flow
 from prefect.runtime import flow_run
 
-from flows.container import connect_docker, run_job
+from flows.container import connect_docker, run_container
 from flows.control_plane import ControlPlane
 from flows.log_shipper import LogShipper
 from flows.outcome import finish_report
+from flows.outputs import upload_outputs
 from flows.settings import WorkerSettings
-from rgrid_api.schemas import FinishRequest
+from flows.work_dir import changed_files, fingerprints, fresh_work_dir, place_inputs, place_script
+from rgrid_api.schemas import FinishRequest, JobSpec
 from rgrid_common.errors import RGridError
 from rgrid_common.status import ExecutionStatus
 
 log = logging.getLogger(__name__)
+STORAGE_TIMEOUT = httpx.Timeout(60, connect=10)
 
 
 def run_execution(execution_id: str, *, flow_run_id: str, settings: WorkerSettings,
@@ -27,19 +32,46 @@ def run_execution(execution_id: str, *, flow_run_id: str, settings: WorkerSettin
     if job is None:
         log.info("execution %r is owned by another flow run; nothing to do", execution_id)
         return None
-    with LogShipper(control_plane, execution_id,
-                    flush_seconds=settings.log_flush_seconds,
-                    max_chars=settings.max_log_chars) as shipper:
-        try:
-            client = connect_docker(settings.worker_name, settings.docker_host)
-            outcome = run_job(client, job, work_root=settings.work_root,
-                              uid=settings.container_uid, on_output=shipper.write)
-            report = finish_report(outcome, job, shipper.stderr_tail)
-        except RGridError as exc:
-            report = FinishRequest(status=ExecutionStatus.FAILED,
-                                   error=f"{exc.message} {exc.hint}".strip())
+    with (LogShipper(control_plane, execution_id, flush_seconds=settings.log_flush_seconds,
+                     max_chars=settings.max_log_chars) as shipper,
+          fresh_work_dir(settings.work_root, execution_id) as work_dir,
+          httpx.Client(timeout=STORAGE_TIMEOUT) as storage):
+        report = _run_and_collect(work_dir, job, settings, control_plane, storage, shipper)
     control_plane.finish(execution_id, report)
     return report.status
+
+
+def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
+                     control_plane: ControlPlane, storage: httpx.Client,
+                     shipper: LogShipper) -> FinishRequest:
+    """Script and inputs into /work, the container, then — whatever the script's outcome —
+    the files it left there. An output the API refuses (too large, too many) fails an
+    otherwise successful execution, saying why."""
+    try:
+        client = connect_docker(settings.worker_name, settings.docker_host)
+        place_script(work_dir, job)
+        place_inputs(work_dir, job.inputs, storage)
+        job_files = fingerprints(work_dir)
+        outcome = run_container(client, job, work_dir=work_dir, uid=settings.container_uid,
+                                on_output=shipper.write)
+    except RGridError as exc:
+        return _failed(exc)
+    report = finish_report(outcome, job, shipper.stderr_tail)
+    try:
+        report.outputs = upload_outputs(control_plane, storage, job.execution_id,
+                                        changed_files(work_dir, job_files))
+    except RGridError as exc:
+        failed = _failed(exc, prefix="outputs not kept: ")
+        return report.model_copy(update={
+            "status": failed.status if report.status == ExecutionStatus.SUCCEEDED
+            else report.status,
+            "error": "\n".join(filter(None, [report.error, failed.error]))})
+    return report
+
+
+def _failed(exc: RGridError, prefix: str = "") -> FinishRequest:
+    return FinishRequest(status=ExecutionStatus.FAILED,
+                         error=f"{prefix}{exc.message} {exc.hint or ''}".strip())
 
 
 def _report_crash(_flow, flow_run_, state) -> None:

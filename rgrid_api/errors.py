@@ -21,12 +21,14 @@ def _validation_error(_request: Request, exc: RequestValidationError) -> JSONRes
     )
 
 
-def limit_request_size(app: FastAPI, max_bytes: int) -> None:
+def limit_request_size(app: FastAPI, max_bytes: int, *, exempt_prefix: str) -> None:
     """Refuse a body larger than ``max_bytes`` before reading it; a body must declare its
     length (a chunked one could not be bounded without reading it)."""
 
     @app.middleware("http")
     async def _limit(request: Request, call_next):
+        if request.url.path.startswith(exempt_prefix):  # bounded by the signed size instead
+            return await call_next(request)
         declared = request.headers.get("content-length")
         if declared is None and request.headers.get("transfer-encoding"):
             problem = RGridError("The request body has no Content-Length.",

@@ -2,36 +2,68 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
-from rgrid_api.api.routes import accounts, executions, health, runtimes, worker
+from rgrid_api.api.routes import accounts, artifacts, executions, health, runtimes, storage, worker
 from rgrid_api.core.config import Settings, get_settings
 from rgrid_api.core.db import upgrade_to_head
 from rgrid_api.errors import install_error_handlers, limit_request_size
+from rgrid_api.models import utcnow
 from rgrid_api.services.executions import FlowRunScheduler
 from rgrid_api.services.flow_runs import PrefectFlowRunScheduler
+from rgrid_api.storage import build_object_store
+from rgrid_api.storage.local import ROUTE as STORAGE_ROUTE
+from rgrid_api.storage.local import LocalObjectStore
+
+log = logging.getLogger(__name__)
+CLEANUP_INTERVAL_SECONDS = 3600
 
 
 def create_app(settings: Settings | None = None,
-               scheduler: FlowRunScheduler | None = None) -> FastAPI:
+               scheduler: FlowRunScheduler | None = None,
+               clock: Callable[[], datetime] = utcnow) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         upgrade_to_head(settings.database_url)
+        await asyncio.to_thread(app.state.store.prepare, retention_days=settings.retention_days)
+        cleanup = asyncio.create_task(_expire_local_objects(app.state.store, settings, clock))
         yield
+        cleanup.cancel()
+        with suppress(asyncio.CancelledError):
+            await cleanup
         close = getattr(app.state.scheduler, "close", None)
         if close:
             close()
 
     app = FastAPI(title="RGrid API", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.clock = clock
+    app.state.store = build_object_store(settings, clock)
     app.state.scheduler = scheduler or PrefectFlowRunScheduler(
         api_url=settings.prefect_api_url, deployment_name=settings.execute_deployment)
     install_error_handlers(app)
-    limit_request_size(app, settings.max_request_bytes)
-    for module in (health, accounts, executions, runtimes, worker):
+    limit_request_size(app, settings.max_request_bytes, exempt_prefix=STORAGE_ROUTE)
+    for module in (health, accounts, executions, artifacts, runtimes, worker, storage):
         app.include_router(module.router)
     return app
+
+
+async def _expire_local_objects(store, settings: Settings, clock) -> None:
+    """The local store's retention (S3 has a lifecycle rule): hourly, delete what is older
+    than the retention period."""
+    if not isinstance(store, LocalObjectStore):
+        return
+    while True:
+        cutoff = clock() - timedelta(days=settings.retention_days)
+        removed = await asyncio.to_thread(store.delete_older_than, cutoff)
+        if removed:
+            log.info("retention: removed %d objects older than %s", removed, cutoff)
+        await asyncio.sleep(CLEANUP_INTERVAL_SECONDS)

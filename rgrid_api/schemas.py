@@ -29,6 +29,35 @@ class AccountCreated(AccountPublic):
     api_key: str = Field(description="Shown once; only its hash is stored.")
 
 
+SHA256 = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class BlobRef(BaseModel):
+    sha256: str = SHA256
+    size: int = Field(ge=0)
+
+
+class UploadRequest(BaseModel):
+    files: list[BlobRef] = Field(max_length=1000)
+    force: bool = Field(False, description="Upload even what the store already holds.")
+
+
+class UploadOffer(BaseModel):
+    sha256: str
+    present: bool
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class UploadOffers(BaseModel):
+    files: list[UploadOffer]
+
+
+class InputFile(BlobRef):
+    arg_indexes: list[int] = Field(min_length=1, description="The args that name this file.")
+    name: str = Field(min_length=1, max_length=255)
+
+
 class ExecutionCreate(BaseModel):
     script_name: str = Field(min_length=1, max_length=255)
     script_content: str
@@ -38,6 +67,7 @@ class ExecutionCreate(BaseModel):
     memory_mb: int | None = Field(None, gt=0)
     cpus: float | None = Field(None, gt=0)
     timeout_seconds: int | None = Field(None, gt=0)
+    inputs: list[InputFile] = Field(default_factory=list, max_length=1000)
 
 
 class ExecutionPublic(BaseModel):
@@ -90,10 +120,18 @@ class ClaimRequest(BaseModel):
     worker: str = Field("", max_length=255)
 
 
+class InputDownload(BaseModel):
+    name: str
+    url: str
+    sha256: str
+    size: int
+
+
 class JobSpec(BaseModel):
     """Everything a flow needs to run one execution's container."""
 
     execution_id: str
+    inputs: list[InputDownload] = Field(default_factory=list)
     image: str
     script_name: str
     script_content: str
@@ -105,10 +143,50 @@ class JobSpec(BaseModel):
     timeout_seconds: int
 
 
+class OutputFile(BlobRef):
+    path: str = Field(min_length=1, max_length=1024)
+    content_type: str = Field("application/octet-stream", max_length=255)
+
+
+class OutputUploadRequest(BaseModel):
+    files: list[OutputFile] = Field(max_length=1000)
+
+
+class OutputUpload(BaseModel):
+    path: str
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class OutputUploads(BaseModel):
+    uploads: list[OutputUpload]
+
+
 class FinishRequest(BaseModel):
     status: ExecutionStatus
     exit_code: int | None = None
     error: str | None = Field(None, max_length=20_000)
+    outputs: list[OutputFile] = Field(default_factory=list, max_length=1000)
+
+
+class ArtifactPublic(BaseModel):
+    id: str
+    execution_id: str
+    kind: str
+    path: str
+    size: int
+    sha256: str
+    content_type: str
+    created_at: datetime
+    expires_at: datetime
+    expired: bool
+    url: str | None = Field(None, description="Signed download URL; absent once expired.")
+
+    _utc = field_validator("created_at", "expires_at")(_as_utc)
+
+
+class ArtifactList(BaseModel):
+    artifacts: list[ArtifactPublic]
 
 
 class RuntimePublic(BaseModel):

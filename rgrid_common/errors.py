@@ -37,6 +37,11 @@ class Unauthorized(RGridError):
     code = "unauthorized"
 
 
+class Forbidden(RGridError):
+    status_code = 403
+    code = "forbidden"
+
+
 class Conflict(RGridError):
     status_code = 409
     code = "conflict"
@@ -58,7 +63,7 @@ class DockerUnavailable(RGridError):
 
 ERRORS_BY_CODE: dict[str, type[RGridError]] = {
     cls.code: cls
-    for cls in (RGridError, InvalidInput, NotFound, Unauthorized, Conflict,
+    for cls in (RGridError, InvalidInput, NotFound, Unauthorized, Forbidden, Conflict,
                 ServiceUnavailable, ApiUnreachable, DockerUnavailable)
 }
 

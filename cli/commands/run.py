@@ -9,6 +9,8 @@ import typer
 
 from cli import context
 from cli.follow import print_logs, wait_until_finished
+from cli.inputs import find_inputs, upload_inputs
+from cli.outputs import download_outputs, list_artifacts
 from cli.output import console, err_console, execution_json
 from rgrid_common.errors import InvalidInput
 from rgrid_common.limits import parse_env, parse_memory
@@ -27,12 +29,22 @@ def run(
     cpus: Annotated[float | None, typer.Option(help="CPU limit, e.g. 1 or 0.5.")] = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Submit and return.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    output_dir: Annotated[Path, typer.Option(help="Where outputs are downloaded.")] = Path("."),
+    remote_only: Annotated[bool, typer.Option(
+        "--remote-only", help="Keep outputs remotely; fetch later with `rgrid download`.")] = False,
+    no_cache_inputs: Annotated[bool, typer.Option(
+        "--no-cache-inputs", help="Upload inputs even if the store holds them.")] = False,
 ) -> None:
-    """Run SCRIPT in a sandboxed container and stream its output."""
+    """Run SCRIPT in a sandboxed container and stream its output.
+
+    Arguments naming local files are uploaded and given to the script as /work/NAME;
+    files the script writes to its working folder come back here."""
+    script_args = list(args or [])
+    inputs = find_inputs(script_args)
     body = {
         "script_name": script.name,
         "script_content": _read_script(script),
-        "args": list(args or []),
+        "args": script_args,
         "env": parse_env(env or []),
         "runtime": runtime,
         "memory_mb": parse_memory(memory) if memory else None,
@@ -41,6 +53,8 @@ def run(
     }
     client = context.api()
     cli_settings = context.settings()
+    upload_inputs(client, inputs, force=no_cache_inputs)
+    body["inputs"] = [item.as_request() for item in inputs]
     execution = client.post("/api/v1/executions", body)
     execution_id = execution["id"]
     if detach:
@@ -54,11 +68,20 @@ def run(
         err_console.print(f"\nDetached; {execution_id} goes on. Follow it with "
                           f"`rgrid logs {execution_id} --follow`.")
         raise typer.Exit(130) from None
+    _bring_outputs_back(client, execution_id, output_dir, remote_only)
     if as_json:
         console.print_json(execution_json(final))
     else:
         _print_outcome(final)
     raise typer.Exit(exit_code_of(final))
+
+
+def _bring_outputs_back(client, execution_id: str, output_dir: Path, remote_only: bool) -> None:
+    if not remote_only:
+        download_outputs(client, execution_id, output_dir)
+    elif list_artifacts(client, execution_id, kind="output"):
+        err_console.print(f"Outputs kept remotely. Fetch them with "
+                          f"`rgrid download {execution_id}`.")
 
 
 def _read_script(script: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,6 +17,7 @@ from rgrid_api.core.security import secrets_equal
 from rgrid_api.models import Account
 from rgrid_api.services.accounts import account_for_key
 from rgrid_api.services.executions import FlowRunScheduler
+from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import ServiceUnavailable, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False)
@@ -40,6 +42,21 @@ def get_scheduler(request: Request) -> FlowRunScheduler:
 
 
 SchedulerDep = Annotated[FlowRunScheduler, Depends(get_scheduler)]
+
+
+def get_store(request: Request) -> ObjectStore:
+    return request.app.state.store
+
+
+StoreDep = Annotated[ObjectStore, Depends(get_store)]
+
+
+def get_now(request: Request) -> datetime:
+    """The current time, from the app's clock (injectable, e.g. to test expiry)."""
+    return request.app.state.clock()
+
+
+NowDep = Annotated[datetime, Depends(get_now)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

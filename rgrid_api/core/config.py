@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +45,22 @@ class Settings(BaseSettings):
     pids_limit: int = 256
     max_script_bytes: int = 1024 * 1024
     max_request_bytes: int = 8 * 1024 * 1024
+
+    public_url: str | None = Field(None, description="Base URL clients reach the API at.")
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_dir: Path = Path("./rgrid-objects")
+    storage_signing_key: SecretStr | None = Field(
+        None, description="HMAC key of the local store's signed URLs.")
+    s3_endpoint: str = "http://127.0.0.1:9000"
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_bucket: str = "rgrid"
+    s3_region: str = "us-east-1"
+    retention_days: int = 30
+    signed_url_seconds: int = 15 * 60
+    max_file_bytes: int = 5 * 1024**3
+    max_execution_bytes: int = 20 * 1024**3
+    max_files: int = 1000
     max_log_chunk_bytes: int = 256 * 1024
 
 

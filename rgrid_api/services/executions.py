@@ -13,6 +13,8 @@ from rgrid_api.core.config import Settings
 from rgrid_api.models import Account, Execution, LogChunk, utcnow
 from rgrid_api.runtimes import RuntimeCatalogue
 from rgrid_api.schemas import ExecutionCreate, FinishRequest, JobSpec, LogChunkIn
+from rgrid_api.services import artifacts
+from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, InvalidInput, NotFound, RGridError
 from rgrid_common.limits import parse_env
 from rgrid_common.status import ExecutionStatus, can_transition
@@ -26,9 +28,12 @@ class FlowRunScheduler(Protocol):
 
 
 def create_execution(session: Session, *, account: Account, request: ExecutionCreate,
-                     settings: Settings, scheduler: FlowRunScheduler) -> Execution:
+                     settings: Settings, scheduler: FlowRunScheduler,
+                     store: ObjectStore) -> Execution:
     """Record the execution ``queued`` and start its flow run; nothing remains if that fails."""
     _validate_script(request, settings)
+    artifacts.validate_inputs(request.inputs, args=request.args,
+                              script_name=request.script_name, settings=settings)
     parse_env([f"{k}={v}" for k, v in request.env.items()])
     runtime = RuntimeCatalogue(settings.runtimes, settings.default_runtime).resolve(
         request.runtime, request.script_name)
@@ -49,6 +54,13 @@ def create_execution(session: Session, *, account: Account, request: ExecutionCr
                                 settings.max_timeout_seconds, "seconds"),
     )
     session.add(execution)
+    session.flush()
+    try:
+        artifacts.record_inputs(session, store, execution=execution, inputs=request.inputs,
+                                settings=settings)
+    except RGridError:
+        session.rollback()
+        raise
     session.commit()
     try:
         execution.flow_run_id = scheduler.schedule(execution_id=execution.id,
@@ -118,7 +130,7 @@ def _execution_by_id(session: Session, execution_id: str) -> Execution:
 
 
 def claim_execution(session: Session, *, execution_id: str, flow_run_id: str, worker: str,
-                    settings: Settings) -> JobSpec:
+                    settings: Settings, store: ObjectStore) -> JobSpec:
     """Atomically move ``queued → running`` for one flow run; a second claimant gets 409.
 
     The conditional UPDATE is the claim: whatever races or retries happen in Prefect, only
@@ -137,18 +149,22 @@ def claim_execution(session: Session, *, execution_id: str, flow_run_id: str, wo
                             and execution.claimed_by == flow_run_id):
         raise Conflict(f"Execution {execution_id!r} is {execution.status}, "
                        f"claimed by {execution.claimed_by!r}.")
-    return _job_spec(execution, settings)
+    return _job_spec(session, store, execution, settings)
 
 
-def _job_spec(execution: Execution, settings: Settings) -> JobSpec:
+def _job_spec(session: Session, store: ObjectStore, execution: Execution,
+              settings: Settings) -> JobSpec:
     runtime = RuntimeCatalogue(settings.runtimes, settings.default_runtime).resolve(
         execution.runtime, execution.script_name)
+    args = artifacts.container_args(session, execution, WORK_DIR)
     return JobSpec(
         execution_id=execution.id,
+        inputs=artifacts.input_downloads(session, store, execution=execution,
+                                         settings=settings),
         image=execution.image,
         script_name=execution.script_name,
         script_content=execution.script_content,
-        command=runtime.command(f"{WORK_DIR}/{execution.script_name}", execution.args),
+        command=runtime.command(f"{WORK_DIR}/{execution.script_name}", args),
         env=execution.env,
         memory_mb=execution.memory_mb,
         cpus=execution.cpus,
@@ -175,12 +191,22 @@ def append_logs(session: Session, *, execution_id: str, chunks: list[LogChunkIn]
     session.commit()
 
 
-def finish_execution(session: Session, *, execution_id: str, request: FinishRequest) -> Execution:
+def running_execution(session: Session, execution_id: str) -> Execution:
+    execution = _execution_by_id(session, execution_id)
+    if execution.status != ExecutionStatus.RUNNING.value:
+        raise Conflict(f"Execution {execution_id!r} is {execution.status}, not running.")
+    return execution
+
+
+def finish_execution(session: Session, *, execution_id: str, request: FinishRequest,
+                     store: ObjectStore, settings: Settings, now: datetime) -> Execution:
     execution = _execution_by_id(session, execution_id)
     current = ExecutionStatus(execution.status)
     if current == request.status and current.is_finished:
         return execution
     transition(execution, request.status)
+    artifacts.record_outputs(session, store, execution=execution, files=request.outputs,
+                             settings=settings, now=now)
     execution.exit_code = request.exit_code
     execution.error = request.error
     session.commit()

@@ -44,10 +44,14 @@ def database_url(request: pytest.FixtureRequest,
 
 
 @pytest.fixture(scope="session")
-def api_settings(database_url: str, stack: DevStack, idle_deployment: str) -> Settings:
+def api_settings(database_url: str, stack: DevStack, idle_deployment: str,
+                 tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(database_url=database_url, prefect_api_url=stack.settings.prefect_api_url,
                     execute_deployment=idle_deployment, admin_key="admin-" + secrets.token_hex(8),
-                    worker_token="worker-" + secrets.token_hex(8))
+                    worker_token="worker-" + secrets.token_hex(8),
+                    storage_dir=tmp_path_factory.mktemp("objects"),
+                    storage_signing_key="sign-" + secrets.token_hex(16),
+                    public_url="http://testserver")
 
 
 @pytest.fixture(scope="session")

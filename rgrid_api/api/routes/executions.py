@@ -3,11 +3,12 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, status
 
-from rgrid_api.api.deps import CurrentAccount, SchedulerDep, SessionDep, SettingsDep
+from rgrid_api.api.deps import (CurrentAccount, NowDep, SchedulerDep, SessionDep, SettingsDep,
+                                StoreDep)
 from rgrid_api.models import Execution
-from rgrid_api.schemas import (ExecutionCreate, ExecutionList, ExecutionPublic, LogChunkPublic,
-                               LogPage)
-from rgrid_api.services import executions
+from rgrid_api.schemas import (ArtifactList, ExecutionCreate, ExecutionList, ExecutionPublic,
+                               LogChunkPublic, LogPage)
+from rgrid_api.services import artifacts, executions
 from rgrid_common.status import ExecutionStatus
 
 router = APIRouter(prefix="/api/v1/executions", tags=["executions"])
@@ -21,9 +22,11 @@ def to_public(execution: Execution) -> ExecutionPublic:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_execution(body: ExecutionCreate, account: CurrentAccount, session: SessionDep,
-                     settings: SettingsDep, scheduler: SchedulerDep) -> ExecutionPublic:
+                     settings: SettingsDep, scheduler: SchedulerDep,
+                     store: StoreDep) -> ExecutionPublic:
     return to_public(executions.create_execution(
-        session, account=account, request=body, settings=settings, scheduler=scheduler))
+        session, account=account, request=body, settings=settings, scheduler=scheduler,
+        store=store))
 
 
 @router.get("")
@@ -58,3 +61,12 @@ def read_logs(execution_id: str, account: CurrentAccount, session: SessionDep,
         next_after=chunks[-1].seq if chunks else after,
         status=current,
     )
+
+
+@router.get("/{execution_id}/artifacts")
+def list_artifacts(execution_id: str, account: CurrentAccount, session: SessionDep,
+                   settings: SettingsDep, store: StoreDep, now: NowDep,
+                   kind: Literal["input", "output"] | None = None) -> ArtifactList:
+    execution = executions.get_execution(session, account=account, execution_id=execution_id)
+    return ArtifactList(artifacts=artifacts.public_artifacts(
+        session, store, execution=execution, kind=kind, settings=settings, now=now))

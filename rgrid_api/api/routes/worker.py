@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter, Depends, status
 
-from rgrid_api.api.deps import SessionDep, SettingsDep, require_worker
-from rgrid_api.schemas import ClaimRequest, FinishRequest, JobSpec, LogBatch
-from rgrid_api.services import executions
+from rgrid_api.api.deps import NowDep, SessionDep, SettingsDep, StoreDep, require_worker
+from rgrid_api.schemas import (ClaimRequest, FinishRequest, JobSpec, LogBatch,
+                               OutputUploadRequest, OutputUploads)
+from rgrid_api.services import artifacts, executions
 
 router = APIRouter(prefix="/api/v1/worker/executions", tags=["worker"],
                    dependencies=[Depends(require_worker)])
@@ -12,10 +13,10 @@ router = APIRouter(prefix="/api/v1/worker/executions", tags=["worker"],
 
 @router.post("/{execution_id}/claim")
 def claim(execution_id: str, body: ClaimRequest, session: SessionDep,
-          settings: SettingsDep) -> JobSpec:
+          settings: SettingsDep, store: StoreDep) -> JobSpec:
     return executions.claim_execution(session, execution_id=execution_id,
                                       flow_run_id=body.flow_run_id, worker=body.worker,
-                                      settings=settings)
+                                      settings=settings, store=store)
 
 
 @router.post("/{execution_id}/logs", status_code=status.HTTP_204_NO_CONTENT)
@@ -25,6 +26,16 @@ def append_logs(execution_id: str, body: LogBatch, session: SessionDep,
                            settings=settings)
 
 
+@router.post("/{execution_id}/output-uploads")
+def output_uploads(execution_id: str, body: OutputUploadRequest, session: SessionDep,
+                   settings: SettingsDep, store: StoreDep) -> OutputUploads:
+    execution = executions.running_execution(session, execution_id)
+    return OutputUploads(uploads=artifacts.offer_output_uploads(
+        store, execution=execution, files=body.files, settings=settings))
+
+
 @router.post("/{execution_id}/finish", status_code=status.HTTP_204_NO_CONTENT)
-def finish(execution_id: str, body: FinishRequest, session: SessionDep) -> None:
-    executions.finish_execution(session, execution_id=execution_id, request=body)
+def finish(execution_id: str, body: FinishRequest, session: SessionDep, settings: SettingsDep,
+           store: StoreDep, now: NowDep) -> None:
+    executions.finish_execution(session, execution_id=execution_id, request=body, store=store,
+                                settings=settings, now=now)

@@ -1,0 +1,113 @@
+"""Input files: the script's arguments that name local files are hashed, uploaded unless
+the store holds them already, and described to the API, which puts them in /work."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cli.client import ApiClient
+from cli.output import err_console
+from cli.transfers import (PARALLEL_TRANSFERS, human_size, storage_client,
+                           transfer_progress)
+from rgrid_common.errors import InvalidInput
+from rgrid_common.transfer import sha256_of, upload_file
+
+
+@dataclass
+class LocalInput:
+    path: Path  # as resolved, through any symlink
+    name: str  # its name in /work
+    size: int
+    arg_indexes: list[int] = field(default_factory=list)
+    sha256: str = ""
+
+    def as_request(self) -> dict:
+        return {"name": self.name, "size": self.size, "sha256": self.sha256,
+                "arg_indexes": self.arg_indexes}
+
+
+def find_inputs(args: list[str], cwd: Path | None = None) -> list[LocalInput]:
+    """Arguments that name existing files, one entry per file however often it is named.
+    Refuses, before anything is sent, what cannot be an input."""
+    cwd = cwd or Path.cwd()
+    by_path: dict[Path, LocalInput] = {}
+    for index, arg in enumerate(args):
+        candidate = cwd / arg
+        if not arg or arg.startswith("-") or not os.path.lexists(candidate):
+            continue
+        local = _checked_file(arg, candidate)
+        entry = by_path.setdefault(local, LocalInput(path=local, name=Path(arg).name,
+                                                     size=local.stat().st_size))
+        entry.arg_indexes.append(index)
+    _refuse_name_clashes(list(by_path.values()))
+    return list(by_path.values())
+
+
+def _checked_file(arg: str, candidate: Path) -> Path:
+    if candidate.is_symlink() and not candidate.exists():
+        raise InvalidInput(f"{arg} is a symlink to a file that does not exist.",
+                           "Fix the link or pass the file itself.")
+    if candidate.is_dir():
+        raise InvalidInput(f"{arg} is a directory; inputs are files.",
+                           f"Pass the files in it, e.g. {arg.rstrip('/')}/*.csv, "
+                           "or archive it first.")
+    if not candidate.is_file():
+        raise InvalidInput(f"{arg} is not a regular file.", "Pass a regular file.")
+    resolved = candidate.resolve()
+    if not os.access(resolved, os.R_OK):
+        raise InvalidInput(f"Cannot read {arg}: permission denied.",
+                           "Check the file's permissions.")
+    return resolved
+
+
+def _refuse_name_clashes(inputs: list[LocalInput]) -> None:
+    seen: dict[str, LocalInput] = {}
+    for item in inputs:
+        if item.name in seen:
+            raise InvalidInput(f"Two different input files are named {item.name!r}: "
+                               f"{seen[item.name].path} and {item.path}.",
+                               "In /work they would share one name; rename one of them.")
+        seen[item.name] = item
+
+
+def upload_inputs(client: ApiClient, inputs: list[LocalInput], *, force: bool) -> None:
+    """Hash every input, ask the API which blobs it lacks, upload those in parallel."""
+    if not inputs:
+        return
+    with transfer_progress([i.size for i in inputs]) as progress:
+        for item in inputs:
+            item.sha256 = sha256_of(item.path, progress.track(f"hashing {item.name}",
+                                                              item.size))
+    offers = client.post("/api/v1/uploads", {
+        "files": [{"sha256": i.sha256, "size": i.size} for i in _distinct_blobs(inputs)],
+        "force": force})["files"]
+    missing = {offer["sha256"]: offer for offer in offers if not offer["present"]}
+    to_send = [item for item in _distinct_blobs(inputs) if item.sha256 in missing]
+    cached = [item for item in inputs if item.sha256 not in missing]
+    if cached:
+        err_console.print(f"[green]✓[/] Using cached inputs ({len(cached)} "
+                          f"file{'s' * (len(cached) != 1)}, "
+                          f"{human_size(sum(i.size for i in cached))})")
+    if to_send:
+        _upload_all(to_send, missing)
+        err_console.print(f"[green]✓[/] Uploaded {len(to_send)} "
+                          f"input{'s' * (len(to_send) != 1)} "
+                          f"({human_size(sum(i.size for i in to_send))})")
+
+
+def _distinct_blobs(inputs: list[LocalInput]) -> list[LocalInput]:
+    return list({item.sha256: item for item in inputs}.values())
+
+
+def _upload_all(items: list[LocalInput], offers: dict[str, dict]) -> None:
+    with storage_client() as storage, transfer_progress([i.size for i in items]) as progress, \
+            ThreadPoolExecutor(PARALLEL_TRANSFERS) as pool:
+        def send(item: LocalInput) -> None:
+            offer = offers[item.sha256]
+            upload_file(storage, offer["url"], item.path, size=item.size,
+                        headers=offer.get("headers"),
+                        on_progress=progress.track(f"uploading {item.name}", item.size))
+        list(pool.map(send, items))

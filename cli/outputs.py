@@ -1,0 +1,73 @@
+"""Output files: downloaded in parallel into the output folder, subfolders kept, each
+verified against its sha256, never overwriting a file that is already there."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path, PurePosixPath
+
+from cli.client import ApiClient
+from cli.output import err_console
+from cli.transfers import PARALLEL_TRANSFERS, human_size, storage_client, transfer_progress
+from rgrid_common.errors import InvalidInput
+from rgrid_common.transfer import download_verified, place_without_overwrite
+
+EXPIRY_WARNING = timedelta(days=3)
+
+
+def list_artifacts(client: ApiClient, execution_id: str, kind: str | None = None) -> list[dict]:
+    return client.get(f"/api/v1/executions/{execution_id}/artifacts", kind=kind)["artifacts"]
+
+
+def download_outputs(client: ApiClient, execution_id: str, output_dir: Path) -> list[Path]:
+    """Returns where each output landed. Expired outputs are reported, not fetched."""
+    outputs = list_artifacts(client, execution_id, kind="output")
+    warn_about_expiry(outputs)
+    live = [artifact for artifact in outputs if not artifact["expired"]]
+    if not live:
+        return []
+    with storage_client() as storage, transfer_progress([a["size"] for a in live]) as progress, \
+            ThreadPoolExecutor(PARALLEL_TRANSFERS) as pool:
+        def fetch(artifact: dict) -> Path:
+            target = output_dir / _safe_relative(artifact["path"])
+            partial = download_verified(
+                storage, artifact["url"], target.parent, sha256=artifact["sha256"],
+                size=artifact["size"], name=target.name,
+                on_progress=progress.track(f"downloading {artifact['path']}",
+                                           artifact["size"]))
+            return place_without_overwrite(partial, target)
+        placed = list(pool.map(fetch, live))
+    _report(live, placed, output_dir)
+    return placed
+
+
+def warn_about_expiry(artifacts: list[dict], now: datetime | None = None) -> None:
+    now = now or datetime.now(timezone.utc)
+    for artifact in artifacts:
+        expires = datetime.fromisoformat(artifact["expires_at"])
+        if artifact["expired"]:
+            err_console.print(f"[yellow]![/] {artifact['path']} expired on "
+                              f"{expires:%Y-%m-%d} and can no longer be downloaded.")
+        elif expires - now < EXPIRY_WARNING:
+            err_console.print(f"[yellow]![/] {artifact['path']} expires on "
+                              f"{expires:%Y-%m-%d %H:%M} UTC; download it before then.")
+
+
+def _safe_relative(path: str) -> Path:
+    """The API checks output paths; the CLI checks again before writing anything."""
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+        raise InvalidInput(f"Refused to write output {path!r} outside the output folder.")
+    return Path(*pure.parts)
+
+
+def _report(artifacts: list[dict], placed: list[Path], output_dir: Path) -> None:
+    total = sum(artifact["size"] for artifact in artifacts)
+    err_console.print(f"[green]✓[/] Downloaded {len(artifacts)} "
+                      f"output{'s' * (len(artifacts) != 1)} ({human_size(total)}) "
+                      f"to {output_dir}")
+    for artifact, path in zip(artifacts, placed, strict=True):
+        shown = path.relative_to(output_dir).as_posix()
+        note = "" if shown == artifact["path"] else f"  (kept the existing {artifact['path']})"
+        err_console.print(f"  {shown}{note}")

@@ -1,0 +1,87 @@
+"""The execution's /work on the worker: a fresh folder with the script and the inputs in
+it before the container starts, and afterwards the files the script left there."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from rgrid_api.schemas import InputDownload, JobSpec
+from rgrid_common.transfer import download_verified
+
+Fingerprint = tuple[int, int]  # size, mtime in ns
+
+
+@dataclass(frozen=True)
+class LocalOutput:
+    path: str  # relative to /work, with "/" separators
+    file: Path
+    size: int
+
+    @property
+    def content_type(self) -> str:
+        return mimetypes.guess_type(self.path)[0] or "application/octet-stream"
+
+
+@contextmanager
+def fresh_work_dir(work_root: Path, execution_id: str) -> Iterator[Path]:
+    """A new folder for one execution, removed afterwards whatever happened."""
+    work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    work_dir = Path(tempfile.mkdtemp(prefix=f"{execution_id}-", dir=work_root))
+    try:
+        work_dir.chmod(0o777)  # the container's non-root uid writes here; the parent is 0700
+        yield work_dir
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def place_script(work_dir: Path, job: JobSpec) -> None:
+    script = work_dir / job.script_name
+    script.write_text(job.script_content)
+    script.chmod(0o644)
+
+
+def place_inputs(work_dir: Path, inputs: list[InputDownload], http: httpx.Client) -> None:
+    """Download each input, verified against its sha256, to ``/work/<name>``."""
+    for item in inputs:
+        partial = download_verified(http, item.url, work_dir, sha256=item.sha256,
+                                    size=item.size, name=item.name)
+        partial.chmod(0o644)
+        os.replace(partial, work_dir / item.name)
+
+
+def fingerprints(work_dir: Path) -> dict[str, Fingerprint]:
+    """What /work holds before the script runs, to tell new or changed files afterwards."""
+    return {output.path: _fingerprint(output.file) for output in _regular_files(work_dir)}
+
+
+def changed_files(work_dir: Path, before: dict[str, Fingerprint]) -> list[LocalOutput]:
+    """Regular files new or changed since ``before``. Symlinks are never followed (a link
+    to /etc/passwd is not an output), nor are devices, sockets or FIFOs."""
+    return [output for output in _regular_files(work_dir)
+            if before.get(output.path) != _fingerprint(output.file)]
+
+
+def _regular_files(work_dir: Path) -> Iterator[LocalOutput]:
+    for folder, subfolders, names in os.walk(work_dir, followlinks=False):
+        subfolders.sort()
+        for name in sorted(names):
+            file = Path(folder) / name
+            info = file.lstat()
+            if stat.S_ISREG(info.st_mode):
+                yield LocalOutput(path=file.relative_to(work_dir).as_posix(), file=file,
+                                  size=info.st_size)
+
+
+def _fingerprint(file: Path) -> Fingerprint:
+    info = file.lstat()
+    return info.st_size, info.st_mtime_ns

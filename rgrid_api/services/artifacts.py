@@ -1,0 +1,205 @@
+"""Input and output files: content-addressed uploads, records, signed URLs, retention."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rgrid_api.core.config import Settings
+from rgrid_api.models import Account, Artifact, Execution
+from rgrid_api.schemas import (ArtifactPublic, BlobRef, InputDownload, InputFile, OutputFile,
+                               OutputUpload, UploadOffer)
+from rgrid_api.storage import ObjectStore
+from rgrid_common.errors import InvalidInput, NotFound
+
+Clock = Callable[[], datetime]
+INPUT, OUTPUT = "input", "output"
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def blob_key(account_id: str, sha256: str) -> str:
+    """Blobs are per account: a shared namespace would tell one account what another holds."""
+    return f"blobs/{account_id}/{sha256}"
+
+
+def output_key(execution_id: str, path: str) -> str:
+    return f"executions/{execution_id}/outputs/{path}"
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+# --- inputs ------------------------------------------------------------------------------
+
+
+def offer_uploads(store: ObjectStore, *, account: Account, files: list[BlobRef], force: bool,
+                  settings: Settings, now: datetime) -> list[UploadOffer]:
+    """For each blob: already held (and not about to expire), or a signed upload URL."""
+    expires = timedelta(seconds=settings.signed_url_seconds)
+    fresh_after = now - timedelta(days=settings.retention_days - 1)
+    offers = []
+    for blob in files:
+        _check_size(blob.size, settings)
+        key = blob_key(account.id, blob.sha256)
+        held = None if force else store.stat(key)
+        if held and held.size == blob.size and _as_utc(held.modified) > fresh_after:
+            offers.append(UploadOffer(sha256=blob.sha256, present=True))
+            continue
+        upload = store.signed_upload(key, size=blob.size, expires=expires)
+        offers.append(UploadOffer(sha256=blob.sha256, present=False, url=upload.url,
+                                  headers=upload.headers))
+    return offers
+
+
+def validate_inputs(inputs: list[InputFile], *, args: list[str], script_name: str,
+                    settings: Settings) -> None:
+    names = [item.name for item in inputs]
+    if len(set(names)) != len(names) or script_name in names:
+        raise InvalidInput("Two input files would have the same name in /work.",
+                           "Rename one of them.")
+    if sum(item.size for item in inputs) > settings.max_execution_bytes:
+        raise InvalidInput(f"Inputs exceed {settings.max_execution_bytes // 2**30} GB in all.",
+                           "Split the work into several executions.")
+    for item in inputs:
+        _check_size(item.size, settings)
+        if not all(0 <= index < len(args) for index in item.arg_indexes):
+            raise InvalidInput(f"Input {item.name!r} points at arguments {item.arg_indexes}, "
+                               f"but there are {len(args)}.")
+        if "/" in item.name or item.name in (".", "..") or _CONTROL_CHARS.search(item.name):
+            raise InvalidInput(f"Invalid input file name: {item.name!r}.",
+                               "Use a plain file name.")
+
+
+def record_inputs(session: Session, store: ObjectStore, *, execution: Execution,
+                  inputs: list[InputFile], settings: Settings) -> None:
+    for item in inputs:
+        key = blob_key(execution.account_id, item.sha256)
+        held = store.stat(key)
+        if held is None or held.size != item.size:
+            raise InvalidInput(f"Input {item.name!r} was not uploaded completely.",
+                               "Run the command again; the upload is retried.")
+        session.add(Artifact(
+            account_id=execution.account_id, execution_id=execution.id, kind=INPUT,
+            path=item.name, arg_indexes=item.arg_indexes, size=item.size, sha256=item.sha256,
+            content_type="application/octet-stream", key=key,
+            expires_at=_as_utc(held.modified) + timedelta(days=settings.retention_days)))
+
+
+def input_downloads(session: Session, store: ObjectStore, *, execution: Execution,
+                    settings: Settings) -> list[InputDownload]:
+    expires = timedelta(seconds=settings.signed_url_seconds)
+    return [InputDownload(name=a.path, url=store.signed_download(a.key, expires=expires),
+                          sha256=a.sha256, size=a.size)
+            for a in _artifacts_of(session, execution.id, INPUT)]
+
+
+def container_args(session: Session, execution: Execution, work_dir: str) -> list[str]:
+    """The execution's args with each input file argument replaced by its path in /work."""
+    args = list(execution.args)
+    for artifact in _artifacts_of(session, execution.id, INPUT):
+        for index in artifact.arg_indexes or []:
+            args[index] = f"{work_dir}/{artifact.path}"
+    return args
+
+
+# --- outputs -----------------------------------------------------------------------------
+
+
+def checked_output_path(path: str) -> str:
+    normal = posixpath.normpath(path)
+    if (path != normal or normal.startswith(("/", "../")) or normal in (".", "..")
+            or _CONTROL_CHARS.search(normal)):
+        raise InvalidInput(f"Refused output path: {path!r}.",
+                           "Outputs must be relative paths inside /work.")
+    return normal
+
+
+def offer_output_uploads(store: ObjectStore, *, execution: Execution, files: list[OutputFile],
+                         settings: Settings) -> list[OutputUpload]:
+    _check_outputs(files, settings)
+    expires = timedelta(seconds=settings.signed_url_seconds)
+    uploads = []
+    for item in files:
+        upload = store.signed_upload(output_key(execution.id, checked_output_path(item.path)),
+                                     size=item.size, expires=expires)
+        uploads.append(OutputUpload(path=item.path, url=upload.url, headers=upload.headers))
+    return uploads
+
+
+def record_outputs(session: Session, store: ObjectStore, *, execution: Execution,
+                   files: list[OutputFile], settings: Settings, now: datetime) -> None:
+    _check_outputs(files, settings)
+    for item in files:
+        key = output_key(execution.id, checked_output_path(item.path))
+        held = store.stat(key)
+        if held is None or held.size != item.size:
+            raise InvalidInput(f"Output {item.path!r} was not uploaded completely.")
+        session.add(Artifact(
+            account_id=execution.account_id, execution_id=execution.id, kind=OUTPUT,
+            path=item.path, size=item.size, sha256=item.sha256,
+            content_type=item.content_type, key=key,
+            expires_at=now + timedelta(days=settings.retention_days)))
+
+
+def _check_outputs(files: list[OutputFile], settings: Settings) -> None:
+    if len(files) > settings.max_files:
+        raise InvalidInput(f"More than {settings.max_files} output files.")
+    if sum(item.size for item in files) > settings.max_execution_bytes:
+        raise InvalidInput("Outputs exceed the per-execution maximum.")
+    for item in files:
+        _check_size(item.size, settings)
+
+
+def _check_size(size: int, settings: Settings) -> None:
+    if size > settings.max_file_bytes:
+        raise InvalidInput(f"A file of {size / 2**30:.1f} GB exceeds the maximum of "
+                           f"{settings.max_file_bytes / 2**30:.1f} GB per file.",
+                           "Split the file, or ask for a higher RGRID_MAX_FILE_BYTES.")
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def _artifacts_of(session: Session, execution_id: str, kind: str) -> list[Artifact]:
+    return list(session.scalars(select(Artifact).where(
+        Artifact.execution_id == execution_id, Artifact.kind == kind).order_by(Artifact.path)))
+
+
+def public_artifacts(session: Session, store: ObjectStore, *, execution: Execution,
+                     kind: str | None, settings: Settings, now: datetime) -> list[ArtifactPublic]:
+    query = select(Artifact).where(Artifact.execution_id == execution.id)
+    if kind:
+        query = query.where(Artifact.kind == kind)
+    rows = session.scalars(query.order_by(Artifact.kind, Artifact.path))
+    return [_public(row, store, settings, now) for row in rows]
+
+
+def artifact_for_download(session: Session, store: ObjectStore, *, account: Account,
+                          artifact_id: str, settings: Settings, now: datetime) -> ArtifactPublic:
+    row = session.scalar(select(Artifact).where(Artifact.id == artifact_id,
+                                                Artifact.account_id == account.id))
+    if row is None:
+        raise NotFound(f"Artifact {artifact_id!r} not found.",
+                       "List them with `rgrid artifacts EXECUTION_ID`.")
+    public = _public(row, store, settings, now)
+    if public.expired:
+        raise NotFound(f"Artifact {row.path!r} expired on {public.expires_at:%Y-%m-%d}.",
+                       f"Outputs are kept {settings.retention_days} days; run the script again.")
+    return public
+
+
+def _public(row: Artifact, store: ObjectStore, settings: Settings,
+            now: datetime) -> ArtifactPublic:
+    expired = _as_utc(row.expires_at) <= now
+    url = None if expired else store.signed_download(
+        row.key, expires=timedelta(seconds=settings.signed_url_seconds))
+    return ArtifactPublic(id=row.id, execution_id=row.execution_id, kind=row.kind,
+                          path=row.path, size=row.size, sha256=row.sha256,
+                          content_type=row.content_type, created_at=row.created_at,
+                          expires_at=row.expires_at, expired=expired, url=url)

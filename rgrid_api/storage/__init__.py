@@ -1,0 +1,6 @@
+"""Object storage behind one interface. Clients (CLI, flows) only ever get signed URLs."""
+
+from rgrid_api.storage.base import ObjectInfo, ObjectStore, SignedUpload
+from rgrid_api.storage.factory import build_object_store
+
+__all__ = ["ObjectInfo", "ObjectStore", "SignedUpload", "build_object_store"]

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from rgrid_common.errors import InvalidInput
+
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/ ()+,=@]*$")
+
+
+@dataclass(frozen=True)
+class SignedUpload:
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    modified: datetime
+
+
+class ObjectStore(Protocol):
+    def prepare(self, *, retention_days: int) -> None:
+        """Create the bucket/folder and its retention rule."""
+
+    def signed_upload(self, key: str, *, size: int, expires: timedelta) -> SignedUpload: ...
+
+    def signed_download(self, key: str, *, expires: timedelta) -> str: ...
+
+    def stat(self, key: str) -> ObjectInfo | None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+def checked_key(key: str) -> str:
+    """Keys are relative, normalised paths; nothing may climb out with ``..``."""
+    parts = key.split("/")
+    if (not _SAFE_KEY.match(key) or any(part in ("", ".", "..") for part in parts)):
+        raise InvalidInput(f"Invalid object key: {key!r}.")
+    return key

@@ -1,0 +1,148 @@
+"""Streamed, verified, retried transfers to and from signed URLs — used by the CLI on the
+user's machine and by the flow on a worker. Nothing is ever read whole into memory, and a
+download reaches its final name only once its size and sha256 are checked."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import httpx
+
+from rgrid_common.errors import RGridError
+
+CHUNK_BYTES = 1024 * 1024
+ATTEMPTS = 4
+Progress = Callable[[int], None]
+
+
+class TransferFailed(RGridError):
+    code = "transfer_failed"
+
+
+def sha256_of(path: Path, on_progress: Progress | None = None) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in _chunks(handle):
+            digest.update(chunk)
+            if on_progress:
+                on_progress(len(chunk))
+    return digest.hexdigest()
+
+
+def upload_file(http: httpx.Client, url: str, path: Path, *, size: int,
+                headers: dict[str, str] | None = None,
+                on_progress: Progress | None = None) -> None:
+    """PUT ``path`` to a signed URL, streamed; transport errors and 5xx answers are
+    retried from the start (progress is rewound)."""
+    sent_total = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal sent_total
+        with path.open("rb") as handle:
+            for chunk in _chunks(handle):
+                sent_total += len(chunk)
+                if on_progress:
+                    on_progress(len(chunk))
+                yield chunk
+
+    def attempt() -> None:
+        nonlocal sent_total
+        if on_progress and sent_total:
+            on_progress(-sent_total)
+        sent_total = 0
+        response = http.put(url, content=body(),
+                            headers={**(headers or {}), "Content-Length": str(size)})
+        _check(response, f"Uploading {path.name}")
+
+    _retrying(attempt, f"Uploading {path.name}")
+
+
+def download_verified(http: httpx.Client, url: str, folder: Path, *, sha256: str, size: int,
+                      name: str, on_progress: Progress | None = None) -> Path:
+    """GET a signed URL into a hidden temporary file in ``folder``; returns it once its
+    size and sha256 match. The caller moves it to its final name. On failure nothing is
+    left behind."""
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{name}.{secrets.token_hex(6)}.part"
+
+    def attempt() -> None:
+        digest, received = hashlib.sha256(), 0
+        try:
+            with http.stream("GET", url) as response, partial.open("wb") as handle:
+                _check(response, f"Downloading {name}")
+                for chunk in response.iter_bytes(CHUNK_BYTES):  # gzip is undone here
+                    handle.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    if on_progress:
+                        on_progress(len(chunk))
+        except BaseException:
+            if on_progress and received:
+                on_progress(-received)
+            partial.unlink(missing_ok=True)
+            raise
+        if received != size or digest.hexdigest() != sha256:
+            partial.unlink(missing_ok=True)
+            if on_progress:
+                on_progress(-received)
+            raise _Retryable(f"{name}: received {received} bytes that do not match the "
+                             f"recorded size {size} and sha256")
+
+    _retrying(attempt, f"Downloading {name}")
+    return partial
+
+
+def place_without_overwrite(source: Path, target: Path) -> Path:
+    """Move ``source`` to ``target``, or to ``target (1)``, ``target (2)``… if that name is
+    taken: an existing file is never replaced. ``os.link`` fails rather than overwrite, so
+    a file appearing meanwhile is safe too."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for number in range(10_000):
+        candidate = target if number == 0 else target.with_name(
+            f"{target.stem} ({number}){target.suffix}")
+        try:
+            os.link(source, candidate)
+        except FileExistsError:
+            continue
+        source.unlink()
+        return candidate
+    raise TransferFailed(f"Too many files named like {target}.", "Choose another --output-dir.")
+
+
+class _Retryable(Exception):
+    pass
+
+
+def _check(response: httpx.Response, what: str) -> None:
+    if response.status_code >= 500:
+        raise _Retryable(f"the storage server answered {response.status_code}")
+    if not response.is_success:
+        response.read()
+        detail = response.text[:300]
+        raise TransferFailed(f"{what} failed: the storage server answered "
+                             f"{response.status_code}. {detail}".strip(),
+                             "Run the command again for a fresh signed URL.")
+
+
+def _retrying(attempt: Callable[[], None], what: str) -> None:
+    for number in range(1, ATTEMPTS + 1):
+        try:
+            attempt()
+            return
+        except (httpx.TransportError, _Retryable) as exc:
+            if number == ATTEMPTS:
+                raise TransferFailed(f"{what} failed after {ATTEMPTS} attempts: {exc}",
+                                     "Check the connection to the storage server and run "
+                                     "the command again.") from exc
+            time.sleep(0.5 * 2 ** (number - 1))
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    while chunk := handle.read(CHUNK_BYTES):
+        yield chunk
