@@ -1,1 +1,2 @@
-"""Prefect blocks of RGrid (object storage, Hetzner token, runtime catalogue): to come."""
+"""Prefect blocks holding RGrid's configuration: object storage (a prefect-aws ``S3Bucket``
+with ``MinIOCredentials``); the Hetzner token and runtime catalogue come later."""

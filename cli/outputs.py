@@ -4,7 +4,7 @@ verified against its sha256, never overwriting a file that is already there."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from cli.client import ApiClient
@@ -42,14 +42,14 @@ def download_outputs(client: ApiClient, execution_id: str, output_dir: Path) -> 
     return placed
 
 
-def warn_about_expiry(artifacts: list[dict], now: datetime | None = None) -> None:
-    now = now or datetime.now(timezone.utc)
+def warn_about_expiry(artifacts: list[dict]) -> None:
+    """Judged by the server's clock, which decides expiry, not by this machine's."""
     for artifact in artifacts:
         expires = datetime.fromisoformat(artifact["expires_at"])
         if artifact["expired"]:
             err_console.print(f"[yellow]![/] {artifact['path']} expired on "
                               f"{expires:%Y-%m-%d} and can no longer be downloaded.")
-        elif expires - now < EXPIRY_WARNING:
+        elif artifact["expires_in_seconds"] < EXPIRY_WARNING.total_seconds():
             err_console.print(f"[yellow]![/] {artifact['path']} expires on "
                               f"{expires:%Y-%m-%d %H:%M} UTC; download it before then.")
 

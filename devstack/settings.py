@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cli.config import default_config_path
@@ -24,6 +26,12 @@ class DevSettings(BaseSettings):
     account_name: str = "local"
     cli_config: Path = Field(default_factory=default_config_path,
                              validation_alias=AliasChoices("RGRID_CONFIG", "RGRID_DEV_CLI_CONFIG"))
+    storage_backend: Literal["local", "s3"] = Field(
+        "local", description="local: a folder served by the API; s3: an S3-speaking server.")
+    s3_endpoint: str = "http://127.0.0.1:9000"
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_bucket: str = "rgrid"
 
     @property
     def prefect_api_url(self) -> str:

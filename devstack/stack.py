@@ -16,6 +16,7 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.workers.process import ProcessWorker
 
+from blocks.object_storage import DEFAULT_BLOCK_NAME, S3Location, save_s3_block
 from cli.config import read_config, write_config
 from devstack.engine import Say, ensure_docker_engine
 from devstack.images import ensure_runtime_images
@@ -92,13 +93,26 @@ class DevStack:
             "RGRID_PREFECT_API_URL": self.settings.prefect_api_url,
             "RGRID_ADMIN_KEY": secrets_["admin_key"],
             "RGRID_WORKER_TOKEN": secrets_["worker_token"],
-            "RGRID_STORAGE_BACKEND": "local",
-            "RGRID_STORAGE_DIR": str(self.home / "objects"),
-            "RGRID_STORAGE_SIGNING_KEY": secrets_["storage_signing_key"],
             "RGRID_PUBLIC_URL": self.settings.api_url,
+            **self._storage_env(secrets_),
         }
         self._ensure_service("api", [sys.executable, "-m", "rgrid_api"], env,
                              f"{self.settings.api_url}/api/health", timeout=60)
+
+    def _storage_env(self, secrets_: dict[str, str]) -> dict[str, str]:
+        """The local store is a folder in the dev home; an S3 store's location and
+        credentials go into a Prefect block, which the API loads."""
+        if self.settings.storage_backend == "local":
+            return {"RGRID_STORAGE_BACKEND": "local",
+                    "RGRID_STORAGE_DIR": str(self.home / "objects"),
+                    "RGRID_STORAGE_SIGNING_KEY": secrets_["storage_signing_key"]}
+        save_s3_block(self.settings.prefect_api_url, S3Location(
+            endpoint=self.settings.s3_endpoint, access_key=self.settings.s3_access_key,
+            secret_key=self.settings.s3_secret_key.get_secret_value(),
+            bucket=self.settings.s3_bucket))
+        self.say(f"✓ S3 storage block {DEFAULT_BLOCK_NAME!r} saved "
+                 f"({self.settings.s3_endpoint}, bucket {self.settings.s3_bucket!r})")
+        return {"RGRID_STORAGE_BACKEND": "s3", "RGRID_STORAGE_BLOCK": DEFAULT_BLOCK_NAME}
 
     def _start_worker(self) -> None:
         process = self.processes["worker"]

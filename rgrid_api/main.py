@@ -23,6 +23,7 @@ from rgrid_api.storage.local import LocalObjectStore
 
 log = logging.getLogger(__name__)
 CLEANUP_INTERVAL_SECONDS = 3600
+GRACE_DAYS = 1
 
 
 def create_app(settings: Settings | None = None,
@@ -58,11 +59,12 @@ def create_app(settings: Settings | None = None,
 
 async def _expire_local_objects(store, settings: Settings, clock) -> None:
     """The local store's retention (S3 has a lifecycle rule): hourly, delete what is older
-    than the retention period."""
+    than the retention period plus a day of grace, so nothing goes before its recorded
+    ``expires_at``."""
     if not isinstance(store, LocalObjectStore):
         return
     while True:
-        cutoff = clock() - timedelta(days=settings.retention_days)
+        cutoff = clock() - timedelta(days=settings.retention_days + GRACE_DAYS)
         removed = await asyncio.to_thread(store.delete_older_than, cutoff)
         if removed:
             log.info("retention: removed %d objects older than %s", removed, cutoff)

@@ -180,6 +180,7 @@ class ArtifactPublic(BaseModel):
     created_at: datetime
     expires_at: datetime
     expired: bool
+    expires_in_seconds: int = Field(description="By the server's clock; 0 once expired.")
     url: str | None = Field(None, description="Signed download URL; absent once expired.")
 
     _utc = field_validator("created_at", "expires_at")(_as_utc)

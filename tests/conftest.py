@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from moto.server import ThreadedMotoServer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -27,6 +28,35 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     settings = DevSettings(home=home, prefect_port=free_port(), api_port=free_port(),
                            cli_config=home / "cli-config.json", worker_query_seconds=0.5,
                            worker_name="rgrid-test-worker")
+    dev_stack = DevStack(settings, say=lambda line: print(line, flush=True))
+    try:
+        dev_stack.up()
+        yield dev_stack
+    finally:
+        dev_stack.down()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-speaking server over HTTP (moto's), as ENVIRONMENT.md prescribes."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_stack(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[DevStack]:
+    """A second stack whose API keeps files in S3 (configured through a Prefect block)."""
+    home = tmp_path_factory.mktemp("rgrid-s3-home")
+    settings = DevSettings(home=home, prefect_port=free_port(), api_port=free_port(),
+                           cli_config=home / "cli-config.json", worker_query_seconds=0.5,
+                           worker_name="rgrid-s3-worker", storage_backend="s3",
+                           s3_endpoint=s3_endpoint, s3_access_key="test-access",
+                           s3_secret_key="test-secret", s3_bucket="rgrid-test")
     dev_stack = DevStack(settings, say=lambda line: print(line, flush=True))
     try:
         dev_stack.up()

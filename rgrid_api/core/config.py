@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     storage_dir: Path = Path("./rgrid-objects")
     storage_signing_key: SecretStr | None = Field(
         None, description="HMAC key of the local store's signed URLs.")
+    storage_block: str | None = Field(
+        None, description="A prefect-aws S3Bucket block holding the S3 location and "
+                          "credentials; when set, it replaces the s3_* settings.")
     s3_endpoint: str = "http://127.0.0.1:9000"
     s3_access_key: str = ""
     s3_secret_key: SecretStr = SecretStr("")

@@ -196,10 +196,12 @@ def artifact_for_download(session: Session, store: ObjectStore, *, account: Acco
 
 def _public(row: Artifact, store: ObjectStore, settings: Settings,
             now: datetime) -> ArtifactPublic:
-    expired = _as_utc(row.expires_at) <= now
+    remaining = (_as_utc(row.expires_at) - now).total_seconds()
+    expired = remaining <= 0
     url = None if expired else store.signed_download(
         row.key, expires=timedelta(seconds=settings.signed_url_seconds))
     return ArtifactPublic(id=row.id, execution_id=row.execution_id, kind=row.kind,
                           path=row.path, size=row.size, sha256=row.sha256,
                           content_type=row.content_type, created_at=row.created_at,
-                          expires_at=row.expires_at, expired=expired, url=url)
+                          expires_at=row.expires_at, expired=expired,
+                          expires_in_seconds=max(0, int(remaining)), url=url)

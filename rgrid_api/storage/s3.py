@@ -20,8 +20,9 @@ class S3ObjectStore:
     def prepare(self, *, retention_days: int) -> None:
         if not self._client.bucket_exists(self.bucket):
             self._client.make_bucket(self.bucket)
+        # a day of grace: S3 counts from the upload, RGrid's expires_at from the record
         rule = Rule(ENABLED, rule_filter=Filter(prefix=""), rule_id="rgrid-retention",
-                    expiration=Expiration(days=retention_days))
+                    expiration=Expiration(days=retention_days + 1))
         self._client.set_bucket_lifecycle(self.bucket, LifecycleConfig([rule]))
 
     def signed_upload(self, key: str, *, size: int, expires: timedelta) -> SignedUpload:

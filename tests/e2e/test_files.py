@@ -1,0 +1,181 @@
+"""Inputs in, outputs back: the real CLI against a real stack whose files live either in
+the API's local store or in an S3 server over HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_script
+from tests.helpers import Rgrid
+
+ROUND_TRIP = """\
+import hashlib, json, os, sys
+os.makedirs("plots", exist_ok=True)
+names = sys.argv[1:]
+digests = {os.path.basename(n): hashlib.sha256(open(n, "rb").read()).hexdigest() for n in names}
+json.dump({"args": names, "digests": digests}, open("summary.json", "w"))
+open("plots/chart.bin", "wb").write(bytes(range(256)) * 64 + b"\\x00\\xff")
+open("report.txt", "w").write("lines: %d\\n" % len(open(names[0]).read().splitlines()))
+print("done")
+"""
+
+
+@pytest.fixture(params=["local", "s3"])
+def files_rgrid(request: pytest.FixtureRequest, tmp_path: Path) -> Rgrid:
+    """The CLI in a fresh folder, against the local-store stack or the S3 stack."""
+    stack = request.getfixturevalue("stack" if request.param == "local" else "s3_stack")
+    return Rgrid(stack.settings.cli_config, tmp_path)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _last_execution(rgrid: Rgrid) -> dict:
+    return rgrid("list", "--json").json()[0]
+
+
+def test_two_inputs_and_three_outputs_round_trip_byte_for_byte(files_rgrid, tmp_path):
+    write_script(tmp_path, "analyze.py", ROUND_TRIP)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "table.csv").write_text("a,b\n1,2\n3,4\n")
+    (tmp_path / "blob.bin").write_bytes(os.urandom(50_000))
+    os.symlink(tmp_path / "blob.bin", tmp_path / "linked.bin")
+    out = tmp_path / "out"
+
+    result = files_rgrid("run", "analyze.py", "data/table.csv", str(tmp_path / "linked.bin"),
+                         "--output-dir", str(out))
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "done\n"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["args"] == ["/work/table.csv", "/work/linked.bin"]
+    assert summary["digests"] == {"table.csv": _sha256(tmp_path / "data" / "table.csv"),
+                                  "linked.bin": _sha256(tmp_path / "blob.bin")}
+    assert (out / "plots" / "chart.bin").read_bytes() == bytes(range(256)) * 64 + b"\x00\xff"
+    assert (out / "report.txt").read_text() == "lines: 3\n"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "plots/chart.bin", "report.txt", "summary.json"], "inputs and script are not outputs"
+
+    artifacts = files_rgrid("artifacts", _last_execution(files_rgrid)["id"], "--json").json()
+    outputs = {a["path"]: a for a in artifacts if a["kind"] == "output"}
+    assert outputs["summary.json"]["content_type"] == "application/json"
+    assert outputs["plots/chart.bin"]["sha256"] == _sha256(out / "plots" / "chart.bin")
+    assert {a["path"] for a in artifacts if a["kind"] == "input"} == {"table.csv", "linked.bin"}
+
+
+def test_a_12_mb_input_arrives_whole_with_a_progress_bar(files_rgrid, tmp_path):
+    write_script(tmp_path, "digest.py", (
+        "import hashlib, sys\nprint(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())\n"))
+    big = tmp_path / "big.dat"
+    big.write_bytes(os.urandom(12 * 1024 * 1024))
+
+    result = files_rgrid("run", "digest.py", "big.dat")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == _sha256(big)
+    assert "uploading big.dat" in result.stderr and "MB/s" in result.stderr
+
+
+def test_the_same_input_is_uploaded_once(files_rgrid, tmp_path):
+    write_script(tmp_path, "cat.py", "import sys\nprint(open(sys.argv[1]).read(), end='')\n")
+    (tmp_path / "same.txt").write_text(f"unique {os.urandom(8).hex()}\n")
+
+    first = files_rgrid("run", "cat.py", "same.txt", "same.txt")
+    second = files_rgrid("run", "cat.py", "same.txt")
+    forced = files_rgrid("run", "cat.py", "same.txt", "--no-cache-inputs")
+
+    assert first.exit_code == second.exit_code == forced.exit_code == 0
+    assert "Uploaded 1 input (" in first.stderr and "cached" not in first.stderr
+    assert "Using cached inputs (1 file," in second.stderr and "Uploaded" not in second.stderr
+    assert "Uploaded 1 input (" in forced.stderr
+    assert second.stdout == (tmp_path / "same.txt").read_text()
+
+
+def test_an_existing_file_is_never_overwritten(rgrid, tmp_path):
+    write_script(tmp_path, "write.py", "open('output.csv', 'w').write('new\\n')\n")
+    (tmp_path / "output.csv").write_text("mine\n")
+
+    first = rgrid("run", "write.py")
+    second = rgrid("run", "write.py")
+
+    assert first.exit_code == second.exit_code == 0
+    assert (tmp_path / "output.csv").read_text() == "mine\n"
+    assert (tmp_path / "output (1).csv").read_text() == "new\n"
+    assert (tmp_path / "output (2).csv").read_text() == "new\n"
+    assert "kept the existing output.csv" in second.stderr
+
+
+def test_remote_only_then_download(files_rgrid, tmp_path):
+    write_script(tmp_path, "make.py", "import os\nos.makedirs('sub')\n"
+                                      "open('sub/result.txt', 'w').write('42\\n')\n")
+    result = files_rgrid("run", "make.py", "--remote-only")
+    execution_id = _last_execution(files_rgrid)["id"]
+
+    assert result.exit_code == 0, result.stderr
+    assert f"rgrid download {execution_id}" in result.stderr
+    assert not (tmp_path / "sub").exists()
+
+    fetched = files_rgrid("download", execution_id, "--output-dir", "later")
+    assert fetched.exit_code == 0, fetched.stderr
+    assert (tmp_path / "later" / "sub" / "result.txt").read_text() == "42\n"
+
+
+def test_symlinks_out_of_work_are_not_collected(rgrid, tmp_path):
+    write_script(tmp_path, "links.py", (
+        "import os\nos.symlink('/etc/passwd', 'passwd')\nos.symlink('/etc', 'etc')\n"
+        "open('real.txt', 'w').write('ok')\n"))
+
+    result = rgrid("run", "links.py")
+
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["links.py", "real.txt"]
+    outputs = rgrid("artifacts", _last_execution(rgrid)["id"], "--json").json()
+    assert [a["path"] for a in outputs] == ["real.txt"]
+
+
+def test_outputs_of_a_failed_script_are_kept_too(rgrid, tmp_path):
+    write_script(tmp_path, "partial.py", "open('partial.txt', 'w').write('half')\nraise SystemExit(3)\n")
+
+    result = rgrid("run", "partial.py")
+
+    assert result.exit_code == 3
+    assert (tmp_path / "partial.txt").read_text() == "half"
+
+
+def test_an_empty_work_folder_is_fine(rgrid, tmp_path):
+    write_script(tmp_path, "nothing.py", "print('no files')\n")
+    result = rgrid("run", "nothing.py")
+    assert result.exit_code == 0, result.stderr
+    assert "Downloaded" not in result.stderr
+    assert rgrid("artifacts", _last_execution(rgrid)["id"], "--json").json() == []
+
+
+def test_a_directory_as_input_is_refused_before_anything_is_submitted(rgrid, tmp_path):
+    write_script(tmp_path, "any.py", "print(1)\n")
+    (tmp_path / "folder").mkdir()
+    before = len(rgrid("list", "--json", "--limit", "500").json())
+
+    result = rgrid("run", "any.py", "folder")
+
+    assert result.exit_code == 2
+    assert "folder is a directory; inputs are files." in result.stderr
+    assert "folder/*.csv" in result.stderr
+    assert len(rgrid("list", "--json", "--limit", "500").json()) == before
+
+
+def test_two_different_inputs_with_one_name_are_refused(rgrid, tmp_path):
+    write_script(tmp_path, "any.py", "print(1)\n")
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "data.csv").write_text(folder)
+
+    result = rgrid("run", "any.py", "a/data.csv", "b/data.csv")
+
+    assert result.exit_code == 2
+    assert "Two different input files are named 'data.csv'" in result.stderr
