@@ -13,7 +13,7 @@ from cli.output import err_console
 from cli.transfers import (PARALLEL_TRANSFERS, human_size, storage_client,
                            transfer_progress)
 from rgrid_common.errors import InvalidInput
-from rgrid_common.transfer import sha256_of, upload_file
+from rgrid_common.transfer import send_to_target, sha256_of
 
 
 @dataclass
@@ -92,7 +92,7 @@ def upload_inputs(client: ApiClient, inputs: list[LocalInput], *, force: bool) -
                           f"file{'s' * (len(cached) != 1)}, "
                           f"{human_size(sum(i.size for i in cached))})")
     if to_send:
-        _upload_all(to_send, missing)
+        _upload_all(client, to_send, missing)
         err_console.print(f"[green]✓[/] Uploaded {len(to_send)} "
                           f"input{'s' * (len(to_send) != 1)} "
                           f"({human_size(sum(i.size for i in to_send))})")
@@ -102,12 +102,13 @@ def _distinct_blobs(inputs: list[LocalInput]) -> list[LocalInput]:
     return list({item.sha256: item for item in inputs}.values())
 
 
-def _upload_all(items: list[LocalInput], offers: dict[str, dict]) -> None:
+def _upload_all(client: ApiClient, items: list[LocalInput], offers: dict[str, dict]) -> None:
     with storage_client() as storage, transfer_progress([i.size for i in items]) as progress, \
             ThreadPoolExecutor(PARALLEL_TRANSFERS) as pool:
         def send(item: LocalInput) -> None:
-            offer = offers[item.sha256]
-            upload_file(storage, offer["url"], item.path, size=item.size,
-                        headers=offer.get("headers"),
-                        on_progress=progress.track(f"uploading {item.name}", item.size))
+            completion = send_to_target(
+                storage, offers[item.sha256], item.path, size=item.size,
+                on_progress=progress.track(f"uploading {item.name}", item.size))
+            if completion:
+                client.post("/api/v1/uploads/complete", {"sha256": item.sha256, **completion})
         list(pool.map(send, items))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from flows.settings import WorkerSettings
-from rgrid_api.schemas import (FinishRequest, JobSpec, LogChunkIn, OutputFile, OutputUpload,
-                               OutputUploads)
+from rgrid_api.schemas import (FinishRequest, JobSpec, LogChunkIn, OutputCompletion, OutputFile,
+                               OutputUpload, OutputUploads)
 from rgrid_common.errors import Conflict, error_from_problem
 
 
@@ -46,6 +46,10 @@ class ControlPlane:
         answer = self._checked(self._http.post(f"{PREFIX}/{execution_id}/output-uploads",
                                                json=body))
         return OutputUploads.model_validate(answer).uploads
+
+    def complete_output_upload(self, execution_id: str, completion: OutputCompletion) -> None:
+        self._checked(self._http.post(f"{PREFIX}/{execution_id}/output-uploads/complete",
+                                      json=completion.model_dump()))
 
     def finish(self, execution_id: str, report: FinishRequest) -> None:
         self._checked(self._http.post(f"{PREFIX}/{execution_id}/finish",

@@ -8,8 +8,8 @@ import httpx
 
 from flows.control_plane import ControlPlane
 from flows.work_dir import LocalOutput
-from rgrid_api.schemas import OutputFile
-from rgrid_common.transfer import sha256_of, upload_file
+from rgrid_api.schemas import OutputCompletion, OutputFile, OutputUpload
+from rgrid_common.transfer import send_to_target, sha256_of
 
 PARALLEL_UPLOADS = 4
 
@@ -23,9 +23,12 @@ def upload_outputs(control_plane: ControlPlane, storage: httpx.Client, execution
     local = {f.path: f for f in files}
     uploads = control_plane.output_uploads(execution_id, described)
 
-    def upload(target) -> None:
-        upload_file(storage, target.url, local[target.path].file,
-                    size=local[target.path].size, headers=target.headers)
+    def upload(target: OutputUpload) -> None:
+        file = local[target.path]
+        completion = send_to_target(storage, target.model_dump(), file.file, size=file.size)
+        if completion:
+            control_plane.complete_output_upload(
+                execution_id, OutputCompletion(path=target.path, **completion))
 
     with ThreadPoolExecutor(PARALLEL_UPLOADS) as pool:
         list(pool.map(upload, uploads))

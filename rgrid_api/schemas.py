@@ -42,11 +42,49 @@ class UploadRequest(BaseModel):
     force: bool = Field(False, description="Upload even what the store already holds.")
 
 
-class UploadOffer(BaseModel):
-    sha256: str
-    present: bool
+class PartTarget(BaseModel):
+    number: int
+    url: str
+
+
+class MultipartTarget(BaseModel):
+    """PUT each ``part_size`` slice of the file to its URL, then complete the upload with
+    the ETags the server answered."""
+
+    upload_id: str
+    part_size: int
+    parts: list[PartTarget]
+
+
+class UploadTarget(BaseModel):
+    """Where to send one file: a single signed PUT (``url``) or a multipart upload."""
+
     url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    multipart: MultipartTarget | None = None
+
+
+class CompletedPart(BaseModel):
+    number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=200)
+
+
+class UploadCompletion(BaseModel):
+    upload_id: str = Field(min_length=1, max_length=1024)
+    parts: list[CompletedPart] = Field(min_length=1, max_length=10_000)
+
+
+class BlobCompletion(UploadCompletion):
+    sha256: str = SHA256
+
+
+class OutputCompletion(UploadCompletion):
+    path: str = Field(min_length=1, max_length=1024)
+
+
+class UploadOffer(UploadTarget):
+    sha256: str
+    present: bool
 
 
 class UploadOffers(BaseModel):
@@ -152,10 +190,8 @@ class OutputUploadRequest(BaseModel):
     files: list[OutputFile] = Field(max_length=1000)
 
 
-class OutputUpload(BaseModel):
+class OutputUpload(UploadTarget):
     path: str
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict)
 
 
 class OutputUploads(BaseModel):

@@ -9,6 +9,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,6 +19,7 @@ from rgrid_common.errors import RGridError
 
 CHUNK_BYTES = 1024 * 1024
 ATTEMPTS = 4
+PARALLEL_PARTS = 4
 Progress = Callable[[int], None]
 
 
@@ -35,32 +37,60 @@ def sha256_of(path: Path, on_progress: Progress | None = None) -> str:
     return digest.hexdigest()
 
 
-def upload_file(http: httpx.Client, url: str, path: Path, *, size: int,
+def send_to_target(http: httpx.Client, target: dict, path: Path, *, size: int,
+                   on_progress: Progress | None = None) -> dict | None:
+    """Upload ``path`` where the API said (an ``UploadTarget``): one PUT, or the parts of
+    a multipart upload, 4 at a time. Returns what completes a multipart upload
+    (``upload_id`` and the parts' ETags), else None."""
+    multipart = target.get("multipart")
+    if not multipart:
+        upload_file(http, target["url"], path, size=size, headers=target.get("headers"),
+                    on_progress=on_progress)
+        return None
+    part_size = multipart["part_size"]
+
+    def send_part(part: dict) -> dict:
+        offset = (part["number"] - 1) * part_size
+        etag = upload_file(http, part["url"], path, size=min(part_size, size - offset),
+                           offset=offset, on_progress=on_progress)
+        return {"number": part["number"], "etag": etag}
+
+    with ThreadPoolExecutor(PARALLEL_PARTS) as pool:
+        parts = list(pool.map(send_part, multipart["parts"]))
+    return {"upload_id": multipart["upload_id"], "parts": parts}
+
+
+def upload_file(http: httpx.Client, url: str, path: Path, *, size: int, offset: int = 0,
                 headers: dict[str, str] | None = None,
-                on_progress: Progress | None = None) -> None:
-    """PUT ``path`` to a signed URL, streamed; transport errors and 5xx answers are
-    retried from the start (progress is rewound)."""
+                on_progress: Progress | None = None) -> str:
+    """PUT ``size`` bytes of ``path`` from ``offset`` to a signed URL, streamed; transport
+    errors and 5xx answers are retried from the start (progress is rewound). Returns the
+    ETag the server answered."""
     sent_total = 0
+    etag = ""
 
     def body() -> Iterator[bytes]:
         nonlocal sent_total
         with path.open("rb") as handle:
-            for chunk in _chunks(handle):
+            handle.seek(offset)
+            for chunk in _chunks(handle, size):
                 sent_total += len(chunk)
                 if on_progress:
                     on_progress(len(chunk))
                 yield chunk
 
     def attempt() -> None:
-        nonlocal sent_total
+        nonlocal sent_total, etag
         if on_progress and sent_total:
             on_progress(-sent_total)
         sent_total = 0
         response = http.put(url, content=body(),
                             headers={**(headers or {}), "Content-Length": str(size)})
         _check(response, f"Uploading {path.name}")
+        etag = response.headers.get("etag", "")
 
     _retrying(attempt, f"Uploading {path.name}")
+    return etag
 
 
 def download_verified(http: httpx.Client, url: str, folder: Path, *, sha256: str, size: int,
@@ -143,6 +173,12 @@ def _retrying(attempt: Callable[[], None], what: str) -> None:
             time.sleep(0.5 * 2 ** (number - 1))
 
 
-def _chunks(handle: BinaryIO) -> Iterator[bytes]:
-    while chunk := handle.read(CHUNK_BYTES):
+def _chunks(handle: BinaryIO, limit: int | None = None) -> Iterator[bytes]:
+    remaining = limit
+    while remaining is None or remaining > 0:
+        chunk = handle.read(CHUNK_BYTES if remaining is None else min(CHUNK_BYTES, remaining))
+        if not chunk:
+            return
+        if remaining is not None:
+            remaining -= len(chunk)
         yield chunk

@@ -39,7 +39,7 @@ class Rgrid:
         outer = {k: v for k, v in os.environ.items() if not k.startswith("RGRID_")}
         full_env = {**outer, "RGRID_CONFIG": str(self.config), "COLUMNS": "200",
                     **self.env, **env}
-        done = subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=self.cwd,
+        done = subprocess.run([sys.executable, "-P", "-m", "cli.main", *args], cwd=self.cwd,
                               env=full_env, capture_output=True, text=True, timeout=timeout)
         return CliResult(done.returncode, done.stdout, done.stderr)
 

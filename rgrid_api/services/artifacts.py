@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
 from rgrid_api.models import Account, Artifact, Execution
-from rgrid_api.schemas import (ArtifactPublic, BlobRef, InputDownload, InputFile, OutputFile,
-                               OutputUpload, UploadOffer)
-from rgrid_api.storage import ObjectStore
+from rgrid_api.schemas import (ArtifactPublic, BlobCompletion, BlobRef, InputDownload, InputFile,
+                               MultipartTarget, OutputCompletion, OutputFile, OutputUpload,
+                               PartTarget, UploadCompletion, UploadOffer)
+from rgrid_api.storage import ObjectStore, SignedUpload
 from rgrid_common.errors import InvalidInput, NotFound
 
 Clock = Callable[[], datetime]
@@ -52,9 +53,34 @@ def offer_uploads(store: ObjectStore, *, account: Account, files: list[BlobRef],
             offers.append(UploadOffer(sha256=blob.sha256, present=True))
             continue
         upload = store.signed_upload(key, size=blob.size, expires=expires)
-        offers.append(UploadOffer(sha256=blob.sha256, present=False, url=upload.url,
-                                  headers=upload.headers))
+        offers.append(UploadOffer(sha256=blob.sha256, present=False, **_target(upload)))
     return offers
+
+
+def complete_blob_upload(store: ObjectStore, *, account: Account,
+                         completion: BlobCompletion) -> None:
+    store.complete_upload(blob_key(account.id, completion.sha256),
+                          upload_id=completion.upload_id, parts=_parts(completion))
+
+
+def complete_output_upload(store: ObjectStore, *, execution: Execution,
+                           completion: OutputCompletion) -> None:
+    store.complete_upload(output_key(execution.id, checked_output_path(completion.path)),
+                          upload_id=completion.upload_id, parts=_parts(completion))
+
+
+def _target(upload: SignedUpload) -> dict:
+    """The store's signed upload as the API's UploadTarget fields."""
+    multipart = None
+    if upload.upload_id:
+        multipart = MultipartTarget(
+            upload_id=upload.upload_id, part_size=upload.part_size,
+            parts=[PartTarget(number=part.number, url=part.url) for part in upload.parts])
+    return {"url": upload.url, "headers": upload.headers, "multipart": multipart}
+
+
+def _parts(completion: UploadCompletion) -> list[tuple[int, str]]:
+    return [(part.number, part.etag) for part in completion.parts]
 
 
 def validate_inputs(inputs: list[InputFile], *, args: list[str], script_name: str,
@@ -128,7 +154,7 @@ def offer_output_uploads(store: ObjectStore, *, execution: Execution, files: lis
     for item in files:
         upload = store.signed_upload(output_key(execution.id, checked_output_path(item.path)),
                                      size=item.size, expires=expires)
-        uploads.append(OutputUpload(path=item.path, url=upload.url, headers=upload.headers))
+        uploads.append(OutputUpload(path=item.path, **_target(upload)))
     return uploads
 
 

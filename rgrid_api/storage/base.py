@@ -11,9 +11,21 @@ _SAFE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/ ()+,=@]*$")
 
 
 @dataclass(frozen=True)
-class SignedUpload:
+class UploadPart:
+    number: int
     url: str
+
+
+@dataclass(frozen=True)
+class SignedUpload:
+    """One signed PUT, or for a large object on S3 a multipart upload: one signed PUT per
+    ``part_size`` slice, completed afterwards with the parts' ETags."""
+
+    url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    upload_id: str | None = None
+    part_size: int | None = None
+    parts: tuple[UploadPart, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,9 @@ class ObjectStore(Protocol):
     def signed_upload(self, key: str, *, size: int, expires: timedelta) -> SignedUpload: ...
 
     def signed_download(self, key: str, *, expires: timedelta) -> str: ...
+
+    def complete_upload(self, key: str, *, upload_id: str,
+                        parts: list[tuple[int, str]]) -> None: ...
 
     def stat(self, key: str) -> ObjectInfo | None: ...
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from rgrid_api.storage.base import ObjectInfo, SignedUpload, checked_key
+from rgrid_common.errors import InvalidInput
 
 Clock = Callable[[], datetime]
 ROUTE = "/api/v1/storage"
@@ -57,6 +58,11 @@ class LocalObjectStore:
         expected = self.signature(method, key, expires, size)
         return (hmac.compare_digest(expected, sig)
                 and self._clock().timestamp() <= expires)
+
+    def complete_upload(self, key: str, *, upload_id: str,
+                        parts: list[tuple[int, str]]) -> None:
+        raise InvalidInput("The local store takes every upload in one PUT.",
+                           "Upload the file to the URL you were given.")
 
     def stat(self, key: str) -> ObjectInfo | None:
         try:

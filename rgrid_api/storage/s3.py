@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from minio import Minio
 from minio.commonconfig import ENABLED, Filter
+from minio.datatypes import Part
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
-from rgrid_api.storage.base import ObjectInfo, SignedUpload, checked_key
+from rgrid_api.storage.base import ObjectInfo, SignedUpload, UploadPart, checked_key
+from rgrid_common.errors import InvalidInput
+
+MULTIPART_ABOVE_BYTES = 100 * 1024 * 1024
+PART_BYTES = 64 * 1024 * 1024
+MAX_PARTS = 10_000  # S3's limit
 
 
 class S3ObjectStore:
@@ -26,8 +33,34 @@ class S3ObjectStore:
         self._client.set_bucket_lifecycle(self.bucket, LifecycleConfig([rule]))
 
     def signed_upload(self, key: str, *, size: int, expires: timedelta) -> SignedUpload:
-        url = self._client.presigned_put_object(self.bucket, checked_key(key), expires=expires)
-        return SignedUpload(url)
+        key = checked_key(key)
+        if size <= MULTIPART_ABOVE_BYTES:
+            return SignedUpload(self._client.presigned_put_object(self.bucket, key,
+                                                                  expires=expires))
+        return self._signed_multipart(key, size, expires)
+
+    def _signed_multipart(self, key: str, size: int, expires: timedelta) -> SignedUpload:
+        """Above 100 MB: parts that are retried and sent in parallel on their own. minio
+        has no public call to open or complete a presigned multipart upload; these
+        internal ones are pinned with the minio version."""
+        part_size = max(PART_BYTES, math.ceil(size / MAX_PARTS))
+        upload_id = self._client._create_multipart_upload(self.bucket, key, {})
+        parts = tuple(
+            UploadPart(number, self._client.get_presigned_url(
+                "PUT", self.bucket, key, expires=expires,
+                extra_query_params={"partNumber": str(number), "uploadId": upload_id}))
+            for number in range(1, math.ceil(size / part_size) + 1))
+        return SignedUpload(upload_id=upload_id, part_size=part_size, parts=parts)
+
+    def complete_upload(self, key: str, *, upload_id: str,
+                        parts: list[tuple[int, str]]) -> None:
+        try:
+            self._client._complete_multipart_upload(
+                self.bucket, checked_key(key), upload_id,
+                [Part(number, etag) for number, etag in sorted(parts)])
+        except S3Error as exc:
+            raise InvalidInput(f"The storage server refused to complete the upload: "
+                               f"{exc.code}.", "Run the command again.") from exc
 
     def signed_download(self, key: str, *, expires: timedelta) -> str:
         return self._client.presigned_get_object(self.bucket, checked_key(key), expires=expires)

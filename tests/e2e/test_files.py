@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from minio import Minio
 
 from tests.conftest import write_script
 from tests.helpers import Rgrid
@@ -179,3 +180,33 @@ def test_two_different_inputs_with_one_name_are_refused(rgrid, tmp_path):
 
     assert result.exit_code == 2
     assert "Two different input files are named 'data.csv'" in result.stderr
+
+
+@pytest.mark.slow
+def test_files_over_100_mb_go_to_s3_in_parts_both_ways(s3_stack, s3_endpoint, tmp_path):
+    """Above 100 MB the CLI (input) and the flow (output) use S3 multipart uploads."""
+    rgrid = Rgrid(s3_stack.settings.cli_config, tmp_path)
+    write_script(tmp_path, "copy.py", (
+        "import hashlib, shutil, sys\nshutil.copyfile(sys.argv[1], 'copy.bin')\n"
+        "print(hashlib.sha256(open('copy.bin', 'rb').read()).hexdigest())\n"))
+    big = tmp_path / "big.bin"
+    with big.open("wb") as handle:
+        for index in range(110):
+            handle.write(index.to_bytes(4, "big") * (256 * 1024))
+    expected = _sha256(big)
+
+    result = rgrid("run", "copy.py", "big.bin", "--memory", "1g", "--output-dir", "out",
+                   timeout=300)
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == expected
+    assert _sha256(tmp_path / "out" / "copy.bin") == expected
+    s3 = Minio(s3_endpoint.removeprefix("http://"), access_key="test-access",
+               secret_key="test-secret", secure=False)
+    execution_id = _last_execution(rgrid)["id"]
+    stored = {obj.object_name: obj for obj in s3.list_objects("rgrid-test", recursive=True)
+              if obj.size == big.stat().st_size}
+    output = stored.pop(f"executions/{execution_id}/outputs/copy.bin")
+    [blob] = [obj for name, obj in stored.items() if name.endswith(expected)]
+    assert output.etag.strip('"').endswith("-2") and blob.etag.strip('"').endswith("-2"), \
+        "both went up as multipart uploads of 2 parts"

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends, status
 
 from rgrid_api.api.deps import NowDep, SessionDep, SettingsDep, StoreDep, require_worker
-from rgrid_api.schemas import (ClaimRequest, FinishRequest, JobSpec, LogBatch,
+from rgrid_api.schemas import (ClaimRequest, FinishRequest, JobSpec, LogBatch, OutputCompletion,
                                OutputUploadRequest, OutputUploads)
 from rgrid_api.services import artifacts, executions
 
@@ -32,6 +32,14 @@ def output_uploads(execution_id: str, body: OutputUploadRequest, session: Sessio
     execution = executions.running_execution(session, execution_id)
     return OutputUploads(uploads=artifacts.offer_output_uploads(
         store, execution=execution, files=body.files, settings=settings))
+
+
+@router.post("/{execution_id}/output-uploads/complete",
+             status_code=status.HTTP_204_NO_CONTENT)
+def complete_output_upload(execution_id: str, body: OutputCompletion, session: SessionDep,
+                           store: StoreDep) -> None:
+    execution = executions.running_execution(session, execution_id)
+    artifacts.complete_output_upload(store, execution=execution, completion=body)
 
 
 @router.post("/{execution_id}/finish", status_code=status.HTTP_204_NO_CONTENT)
