@@ -4,6 +4,7 @@ the store holds them already, and described to the API, which puts them in /work
 from __future__ import annotations
 
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from cli.output import err_console
 from cli.transfers import (PARALLEL_TRANSFERS, human_size, storage_client,
                            transfer_progress)
 from rgrid_common.errors import InvalidInput
-from rgrid_common.transfer import send_to_target, sha256_of
+from rgrid_common.transfer import WireFile, send_to_target, sha256_of, wire_form
 
 
 @dataclass
@@ -23,10 +24,18 @@ class LocalInput:
     size: int
     arg_indexes: list[int] = field(default_factory=list)
     sha256: str = ""
+    wire: WireFile | None = None
 
     def as_request(self) -> dict:
         return {"name": self.name, "size": self.size, "sha256": self.sha256,
-                "arg_indexes": self.arg_indexes}
+                "arg_indexes": self.arg_indexes, **self.blob()}
+
+    def blob(self) -> dict:
+        return {"sha256": self.sha256, "size": self.size, **self.wire.describe()}
+
+    @property
+    def blob_id(self) -> tuple[str, str]:
+        return self.sha256, self.wire.encoding
 
 
 def find_inputs(args: list[str], cwd: Path | None = None) -> list[LocalInput]:
@@ -74,41 +83,52 @@ def _refuse_name_clashes(inputs: list[LocalInput]) -> None:
 
 
 def upload_inputs(client: ApiClient, inputs: list[LocalInput], *, force: bool) -> None:
-    """Hash every input, ask the API which blobs it lacks, upload those in parallel."""
+    """Hash every input (text is gzipped for the wire), ask the API which blobs it lacks,
+    upload those in parallel."""
     if not inputs:
         return
-    with transfer_progress([i.size for i in inputs]) as progress:
-        for item in inputs:
-            item.sha256 = sha256_of(item.path, progress.track(f"hashing {item.name}",
-                                                              item.size))
-    offers = client.post("/api/v1/uploads", {
-        "files": [{"sha256": i.sha256, "size": i.size} for i in _distinct_blobs(inputs)],
-        "force": force})["files"]
-    missing = {offer["sha256"]: offer for offer in offers if not offer["present"]}
-    to_send = [item for item in _distinct_blobs(inputs) if item.sha256 in missing]
-    cached = [item for item in inputs if item.sha256 not in missing]
+    with tempfile.TemporaryDirectory(prefix="rgrid-upload-") as scratch:
+        with transfer_progress([i.size for i in inputs]) as progress:
+            for item in inputs:
+                item.sha256 = sha256_of(item.path, progress.track(f"hashing {item.name}",
+                                                                  item.size))
+                item.wire = wire_form(item.path, item.name, item.size, Path(scratch))
+        offers = client.post("/api/v1/uploads", {
+            "files": [item.blob() for item in _distinct_blobs(inputs)],
+            "force": force})["files"]
+        missing = {(offer["sha256"], offer["encoding"]): offer
+                   for offer in offers if not offer["present"]}
+        to_send = [item for item in _distinct_blobs(inputs) if item.blob_id in missing]
+        if to_send:
+            _upload_all(client, to_send, missing)
+    cached = [item for item in inputs if item.blob_id not in missing]
     if cached:
         err_console.print(f"[green]✓[/] Using cached inputs ({len(cached)} "
                           f"file{'s' * (len(cached) != 1)}, "
                           f"{human_size(sum(i.size for i in cached))})")
     if to_send:
-        _upload_all(client, to_send, missing)
+        size = sum(i.size for i in to_send)
+        sent = sum(i.wire.stored_size or i.size for i in to_send)
+        compressed = f", {human_size(sent)} gzipped" if sent < size else ""
         err_console.print(f"[green]✓[/] Uploaded {len(to_send)} "
-                          f"input{'s' * (len(to_send) != 1)} "
-                          f"({human_size(sum(i.size for i in to_send))})")
+                          f"input{'s' * (len(to_send) != 1)} ({human_size(size)}{compressed})")
 
 
 def _distinct_blobs(inputs: list[LocalInput]) -> list[LocalInput]:
-    return list({item.sha256: item for item in inputs}.values())
+    return list({item.blob_id: item for item in inputs}.values())
 
 
-def _upload_all(client: ApiClient, items: list[LocalInput], offers: dict[str, dict]) -> None:
-    with storage_client() as storage, transfer_progress([i.size for i in items]) as progress, \
+def _upload_all(client: ApiClient, items: list[LocalInput],
+                offers: dict[tuple[str, str], dict]) -> None:
+    sizes = [i.wire.stored_size or i.size for i in items]
+    with storage_client() as storage, transfer_progress(sizes) as progress, \
             ThreadPoolExecutor(PARALLEL_TRANSFERS) as pool:
         def send(item: LocalInput) -> None:
+            size = item.wire.stored_size or item.size
             completion = send_to_target(
-                storage, offers[item.sha256], item.path, size=item.size,
-                on_progress=progress.track(f"uploading {item.name}", item.size))
+                storage, offers[item.blob_id], item.wire.path, size=size,
+                on_progress=progress.track(f"uploading {item.name}", size))
             if completion:
-                client.post("/api/v1/uploads/complete", {"sha256": item.sha256, **completion})
+                client.post("/api/v1/uploads/complete", {
+                    "sha256": item.sha256, "encoding": item.wire.encoding, **completion})
         list(pool.map(send, items))

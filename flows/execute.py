@@ -35,15 +35,18 @@ def run_execution(execution_id: str, *, flow_run_id: str, settings: WorkerSettin
     with (LogShipper(control_plane, execution_id, flush_seconds=settings.log_flush_seconds,
                      max_chars=settings.max_log_chars) as shipper,
           fresh_work_dir(settings.work_root, execution_id) as work_dir,
+          fresh_work_dir(settings.work_root, f"{execution_id}-scratch",
+                         for_container=False) as scratch,
           httpx.Client(timeout=STORAGE_TIMEOUT) as storage):
-        report = _run_and_collect(work_dir, job, settings, control_plane, storage, shipper)
+        report = _run_and_collect(work_dir, job, settings, control_plane, storage, shipper,
+                                  scratch)
     control_plane.finish(execution_id, report)
     return report.status
 
 
 def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
                      control_plane: ControlPlane, storage: httpx.Client,
-                     shipper: LogShipper) -> FinishRequest:
+                     shipper: LogShipper, scratch: Path) -> FinishRequest:
     """Script and inputs into /work, the container, then — whatever the script's outcome —
     the files it left there. An output the API refuses (too large, too many) fails an
     otherwise successful execution, saying why."""
@@ -59,7 +62,7 @@ def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
     report = finish_report(outcome, job, shipper.stderr_tail)
     try:
         report.outputs = upload_outputs(control_plane, storage, job.execution_id,
-                                        changed_files(work_dir, job_files))
+                                        changed_files(work_dir, job_files), scratch)
     except RGridError as exc:
         failed = _failed(exc, prefix="outputs not kept: ")
         return report.model_copy(update={

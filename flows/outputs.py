@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 
 from flows.control_plane import ControlPlane
 from flows.work_dir import LocalOutput
 from rgrid_api.schemas import OutputCompletion, OutputFile, OutputUpload
-from rgrid_common.transfer import send_to_target, sha256_of
+from rgrid_common.transfer import send_to_target, sha256_of, wire_form
 
 PARALLEL_UPLOADS = 4
 
 
 def upload_outputs(control_plane: ControlPlane, storage: httpx.Client, execution_id: str,
-                   files: list[LocalOutput]) -> list[OutputFile]:
+                   files: list[LocalOutput], scratch: Path) -> list[OutputFile]:
+    """``scratch`` holds gzip copies of text outputs, outside /work."""
     if not files:
         return []
+    wire = {f.path: wire_form(f.file, f.path, f.size, scratch) for f in files}
     described = [OutputFile(path=f.path, size=f.size, sha256=sha256_of(f.file),
-                            content_type=f.content_type) for f in files]
-    local = {f.path: f for f in files}
+                            content_type=f.content_type, **wire[f.path].describe())
+                 for f in files]
     uploads = control_plane.output_uploads(execution_id, described)
 
     def upload(target: OutputUpload) -> None:
-        file = local[target.path]
-        completion = send_to_target(storage, target.model_dump(), file.file, size=file.size)
+        sent = wire[target.path]
+        size = sent.stored_size if sent.stored_size is not None else sent.path.stat().st_size
+        completion = send_to_target(storage, target.model_dump(), sent.path, size=size)
         if completion:
             control_plane.complete_output_upload(
                 execution_id, OutputCompletion(path=target.path, **completion))

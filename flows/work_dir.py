@@ -33,12 +33,14 @@ class LocalOutput:
 
 
 @contextmanager
-def fresh_work_dir(work_root: Path, execution_id: str) -> Iterator[Path]:
-    """A new folder for one execution, removed afterwards whatever happened."""
+def fresh_work_dir(work_root: Path, prefix: str, *, for_container: bool = True) -> Iterator[Path]:
+    """A new folder, removed afterwards whatever happened. One the container mounts as
+    /work is writable by its non-root uid (the parent stays 0700)."""
     work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"{execution_id}-", dir=work_root))
+    work_dir = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=work_root))
     try:
-        work_dir.chmod(0o777)  # the container's non-root uid writes here; the parent is 0700
+        if for_container:
+            work_dir.chmod(0o777)
         yield work_dir
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

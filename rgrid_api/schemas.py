@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from rgrid_common.status import ExecutionStatus
 
@@ -34,7 +35,21 @@ SHA256 = Field(pattern=r"^[0-9a-f]{64}$")
 
 class BlobRef(BaseModel):
     sha256: str = SHA256
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, description="Bytes of the file itself.")
+    encoding: Literal["identity", "gzip"] = Field(
+        "identity", description="gzip: stored and sent compressed, served with "
+                                "Content-Encoding: gzip so clients get the file back as is.")
+    stored_size: int | None = Field(None, ge=0, description="Bytes as stored; with gzip.")
+
+    @property
+    def bytes_stored(self) -> int:
+        return self.size if self.stored_size is None else self.stored_size
+
+    @model_validator(mode="after")
+    def _gzip_has_stored_size(self) -> BlobRef:
+        if self.encoding == "gzip" and self.stored_size is None:
+            raise ValueError("stored_size is required with gzip encoding")
+        return self
 
 
 class UploadRequest(BaseModel):
@@ -76,6 +91,7 @@ class UploadCompletion(BaseModel):
 
 class BlobCompletion(UploadCompletion):
     sha256: str = SHA256
+    encoding: Literal["identity", "gzip"] = "identity"
 
 
 class OutputCompletion(UploadCompletion):
@@ -84,6 +100,7 @@ class OutputCompletion(UploadCompletion):
 
 class UploadOffer(UploadTarget):
     sha256: str
+    encoding: str
     present: bool
 
 
@@ -163,6 +180,7 @@ class InputDownload(BaseModel):
     url: str
     sha256: str
     size: int
+    encoding: str = "identity"
 
 
 class JobSpec(BaseModel):
@@ -213,6 +231,7 @@ class ArtifactPublic(BaseModel):
     size: int
     sha256: str
     content_type: str
+    encoding: str
     created_at: datetime
     expires_at: datetime
     expired: bool

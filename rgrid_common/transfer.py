@@ -4,12 +4,16 @@ download reaches its final name only once its size and sha256 are checked."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import mimetypes
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,12 +23,55 @@ from rgrid_common.errors import RGridError
 
 CHUNK_BYTES = 1024 * 1024
 ATTEMPTS = 4
+GZIP_MIN_BYTES = 1024
+GZIP_FAST_ABOVE_BYTES = 64 * 1024 * 1024
+TEXT_TYPES = {"application/json", "application/xml", "application/x-yaml", "application/yaml",
+              "application/javascript", "application/x-ndjson", "application/sql",
+              "image/svg+xml"}
+TEXT_SUFFIXES = {".log", ".jsonl", ".ndjson", ".yaml", ".yml", ".tsv", ".md", ".toml", ".ini"}
 PARALLEL_PARTS = 4
 Progress = Callable[[int], None]
 
 
 class TransferFailed(RGridError):
     code = "transfer_failed"
+
+
+@dataclass(frozen=True)
+class WireFile:
+    """What is sent for a file: the file itself, or for text a gzip copy of it, which the
+    store keeps as is and serves with ``Content-Encoding: gzip`` (clients undo it)."""
+
+    path: Path
+    encoding: str = "identity"
+    stored_size: int | None = None
+
+    def describe(self) -> dict:
+        return {"encoding": self.encoding, "stored_size": self.stored_size}
+
+
+def wire_form(file: Path, name: str, size: int, scratch: Path) -> WireFile:
+    """Text (csv, json, txt, …) of at least 1 KB is gzipped into ``scratch``, streamed;
+    kept only if that saves at least a tenth."""
+    if not _is_text(name) or size < GZIP_MIN_BYTES:
+        return WireFile(file)
+    scratch.mkdir(parents=True, exist_ok=True)
+    packed = scratch / f"{secrets.token_hex(8)}.gz"
+    level = 6 if size < GZIP_FAST_ABOVE_BYTES else 1
+    with file.open("rb") as source, gzip.GzipFile(packed, "wb", compresslevel=level,
+                                                    mtime=0) as target:
+        shutil.copyfileobj(source, target, CHUNK_BYTES)
+    packed_size = packed.stat().st_size
+    if packed_size > size * 0.9:
+        packed.unlink()
+        return WireFile(file)
+    return WireFile(packed, "gzip", packed_size)
+
+
+def _is_text(name: str) -> bool:
+    kind = mimetypes.guess_type(name)[0] or ""
+    return (kind.startswith("text/") or kind in TEXT_TYPES
+            or Path(name).suffix.lower() in TEXT_SUFFIXES)
 
 
 def sha256_of(path: Path, on_progress: Progress | None = None) -> str:

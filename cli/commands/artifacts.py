@@ -32,7 +32,7 @@ def artifacts(
     """List an execution's input and output files."""
     rows = list_artifacts(context.api(), execution_id)
     if as_json:
-        fields = ("id", "kind", "path", "size", "sha256", "content_type", "created_at",
+        fields = ("id", "kind", "path", "size", "sha256", "content_type", "encoding", "created_at",
                   "expires_at", "expired")
         console.print_json(json.dumps([{k: row[k] for k in fields} for row in rows]))
         return

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("content_type", sa.String(255), nullable=False),
+        sa.Column("encoding", sa.String(16), nullable=False, server_default="identity"),
         sa.Column("key", sa.String(1024), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),

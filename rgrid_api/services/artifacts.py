@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import posixpath
 import re
 from collections.abc import Callable
@@ -23,13 +24,17 @@ INPUT, OUTPUT = "input", "output"
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
-def blob_key(account_id: str, sha256: str) -> str:
+def blob_key(account_id: str, sha256: str, encoding: str = "identity") -> str:
     """Blobs are per account: a shared namespace would tell one account what another holds."""
-    return f"blobs/{account_id}/{sha256}"
+    return f"blobs/{account_id}/{sha256}{'.gz' if encoding == 'gzip' else ''}"
 
 
 def output_key(execution_id: str, path: str) -> str:
     return f"executions/{execution_id}/outputs/{path}"
+
+
+def _content_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -47,19 +52,21 @@ def offer_uploads(store: ObjectStore, *, account: Account, files: list[BlobRef],
     offers = []
     for blob in files:
         _check_size(blob.size, settings)
-        key = blob_key(account.id, blob.sha256)
+        key = blob_key(account.id, blob.sha256, blob.encoding)
         held = None if force else store.stat(key)
-        if held and held.size == blob.size and _as_utc(held.modified) > fresh_after:
-            offers.append(UploadOffer(sha256=blob.sha256, present=True))
+        offer = {"sha256": blob.sha256, "encoding": blob.encoding}
+        if held and held.size == blob.bytes_stored and _as_utc(held.modified) > fresh_after:
+            offers.append(UploadOffer(**offer, present=True))
             continue
-        upload = store.signed_upload(key, size=blob.size, expires=expires)
-        offers.append(UploadOffer(sha256=blob.sha256, present=False, **_target(upload)))
+        upload = store.signed_upload(key, size=blob.bytes_stored, expires=expires,
+                                     encoding=blob.encoding)
+        offers.append(UploadOffer(**offer, present=False, **_target(upload)))
     return offers
 
 
 def complete_blob_upload(store: ObjectStore, *, account: Account,
                          completion: BlobCompletion) -> None:
-    store.complete_upload(blob_key(account.id, completion.sha256),
+    store.complete_upload(blob_key(account.id, completion.sha256, completion.encoding),
                           upload_id=completion.upload_id, parts=_parts(completion))
 
 
@@ -105,23 +112,24 @@ def validate_inputs(inputs: list[InputFile], *, args: list[str], script_name: st
 def record_inputs(session: Session, store: ObjectStore, *, execution: Execution,
                   inputs: list[InputFile], settings: Settings) -> None:
     for item in inputs:
-        key = blob_key(execution.account_id, item.sha256)
+        key = blob_key(execution.account_id, item.sha256, item.encoding)
         held = store.stat(key)
-        if held is None or held.size != item.size:
+        if held is None or held.size != item.bytes_stored:
             raise InvalidInput(f"Input {item.name!r} was not uploaded completely.",
                                "Run the command again; the upload is retried.")
         session.add(Artifact(
             account_id=execution.account_id, execution_id=execution.id, kind=INPUT,
             path=item.name, arg_indexes=item.arg_indexes, size=item.size, sha256=item.sha256,
-            content_type="application/octet-stream", key=key,
+            content_type=_content_type(item.name), encoding=item.encoding, key=key,
             expires_at=_as_utc(held.modified) + timedelta(days=settings.retention_days)))
 
 
 def input_downloads(session: Session, store: ObjectStore, *, execution: Execution,
                     settings: Settings) -> list[InputDownload]:
     expires = timedelta(seconds=settings.signed_url_seconds)
-    return [InputDownload(name=a.path, url=store.signed_download(a.key, expires=expires),
-                          sha256=a.sha256, size=a.size)
+    return [InputDownload(name=a.path, sha256=a.sha256, size=a.size, encoding=a.encoding,
+                          url=store.signed_download(a.key, expires=expires,
+                                                    encoding=a.encoding))
             for a in _artifacts_of(session, execution.id, INPUT)]
 
 
@@ -153,7 +161,8 @@ def offer_output_uploads(store: ObjectStore, *, execution: Execution, files: lis
     uploads = []
     for item in files:
         upload = store.signed_upload(output_key(execution.id, checked_output_path(item.path)),
-                                     size=item.size, expires=expires)
+                                     size=item.bytes_stored, expires=expires,
+                                     encoding=item.encoding)
         uploads.append(OutputUpload(path=item.path, **_target(upload)))
     return uploads
 
@@ -164,12 +173,12 @@ def record_outputs(session: Session, store: ObjectStore, *, execution: Execution
     for item in files:
         key = output_key(execution.id, checked_output_path(item.path))
         held = store.stat(key)
-        if held is None or held.size != item.size:
+        if held is None or held.size != item.bytes_stored:
             raise InvalidInput(f"Output {item.path!r} was not uploaded completely.")
         session.add(Artifact(
             account_id=execution.account_id, execution_id=execution.id, kind=OUTPUT,
             path=item.path, size=item.size, sha256=item.sha256,
-            content_type=item.content_type, key=key,
+            content_type=item.content_type, encoding=item.encoding, key=key,
             expires_at=now + timedelta(days=settings.retention_days)))
 
 
@@ -225,9 +234,10 @@ def _public(row: Artifact, store: ObjectStore, settings: Settings,
     remaining = (_as_utc(row.expires_at) - now).total_seconds()
     expired = remaining <= 0
     url = None if expired else store.signed_download(
-        row.key, expires=timedelta(seconds=settings.signed_url_seconds))
+        row.key, expires=timedelta(seconds=settings.signed_url_seconds), encoding=row.encoding)
     return ArtifactPublic(id=row.id, execution_id=row.execution_id, kind=row.kind,
                           path=row.path, size=row.size, sha256=row.sha256,
-                          content_type=row.content_type, created_at=row.created_at,
+                          content_type=row.content_type, encoding=row.encoding,
+                          created_at=row.created_at,
                           expires_at=row.expires_at, expired=expired,
                           expires_in_seconds=max(0, int(remaining)), url=url)

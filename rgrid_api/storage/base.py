@@ -38,9 +38,13 @@ class ObjectStore(Protocol):
     def prepare(self, *, retention_days: int) -> None:
         """Create the bucket/folder and its retention rule."""
 
-    def signed_upload(self, key: str, *, size: int, expires: timedelta) -> SignedUpload: ...
+    def signed_upload(self, key: str, *, size: int, expires: timedelta,
+                      encoding: str = "identity") -> SignedUpload:
+        """``size`` is the bytes as stored; with ``gzip`` the object is served with
+        ``Content-Encoding: gzip``, so HTTP clients get the original bytes."""
 
-    def signed_download(self, key: str, *, expires: timedelta) -> str: ...
+    def signed_download(self, key: str, *, expires: timedelta,
+                        encoding: str = "identity") -> str: ...
 
     def complete_upload(self, key: str, *, upload_id: str,
                         parts: list[tuple[int, str]]) -> None: ...

@@ -37,25 +37,33 @@ class LocalObjectStore:
     def path_of(self, key: str) -> Path:
         return self.root / checked_key(key)
 
-    def signed_upload(self, key: str, *, size: int, expires: timedelta) -> SignedUpload:
-        return SignedUpload(self._signed_url("PUT", key, expires, size))
+    def signed_upload(self, key: str, *, size: int, expires: timedelta,
+                      encoding: str = "identity") -> SignedUpload:
+        return SignedUpload(self._signed_url("PUT", key, expires, size, "identity"))
 
-    def signed_download(self, key: str, *, expires: timedelta) -> str:
-        return self._signed_url("GET", key, expires, None)
+    def signed_download(self, key: str, *, expires: timedelta,
+                        encoding: str = "identity") -> str:
+        return self._signed_url("GET", key, expires, None, encoding)
 
-    def _signed_url(self, method: str, key: str, expires: timedelta, size: int | None) -> str:
+    def _signed_url(self, method: str, key: str, expires: timedelta, size: int | None,
+                    encoding: str) -> str:
         until = int((self._clock() + expires).timestamp())
-        query = {"expires": until, "sig": self.signature(method, key, until, size)}
+        query = {"expires": until, "sig": self.signature(method, key, until, size, encoding)}
         if size is not None:
             query["size"] = size
+        if encoding != "identity":
+            query["enc"] = encoding
         return f"{self._public_url}{ROUTE}/{quote(checked_key(key))}?{urlencode(query)}"
 
-    def signature(self, method: str, key: str, expires: int, size: int | None) -> str:
-        message = f"{method}\n{key}\n{expires}\n{'' if size is None else size}".encode()
+    def signature(self, method: str, key: str, expires: int, size: int | None,
+                  encoding: str = "identity") -> str:
+        message = (f"{method}\n{key}\n{expires}\n{'' if size is None else size}\n"
+                   f"{encoding}").encode()
         return hmac.new(self._signing_key, message, hashlib.sha256).hexdigest()
 
-    def verify(self, method: str, key: str, expires: int, size: int | None, sig: str) -> bool:
-        expected = self.signature(method, key, expires, size)
+    def verify(self, method: str, key: str, expires: int, size: int | None, sig: str,
+               encoding: str = "identity") -> bool:
+        expected = self.signature(method, key, expires, size, encoding)
         return (hmac.compare_digest(expected, sig)
                 and self._clock().timestamp() <= expires)
 

@@ -32,19 +32,25 @@ class S3ObjectStore:
                     expiration=Expiration(days=retention_days + 1))
         self._client.set_bucket_lifecycle(self.bucket, LifecycleConfig([rule]))
 
-    def signed_upload(self, key: str, *, size: int, expires: timedelta) -> SignedUpload:
+    def signed_upload(self, key: str, *, size: int, expires: timedelta,
+                      encoding: str = "identity") -> SignedUpload:
+        """With gzip the client sends ``Content-Encoding: gzip``, which S3 keeps as the
+        object's metadata and serves back on every GET."""
         key = checked_key(key)
+        headers = {"Content-Encoding": encoding} if encoding != "identity" else {}
         if size <= MULTIPART_ABOVE_BYTES:
             return SignedUpload(self._client.presigned_put_object(self.bucket, key,
-                                                                  expires=expires))
-        return self._signed_multipart(key, size, expires)
+                                                                  expires=expires),
+                                headers=headers)
+        return self._signed_multipart(key, size, expires, headers)
 
-    def _signed_multipart(self, key: str, size: int, expires: timedelta) -> SignedUpload:
+    def _signed_multipart(self, key: str, size: int, expires: timedelta,
+                          headers: dict[str, str]) -> SignedUpload:
         """Above 100 MB: parts that are retried and sent in parallel on their own. minio
         has no public call to open or complete a presigned multipart upload; these
         internal ones are pinned with the minio version."""
         part_size = max(PART_BYTES, math.ceil(size / MAX_PARTS))
-        upload_id = self._client._create_multipart_upload(self.bucket, key, {})
+        upload_id = self._client._create_multipart_upload(self.bucket, key, dict(headers))
         parts = tuple(
             UploadPart(number, self._client.get_presigned_url(
                 "PUT", self.bucket, key, expires=expires,
@@ -62,7 +68,8 @@ class S3ObjectStore:
             raise InvalidInput(f"The storage server refused to complete the upload: "
                                f"{exc.code}.", "Run the command again.") from exc
 
-    def signed_download(self, key: str, *, expires: timedelta) -> str:
+    def signed_download(self, key: str, *, expires: timedelta,
+                        encoding: str = "identity") -> str:
         return self._client.presigned_get_object(self.bucket, checked_key(key), expires=expires)
 
     def stat(self, key: str) -> ObjectInfo | None:

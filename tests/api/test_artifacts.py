@@ -3,6 +3,7 @@ with an injected clock, account isolation, size bounds, refused output paths."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 from datetime import datetime, timedelta, timezone
@@ -226,3 +227,22 @@ def test_the_s3_bucket_gets_a_retention_lifecycle_rule(s3_endpoint):
 
     [rule] = client.get_bucket_lifecycle("rgrid-lifecycle-test").rules
     assert rule.expiration.days == 31 and rule.status == "Enabled"
+
+
+def test_a_gzip_blob_is_served_with_content_encoding_and_the_encoding_is_signed(as_alice):
+    text = b"word,count\n" + b"the,11\n" * 500
+    packed = gzip.compress(text)
+    blob = {"sha256": hashlib.sha256(text).hexdigest(), "size": len(text), "encoding": "gzip",
+            "stored_size": len(packed)}
+    offer = as_alice.post("/api/v1/uploads", {"files": [blob]}).json()["files"][0]
+    assert as_alice.client.put(offer["url"], content=packed).status_code == 200
+    execution = as_alice.post("/api/v1/executions", {
+        **HELLO, "args": ["t.csv"], "inputs": [{**blob, "name": "t.csv", "arg_indexes": [0]}]})
+    assert execution.status_code == 201, execution.text
+    url = _input_artifact(as_alice, execution.json()["id"])["url"]
+
+    response = as_alice.client.get(url)
+
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.content == text, "HTTP clients undo the gzip"
+    assert as_alice.client.get(url.replace("&enc=gzip", "")).status_code == 403

@@ -70,6 +70,22 @@ def test_two_inputs_and_three_outputs_round_trip_byte_for_byte(files_rgrid, tmp_
     assert {a["path"] for a in artifacts if a["kind"] == "input"} == {"table.csv", "linked.bin"}
 
 
+def test_text_travels_gzipped_and_arrives_as_it_was(files_rgrid, tmp_path):
+    write_script(tmp_path, "echo.py", (
+        "import shutil, sys\nshutil.copyfile(sys.argv[1], 'echo.csv')\n"))
+    rows = "".join(f"{i},{i * i},row number {i}\n" for i in range(20_000))
+    (tmp_path / "rows.csv").write_text(rows)
+
+    result = files_rgrid("run", "echo.py", "rows.csv", "--output-dir", "out")
+
+    assert result.exit_code == 0, result.stderr
+    assert "gzipped)" in result.stderr
+    assert (tmp_path / "out" / "echo.csv").read_text() == rows
+    artifacts = files_rgrid("artifacts", _last_execution(files_rgrid)["id"], "--json").json()
+    assert {(a["path"], a["encoding"]) for a in artifacts} == {("rows.csv", "gzip"),
+                                                                ("echo.csv", "gzip")}
+
+
 def test_a_12_mb_input_arrives_whole_with_a_progress_bar(files_rgrid, tmp_path):
     write_script(tmp_path, "digest.py", (
         "import hashlib, sys\nprint(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())\n"))

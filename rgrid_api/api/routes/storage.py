@@ -2,6 +2,7 @@
 local backend is configured)."""
 
 import mimetypes
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
@@ -36,12 +37,14 @@ async def upload(key: str, request: Request, store: StoreDep, expires: int, size
 
 
 @router.get("/{key:path}")
-def download(key: str, store: StoreDep, expires: int, sig: str) -> FileResponse:
+def download(key: str, store: StoreDep, expires: int, sig: str,
+             enc: Literal["identity", "gzip"] = "identity") -> FileResponse:
     local = _local(store)
-    if not local.verify("GET", key, expires, None, sig):
+    if not local.verify("GET", key, expires, None, sig, enc):
         raise Forbidden("The download URL is invalid or has expired.", SIGNATURE_HINT)
     path = local.path_of(key)
     if not path.is_file():
         raise NotFound("The object no longer exists.", "It may have expired.")
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type)
+    headers = {"Content-Encoding": enc} if enc != "identity" else None
+    return FileResponse(path, media_type=media_type, headers=headers)
