@@ -37,6 +37,10 @@ class LocalInput:
     def blob_id(self) -> tuple[str, str]:
         return self.sha256, self.wire.encoding
 
+    @property
+    def bytes_sent(self) -> int:
+        return self.size if self.wire.stored_size is None else self.wire.stored_size
+
 
 def find_inputs(args: list[str], cwd: Path | None = None) -> list[LocalInput]:
     """Arguments that name existing files, one entry per file however often it is named.
@@ -108,7 +112,7 @@ def upload_inputs(client: ApiClient, inputs: list[LocalInput], *, force: bool) -
                           f"{human_size(sum(i.size for i in cached))})")
     if to_send:
         size = sum(i.size for i in to_send)
-        sent = sum(i.wire.stored_size or i.size for i in to_send)
+        sent = sum(i.bytes_sent for i in to_send)
         compressed = f", {human_size(sent)} gzipped" if sent < size else ""
         err_console.print(f"[green]✓[/] Uploaded {len(to_send)} "
                           f"input{'s' * (len(to_send) != 1)} ({human_size(size)}{compressed})")
@@ -120,14 +124,13 @@ def _distinct_blobs(inputs: list[LocalInput]) -> list[LocalInput]:
 
 def _upload_all(client: ApiClient, items: list[LocalInput],
                 offers: dict[tuple[str, str], dict]) -> None:
-    sizes = [i.wire.stored_size or i.size for i in items]
-    with storage_client() as storage, transfer_progress(sizes) as progress, \
+    with storage_client() as storage, \
+            transfer_progress([i.bytes_sent for i in items]) as progress, \
             ThreadPoolExecutor(PARALLEL_TRANSFERS) as pool:
         def send(item: LocalInput) -> None:
-            size = item.wire.stored_size or item.size
             completion = send_to_target(
-                storage, offers[item.blob_id], item.wire.path, size=size,
-                on_progress=progress.track(f"uploading {item.name}", size))
+                storage, offers[item.blob_id], item.wire.path, size=item.bytes_sent,
+                on_progress=progress.track(f"uploading {item.name}", item.bytes_sent))
             if completion:
                 client.post("/api/v1/uploads/complete", {
                     "sha256": item.sha256, "encoding": item.wire.encoding, **completion})

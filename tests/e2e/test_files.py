@@ -14,6 +14,7 @@ from minio import Minio
 from tests.conftest import write_script
 from tests.helpers import Rgrid
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ROUND_TRIP = """\
 import hashlib, json, os, sys
 os.makedirs("plots", exist_ok=True)
@@ -39,6 +40,17 @@ def _sha256(path: Path) -> str:
 
 def _last_execution(rgrid: Rgrid) -> dict:
     return rgrid("list", "--json").json()[0]
+
+
+def test_the_readme_example_leaves_word_counts_in_the_current_directory(files_rgrid,
+                                                                       tmp_path):
+    result = files_rgrid("run", str(EXAMPLES / "word_count.py"),
+                         str(EXAMPLES / "data" / "sample.txt"))
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("85 words, 34 distinct; top 3: the (11)")
+    rows = (tmp_path / "word_counts.csv").read_text().splitlines()
+    assert rows[:2] == ["word,count", "the,11"] and len(rows) == 35
 
 
 def test_two_inputs_and_three_outputs_round_trip_byte_for_byte(files_rgrid, tmp_path):
