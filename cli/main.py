@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cli.commands import accounts, artifacts, executions, run
+from cli.commands import accounts, artifacts, batches, executions, run
 from cli.config import CliSettings
 from cli.output import err_console
 from rgrid_common.errors import InvalidInput, RGridError
@@ -20,6 +20,7 @@ app.command()(executions.logs)
 app.command("list")(executions.list_)
 app.command()(artifacts.download)
 app.command()(artifacts.artifacts)
+app.command()(batches.watch)
 app.command()(accounts.runtimes)
 app.command()(accounts.login)
 app.add_typer(accounts.accounts_app, name="accounts")

@@ -20,7 +20,8 @@ def list_artifacts(client: ApiClient, execution_id: str, kind: str | None = None
     return client.get(f"/api/v1/executions/{execution_id}/artifacts", kind=kind)["artifacts"]
 
 
-def download_outputs(client: ApiClient, execution_id: str, output_dir: Path) -> list[Path]:
+def download_outputs(client: ApiClient, execution_id: str, output_dir: Path, *,
+                     quiet: bool = False) -> list[Path]:
     """Returns where each output landed. Expired outputs are reported, not fetched."""
     outputs = list_artifacts(client, execution_id, kind="output")
     warn_about_expiry(outputs)
@@ -38,7 +39,8 @@ def download_outputs(client: ApiClient, execution_id: str, output_dir: Path) -> 
                                            artifact["size"]))
             return place_without_overwrite(partial, target)
         placed = list(pool.map(fetch, live))
-    _report(live, placed, output_dir)
+    if not quiet:
+        _report(live, placed, output_dir)
     return placed
 
 

@@ -27,7 +27,7 @@ from rgrid_common.errors import RGridError
 from work_pools import PROCESS_POOL
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-DEPLOYMENT = "rgrid-execute/rgrid-execute"
+DEPLOYMENTS = ("rgrid-execute/rgrid-execute", "rgrid-batch/rgrid-batch")
 SERVICES = ("worker", "api", "prefect-server")  # in stopping order
 SECRET_NAMES = ("admin_key", "worker_token", "storage_signing_key")
 
@@ -69,19 +69,16 @@ class DevStack:
                 self.say(f"✓ work pool {PROCESS_POOL.name!r} created")
             except ObjectAlreadyExists:
                 self.say(f"✓ work pool {PROCESS_POOL.name!r} exists")
-            try:
-                client.read_deployment_by_name(DEPLOYMENT)
-                self.say(f"✓ deployment {DEPLOYMENT!r} registered")
+            if all(_deployment_exists(client, name) for name in DEPLOYMENTS):
+                self.say(f"✓ deployments {', '.join(DEPLOYMENTS)} registered")
                 return
-            except ObjectNotFound:
-                pass
         result = subprocess.run([_bin("prefect"), "--no-prompt", "deploy", "--all"],
                                 cwd=PROJECT_DIR, env=self._prefect_env(),
                                 capture_output=True, text=True)
         if result.returncode != 0:
             raise RGridError(f"Registering the deployments failed:\n{result.stdout[-2000:]}"
                              f"{result.stderr[-2000:]}", "See prefect.yaml.")
-        self.say(f"✓ deployment {DEPLOYMENT!r} registered from prefect.yaml")
+        self.say(f"✓ deployments {', '.join(DEPLOYMENTS)} registered from prefect.yaml")
 
     def _start_api(self) -> None:
         secrets_ = self._secrets()
@@ -119,17 +116,23 @@ class DevStack:
         if process.pid:
             self.say(f"✓ worker already running (pid {process.pid})")
             return
+        self.start_worker(process, self.settings.worker_name)
+
+    def start_worker(self, process: ManagedProcess, name: str) -> int:
+        """A warm worker on the process pool; more than one make a pool of several nodes."""
         env = {
             **self._prefect_env(),
             "PREFECT_WORKER_QUERY_SECONDS": str(self.settings.worker_query_seconds),
             "PREFECT_WORKER_PREFETCH_SECONDS": "0",
             "RGRID_API_URL": self.settings.api_url,
             "RGRID_WORKER_TOKEN": self._secrets()["worker_token"],
+            "RGRID_WORKER_NAME": name,
         }
         argv = [sys.executable, "-m", "work_pools.warm_worker", "--pool", PROCESS_POOL.name,
-                "--name", self.settings.worker_name, "--limit", str(self.settings.worker_limit)]
+                "--name", name, "--limit", str(self.settings.worker_limit)]
         pid = process.start(argv, env=env, cwd=self.home)
-        self.say(f"✓ worker {self.settings.worker_name!r} started (pid {pid})")
+        self.say(f"✓ worker {name!r} started (pid {pid})")
+        return pid
 
     def _log_cli_in(self) -> None:
         stored = read_config(self.settings.cli_config)
@@ -212,6 +215,14 @@ class DevStack:
                 json.dump(stored, handle)
             os.replace(partial, path)
         return stored
+
+
+def _deployment_exists(client: SyncPrefectClient, name: str) -> bool:
+    try:
+        client.read_deployment_by_name(name)
+        return True
+    except ObjectNotFound:
+        return False
 
 
 def _bin(name: str) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import httpx
 
 from flows.settings import WorkerSettings
-from rgrid_api.schemas import (FinishRequest, JobSpec, LogChunkIn, OutputCompletion, OutputFile,
-                               OutputUpload, OutputUploads)
+from rgrid_api.schemas import (BatchPlan, FinishRequest, JobSpec, LogChunkIn, OutputCompletion,
+                               OutputFile, OutputUpload, OutputUploads)
 from rgrid_common.errors import Conflict, error_from_problem
+from rgrid_common.status import ExecutionStatus
 
 
 PREFIX = "/api/v1/worker/executions"
+BATCHES = "/api/v1/worker/batches"
 
 
 class ControlPlane:
@@ -36,6 +38,22 @@ class ControlPlane:
             return JobSpec.model_validate(self._checked(response))
         except Conflict:
             return None
+
+    def execution_status(self, execution_id: str) -> ExecutionStatus:
+        answer = self._checked(self._http.get(f"{PREFIX}/{execution_id}/status"))
+        return ExecutionStatus(answer["status"])
+
+    def batch_plan(self, batch_id: str) -> BatchPlan:
+        return BatchPlan.model_validate(
+            self._checked(self._http.get(f"{BATCHES}/{batch_id}/plan")))
+
+    def cancel_queued(self, batch_id: str, reason: str) -> int:
+        answer = self._checked(self._http.post(f"{BATCHES}/{batch_id}/cancel-queued",
+                                               json={"reason": reason}))
+        return answer["cancelled"]
+
+    def finish_batch(self, batch_id: str) -> None:
+        self._checked(self._http.post(f"{BATCHES}/{batch_id}/finish"))
 
     def send_logs(self, execution_id: str, chunks: list[LogChunkIn]) -> None:
         body = {"chunks": [chunk.model_dump() for chunk in chunks]}

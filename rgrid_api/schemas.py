@@ -113,16 +113,56 @@ class InputFile(BlobRef):
     name: str = Field(min_length=1, max_length=255)
 
 
-class ExecutionCreate(BaseModel):
+class ScriptSpec(BaseModel):
+    """What runs, and within which limits: shared by an execution and a batch's items."""
+
     script_name: str = Field(min_length=1, max_length=255)
     script_content: str
-    args: list[str] = Field(default_factory=list, max_length=1000)
     env: dict[str, str] = Field(default_factory=dict)
     runtime: str | None = None
     memory_mb: int | None = Field(None, gt=0)
     cpus: float | None = Field(None, gt=0)
     timeout_seconds: int | None = Field(None, gt=0)
+
+
+class ItemSpec(BaseModel):
+    args: list[str] = Field(default_factory=list, max_length=1000)
     inputs: list[InputFile] = Field(default_factory=list, max_length=1000)
+
+
+class ExecutionCreate(ScriptSpec, ItemSpec):
+    pass
+
+
+class BatchCreate(ScriptSpec):
+    items: list[ItemSpec] = Field(min_length=1, max_length=10_000)
+    parallel: int = Field(10, ge=1, le=1000, description="Items running at once, pool-wide.")
+    fail_fast: bool = Field(False, description="Cancel what has not started on a failure.")
+
+
+class BatchPublic(BaseModel):
+    id: str
+    status: str
+    script_name: str
+    total: int
+    parallel: int
+    fail_fast: bool
+    counts: dict[str, int] = Field(description="Items by status.")
+    mean_duration_seconds: float | None = None
+    flow_run_id: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    _utc = field_validator("created_at", "finished_at")(_as_utc)
+
+
+class BatchPlan(BaseModel):
+    """What the batch flow needs: the items still to run and how many at once."""
+
+    batch_id: str
+    parallel: int
+    fail_fast: bool
+    execution_ids: list[str]
 
 
 class ExecutionPublic(BaseModel):
@@ -142,6 +182,8 @@ class ExecutionPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_seconds: float | None = None
+    batch_id: str | None = None
+    batch_index: int | None = None
 
     _utc = field_validator("created_at", "started_at", "finished_at")(_as_utc)
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from cli import context
+from cli.commands.batches import BATCH_PREFIX, batch_status
 from cli.follow import print_logs
 from cli.output import console, execution_json, print_execution, print_execution_table
 from rgrid_common.status import ExecutionStatus
@@ -16,7 +17,10 @@ def status(
     execution_id: Annotated[str, typer.Argument(help="Execution id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Show an execution's state."""
+    """Show an execution's state, or a batch's (ids starting bat_)."""
+    if execution_id.startswith(BATCH_PREFIX):
+        batch_status(execution_id, as_json)
+        return
     execution = context.api().get(f"/api/v1/executions/{execution_id}")
     if as_json:
         console.print_json(execution_json(execution))

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from cli import context
+from cli.batch import BATCH_FAILURES_FILE
+from cli.commands.run_batch import BatchOptions, run_batch
 from cli.follow import print_logs, wait_until_finished
 from cli.inputs import find_inputs, upload_inputs
 from cli.outputs import download_outputs, list_artifacts
@@ -29,32 +31,50 @@ def run(
     cpus: Annotated[float | None, typer.Option(help="CPU limit, e.g. 1 or 0.5.")] = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Submit and return.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    output_dir: Annotated[Path, typer.Option(help="Where outputs are downloaded.")] = Path("."),
+    output_dir: Annotated[Path | None, typer.Option(
+        help="Where outputs go (default: here; ./outputs for a batch).")] = None,
     remote_only: Annotated[bool, typer.Option(
         "--remote-only", help="Keep outputs remotely; fetch later with `rgrid download`.")] = False,
     no_cache_inputs: Annotated[bool, typer.Option(
         "--no-cache-inputs", help="Upload inputs even if the store holds them.")] = False,
+    batch: Annotated[list[str] | None, typer.Option(
+        "--batch", help="Glob of input files, one execution each (repeatable; ** works). "
+                        "Each file is the script's first argument.")] = None,
+    parallel: Annotated[int, typer.Option(
+        min=1, max=1000, help="Batch items running at once, across the pool.")] = 10,
+    fail_fast: Annotated[bool, typer.Option(
+        "--fail-fast", help="Cancel the rest of the batch on its first failure.")] = False,
+    flat: Annotated[bool, typer.Option(
+        "--flat", help="Batch outputs all in one folder, not one per input.")] = False,
+    failures_file: Annotated[Path, typer.Option(
+        help="Where a batch's failed ids are written.")] = Path(BATCH_FAILURES_FILE),
 ) -> None:
     """Run SCRIPT in a sandboxed container and stream its output.
 
     Arguments naming local files are uploaded and given to the script as /work/NAME;
-    files the script writes to its working folder come back here."""
-    script_args = list(args or [])
-    inputs = find_inputs(script_args)
-    body = {
+    files the script writes to its working folder come back here. With --batch, one
+    execution per matched file, spread over the pool."""
+    spec = {
         "script_name": script.name,
         "script_content": _read_script(script),
-        "args": script_args,
         "env": parse_env(env or []),
         "runtime": runtime,
         "memory_mb": parse_memory(memory) if memory else None,
         "cpus": cpus,
         "timeout_seconds": timeout,
     }
+    if batch:
+        options = BatchOptions(parallel=parallel, fail_fast=fail_fast, flat=flat,
+                               failures_file=failures_file, remote_only=remote_only,
+                               detach=detach, force_upload=no_cache_inputs,
+                               output_dir=output_dir or Path("outputs"))
+        raise typer.Exit(run_batch(spec, batch, list(args or []), options))
+    script_args = list(args or [])
+    inputs = find_inputs(script_args)
     client = context.api()
     cli_settings = context.settings()
     upload_inputs(client, inputs, force=no_cache_inputs)
-    body["inputs"] = [item.as_request() for item in inputs]
+    body = {**spec, "args": script_args, "inputs": [item.as_request() for item in inputs]}
     execution = client.post("/api/v1/executions", body)
     execution_id = execution["id"]
     if detach:
@@ -68,7 +88,7 @@ def run(
         err_console.print(f"\nDetached; {execution_id} goes on. Follow it with "
                           f"`rgrid logs {execution_id} --follow`.")
         raise typer.Exit(130) from None
-    _bring_outputs_back(client, execution_id, output_dir, remote_only)
+    _bring_outputs_back(client, execution_id, output_dir or Path("."), remote_only)
     if as_json:
         console.print_json(execution_json(final))
     else:

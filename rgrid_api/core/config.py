@@ -26,6 +26,10 @@ class Settings(BaseSettings):
         "rgrid-execute/rgrid-execute",
         description="Prefect deployment (flow/deployment) that runs one execution.",
     )
+    batch_deployment: str = Field(
+        "rgrid-batch/rgrid-batch",
+        description="Prefect deployment that fans a batch's executions out over the pool.",
+    )
     admin_key: SecretStr | None = Field(None, description="Key that may create accounts.")
     worker_token: SecretStr | None = Field(
         None, description="Shared secret the flows present when reporting back."

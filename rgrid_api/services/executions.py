@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
 from rgrid_api.models import Account, Execution, LogChunk, utcnow
-from rgrid_api.runtimes import RuntimeCatalogue
-from rgrid_api.schemas import ExecutionCreate, FinishRequest, JobSpec, LogChunkIn
+from rgrid_api.runtimes import Runtime, RuntimeCatalogue
+from rgrid_api.schemas import (ExecutionCreate, FinishRequest, ItemSpec, JobSpec, LogChunkIn,
+                               ScriptSpec)
 from rgrid_api.services import artifacts
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, InvalidInput, NotFound, RGridError
@@ -26,38 +27,55 @@ WORK_DIR = "/work"
 class FlowRunScheduler(Protocol):
     def schedule(self, *, execution_id: str, account_id: str) -> str: ...
 
+    def schedule_batch(self, *, batch_id: str, account_id: str) -> str: ...
+
+
+def validated_runtime(spec: ScriptSpec, settings: Settings) -> Runtime:
+    """Checks what every execution of ``spec`` shares; the runtime it runs in."""
+    _validate_script(spec, settings)
+    parse_env([f"{k}={v}" for k, v in spec.env.items()])
+    return RuntimeCatalogue(settings.runtimes, settings.default_runtime).resolve(
+        spec.runtime, spec.script_name)
+
+
+def add_execution(session: Session, store: ObjectStore, *, account: Account, spec: ScriptSpec,
+                  item: ItemSpec, runtime: Runtime, settings: Settings,
+                  **extra) -> Execution:
+    """A new ``queued`` execution with its inputs recorded, not yet committed."""
+    artifacts.validate_inputs(item.inputs, args=item.args, script_name=spec.script_name,
+                              settings=settings)
+    execution = Execution(
+        account_id=account.id,
+        status=ExecutionStatus.QUEUED.value,
+        script_name=spec.script_name,
+        script_content=spec.script_content,
+        runtime=runtime.name,
+        image=runtime.image,
+        args=item.args,
+        env=spec.env,
+        memory_mb=_within("memory", spec.memory_mb, settings.default_memory_mb,
+                          settings.max_memory_mb, "MB"),
+        cpus=_within("cpus", spec.cpus, settings.default_cpus, settings.max_cpus, "CPUs"),
+        timeout_seconds=_within("timeout", spec.timeout_seconds,
+                                settings.default_timeout_seconds,
+                                settings.max_timeout_seconds, "seconds"),
+        **extra,
+    )
+    session.add(execution)
+    session.flush()
+    artifacts.record_inputs(session, store, execution=execution, inputs=item.inputs,
+                            settings=settings)
+    return execution
+
 
 def create_execution(session: Session, *, account: Account, request: ExecutionCreate,
                      settings: Settings, scheduler: FlowRunScheduler,
                      store: ObjectStore) -> Execution:
     """Record the execution ``queued`` and start its flow run; nothing remains if that fails."""
-    _validate_script(request, settings)
-    artifacts.validate_inputs(request.inputs, args=request.args,
-                              script_name=request.script_name, settings=settings)
-    parse_env([f"{k}={v}" for k, v in request.env.items()])
-    runtime = RuntimeCatalogue(settings.runtimes, settings.default_runtime).resolve(
-        request.runtime, request.script_name)
-    execution = Execution(
-        account_id=account.id,
-        status=ExecutionStatus.QUEUED.value,
-        script_name=request.script_name,
-        script_content=request.script_content,
-        runtime=runtime.name,
-        image=runtime.image,
-        args=request.args,
-        env=request.env,
-        memory_mb=_within("memory", request.memory_mb, settings.default_memory_mb,
-                          settings.max_memory_mb, "MB"),
-        cpus=_within("cpus", request.cpus, settings.default_cpus, settings.max_cpus, "CPUs"),
-        timeout_seconds=_within("timeout", request.timeout_seconds,
-                                settings.default_timeout_seconds,
-                                settings.max_timeout_seconds, "seconds"),
-    )
-    session.add(execution)
-    session.flush()
+    runtime = validated_runtime(request, settings)
     try:
-        artifacts.record_inputs(session, store, execution=execution, inputs=request.inputs,
-                                settings=settings)
+        execution = add_execution(session, store, account=account, spec=request, item=request,
+                                  runtime=runtime, settings=settings)
     except RGridError:
         session.rollback()
         raise
@@ -73,7 +91,7 @@ def create_execution(session: Session, *, account: Account, request: ExecutionCr
     return execution
 
 
-def _validate_script(request: ExecutionCreate, settings: Settings) -> None:
+def _validate_script(request: ScriptSpec, settings: Settings) -> None:
     if not _SAFE_SCRIPT_NAME.match(request.script_name) or ".." in request.script_name:
         raise InvalidInput(f"Invalid script name: {request.script_name!r}.",
                            "Use a plain file name such as analyze.py.")
@@ -189,6 +207,10 @@ def append_logs(session: Session, *, execution_id: str, chunks: list[LogChunkIn]
                              data=chunk.data))
         known.add(chunk.seq)
     session.commit()
+
+
+def status_of(session: Session, execution_id: str) -> str:
+    return _execution_by_id(session, execution_id).status
 
 
 def running_execution(session: Session, execution_id: str) -> Execution:

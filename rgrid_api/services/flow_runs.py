@@ -16,27 +16,39 @@ log = logging.getLogger(__name__)
 
 
 class PrefectFlowRunScheduler:
-    """Creates one flow run of the execute deployment per execution.
+    """Creates one flow run of the execute deployment per execution, and one of the batch
+    deployment per batch.
 
-    The execution id is the flow run's idempotency key, so a resubmission never makes a
-    second flow run, and its name, so the Prefect UI shows which execution it is.
+    The execution (batch) id is the flow run's idempotency key, so a resubmission never
+    makes a second flow run, and its name, so the Prefect UI shows which one it is.
     """
 
-    def __init__(self, *, api_url: str, deployment_name: str) -> None:
+    def __init__(self, *, api_url: str, deployment_name: str,
+                 batch_deployment_name: str) -> None:
         self.api_url = api_url
         self.deployment_name = deployment_name
+        self.batch_deployment_name = batch_deployment_name
         self._client: SyncPrefectClient | None = None
-        self._deployment_id: UUID | None = None
+        self._deployment_ids: dict[str, UUID] = {}
         self._lock = threading.Lock()
 
     def schedule(self, *, execution_id: str, account_id: str) -> str:
+        return self._create(self.deployment_name, {"execution_id": execution_id},
+                            name=execution_id, account_id=account_id)
+
+    def schedule_batch(self, *, batch_id: str, account_id: str) -> str:
+        return self._create(self.batch_deployment_name, {"batch_id": batch_id},
+                            name=batch_id, account_id=account_id)
+
+    def _create(self, deployment_name: str, parameters: dict, *, name: str,
+                account_id: str) -> str:
         try:
             client = self._connected_client()
             flow_run = client.create_flow_run_from_deployment(
-                self._resolve_deployment(client),
-                parameters={"execution_id": execution_id},
-                name=execution_id,
-                idempotency_key=execution_id,
+                self._resolve_deployment(client, deployment_name),
+                parameters=parameters,
+                name=name,
+                idempotency_key=name,
                 tags=["rgrid", f"rgrid-account:{account_id}"],
             )
         except (httpx.HTTPError, OSError) as exc:
@@ -44,7 +56,7 @@ class PrefectFlowRunScheduler:
                 f"The Prefect server at {self.api_url} is not reachable.",
                 "Start it (`rgrid dev up` on a single machine) and try again.",
             ) from exc
-        log.info("execution %r → flow run %r", execution_id, str(flow_run.id))
+        log.info("%s → flow run %r", name, str(flow_run.id))
         return str(flow_run.id)
 
     def _connected_client(self) -> SyncPrefectClient:
@@ -55,17 +67,17 @@ class PrefectFlowRunScheduler:
                 self._client = client
             return self._client
 
-    def _resolve_deployment(self, client: SyncPrefectClient) -> UUID:
-        if self._deployment_id is None:
+    def _resolve_deployment(self, client: SyncPrefectClient, name: str) -> UUID:
+        if name not in self._deployment_ids:
             try:
-                self._deployment_id = client.read_deployment_by_name(self.deployment_name).id
+                self._deployment_ids[name] = client.read_deployment_by_name(name).id
             except ObjectNotFound as exc:
                 raise ServiceUnavailable(
-                    f"The Prefect deployment {self.deployment_name!r} is not registered.",
+                    f"The Prefect deployment {name!r} is not registered.",
                     "Register it with `rgrid dev up` (single machine) or "
                     "`prefect deploy --all` from the project folder.",
                 ) from exc
-        return self._deployment_id
+        return self._deployment_ids[name]
 
     def close(self) -> None:
         if self._client is not None:

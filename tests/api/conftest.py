@@ -20,6 +20,7 @@ from rgrid_api.main import create_app
 
 IDLE_POOL = "rgrid-api-tests"
 IDLE_DEPLOYMENT = "rgrid-execute/api-tests"
+IDLE_BATCH_DEPLOYMENT = "rgrid-batch/api-tests"
 
 
 @pytest.fixture(scope="session")
@@ -29,9 +30,11 @@ def idle_deployment(stack: DevStack) -> str:
             client.create_work_pool(WorkPoolCreate(name=IDLE_POOL, type="process"))
         except ObjectAlreadyExists:
             pass
-        flow_id = client.create_flow_from_name("rgrid-execute")
-        client.create_deployment(flow_id=flow_id, name="api-tests",
-                                 entrypoint="flows.execute:execute", work_pool_name=IDLE_POOL)
+        for flow_name, entrypoint in (("rgrid-execute", "flows.execute:execute"),
+                                      ("rgrid-batch", "flows.batch:batch")):
+            client.create_deployment(flow_id=client.create_flow_from_name(flow_name),
+                                     name="api-tests", entrypoint=entrypoint,
+                                     work_pool_name=IDLE_POOL)
     return IDLE_DEPLOYMENT
 
 
@@ -47,7 +50,8 @@ def database_url(request: pytest.FixtureRequest,
 def api_settings(database_url: str, stack: DevStack, idle_deployment: str,
                  tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(database_url=database_url, prefect_api_url=stack.settings.prefect_api_url,
-                    execute_deployment=idle_deployment, admin_key="admin-" + secrets.token_hex(8),
+                    execute_deployment=idle_deployment,
+                    batch_deployment=IDLE_BATCH_DEPLOYMENT, admin_key="admin-" + secrets.token_hex(8),
                     worker_token="worker-" + secrets.token_hex(8),
                     storage_dir=tmp_path_factory.mktemp("objects"),
                     storage_signing_key="sign-" + secrets.token_hex(16),

@@ -11,6 +11,11 @@ router = APIRouter(prefix="/api/v1/worker/executions", tags=["worker"],
                    dependencies=[Depends(require_worker)])
 
 
+@router.get("/{execution_id}/status")
+def execution_status(execution_id: str, session: SessionDep) -> dict:
+    return {"status": executions.status_of(session, execution_id)}
+
+
 @router.post("/{execution_id}/claim")
 def claim(execution_id: str, body: ClaimRequest, session: SessionDep,
           settings: SettingsDep, store: StoreDep) -> JobSpec:

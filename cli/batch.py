@@ -1,0 +1,107 @@
+"""Batches from the CLI: expand the globs, submit one batch, show one progress line, bring
+each item's outputs back into its own folder, and sum up the failures."""
+
+from __future__ import annotations
+
+import glob
+import time
+from collections import Counter
+from pathlib import Path
+
+from rich.live import Live
+from rich.text import Text
+
+from cli.client import ApiClient
+from cli.output import err_console
+from cli.outputs import download_outputs
+from rgrid_common.errors import InvalidInput
+
+BATCH_FAILURES_FILE = "batch_failures.txt"
+
+
+def expand_batch(patterns: list[str], cwd: Path) -> list[str]:
+    """The files the globs match (``**`` included), each once, in a stable order."""
+    seen: dict[Path, str] = {}
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern, root_dir=cwd, recursive=True))
+        files = [m for m in matches if (cwd / m).is_file()]
+        if not files:
+            raise InvalidInput(f"No files match {pattern!r} (from {cwd}).",
+                               "Check the pattern; quote it so your shell does not expand it, "
+                               "e.g. --batch 'data/*.csv'.")
+        for match in files:
+            seen.setdefault((cwd / match).resolve(), match)
+    return list(seen.values())
+
+
+def output_folders(files: list[str]) -> list[str]:
+    """``<input-stem>`` per file; stems shared by files in different folders get the folder
+    path too (``a__data``, ``b__data``), so no two items share a folder."""
+    stems = [Path(f).stem for f in files]
+    shared = {stem for stem, count in Counter(stems).items() if count > 1}
+    return ["__".join((*Path(f).parent.parts, Path(f).stem)) if Path(f).stem in shared
+            else Path(f).stem for f in files]
+
+
+def follow_batch(client: ApiClient, batch_id: str, *, poll_seconds: float) -> dict:
+    """Until every item has finished, one line updated in place."""
+    started = time.monotonic()
+    with Live(Text(""), console=err_console, refresh_per_second=4, transient=False) as live:
+        while True:
+            batch = client.get(f"/api/v1/batches/{batch_id}")
+            live.update(Text(progress_line(batch, time.monotonic() - started)))
+            if batch["status"] == "finished":
+                break
+            time.sleep(poll_seconds)
+    if not err_console.is_terminal:
+        err_console.line()  # a live display ends its line only on a terminal
+    return batch
+
+
+def progress_line(batch: dict, elapsed: float) -> str:
+    counts, total = batch["counts"], batch["total"]
+    failed = counts["failed"] + counts["timed_out"]
+    done = counts["succeeded"] + failed + counts["cancelled"]
+    parts = [f"{done}/{total} ({100 * done // total}%)", f"✓ {counts['succeeded']}",
+             f"✗ {failed}", f"▶ {counts['running']} running", f"{counts['queued']} queued"]
+    if counts["cancelled"]:
+        parts.append(f"{counts['cancelled']} cancelled")
+    if 0 < done < total:
+        parts.append(f"ETA {_duration((total - done) * elapsed / done)}")
+    return " · ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def download_batch_outputs(client: ApiClient, executions: list[dict], folders: list[str],
+                           output_dir: Path, *, flat: bool) -> int:
+    count = 0
+    for execution in executions:
+        target = output_dir if flat else output_dir / folders[execution["batch_index"]]
+        count += len(download_outputs(client, execution["id"], target, quiet=True))
+    if count:
+        err_console.print(f"[green]✓[/] Downloaded {count} output{'s' * (count != 1)} "
+                          f"to {output_dir}")
+    return count
+
+
+def summarize(executions: list[dict], files: list[str], failures_file: Path) -> int:
+    """Prints the outcome; the exit code: 0 when any item succeeded, else 1."""
+    by_status = Counter(e["status"] for e in executions)
+    failed = [e for e in executions if e["status"] not in ("succeeded",)]
+    line = f"{by_status['succeeded']} succeeded, {len(failed)} failed"
+    if by_status["cancelled"]:
+        line += f" ({by_status['cancelled']} cancelled)"
+    err_console.print(line)
+    for execution in failed:
+        reason = (execution.get("error") or f"exit code {execution['exit_code']}")
+        reason = reason.strip().splitlines()[-1] if reason.strip() else execution["status"]
+        err_console.print(f"  [red]✗[/] {files[execution['batch_index']]} "
+                          f"({execution['id']}): {reason}")
+    if failed:
+        failures_file.write_text("".join(f"{e['id']}\n" for e in failed))
+        err_console.print(f"Failed ids written to {failures_file}.")
+    return 0 if by_status["succeeded"] else 1

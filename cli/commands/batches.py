@@ -1,0 +1,40 @@
+"""``rgrid status bat_…`` and ``rgrid watch BATCH_ID``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from cli import context
+from cli.batch import follow_batch, progress_line
+from cli.output import console, err_console
+
+BATCH_PREFIX = "bat_"
+BATCH_JSON_FIELDS = ("id", "status", "script_name", "total", "parallel", "fail_fast", "counts",
+                     "mean_duration_seconds", "created_at", "finished_at", "flow_run_id")
+
+
+def batch_status(batch_id: str, as_json: bool) -> None:
+    batch = context.api().get(f"/api/v1/batches/{batch_id}")
+    if as_json:
+        console.print_json(json.dumps({key: batch.get(key) for key in BATCH_JSON_FIELDS}))
+        return
+    console.print(f"{batch['id']}  {batch['script_name']}  {batch['status']}")
+    console.print(progress_line(batch, elapsed=0))
+
+
+def watch(
+    batch_id: Annotated[str, typer.Argument(help="Batch id (bat_…).")],
+) -> None:
+    """Follow a batch's progress until it finishes (Ctrl+C stops watching, not the batch)."""
+    client = context.api()
+    try:
+        batch = follow_batch(client, batch_id, poll_seconds=max(0.5, context.settings().poll_seconds))
+    except KeyboardInterrupt:
+        err_console.print(f"\nStopped watching; {batch_id} goes on.")
+        raise typer.Exit(130) from None
+    counts = batch["counts"]
+    err_console.print(f"{counts['succeeded']} succeeded, "
+                      f"{counts['failed'] + counts['timed_out'] + counts['cancelled']} failed")

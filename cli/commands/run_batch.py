@@ -1,0 +1,56 @@
+"""``rgrid run SCRIPT --batch GLOB``: the batch path of ``rgrid run``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cli import context
+from cli.batch import download_batch_outputs, expand_batch, follow_batch, output_folders, summarize
+from cli.inputs import find_inputs, upload_inputs
+from cli.output import err_console
+
+DETACHED_EXIT_CODE = 130
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    parallel: int
+    fail_fast: bool
+    flat: bool
+    failures_file: Path
+    remote_only: bool
+    detach: bool
+    force_upload: bool
+    output_dir: Path
+
+
+def run_batch(spec: dict, patterns: list[str], extra_args: list[str],
+              options: BatchOptions) -> int:
+    files = expand_batch(patterns, Path.cwd())
+    items = [find_inputs([file, *extra_args]) for file in files]
+    client = context.api()
+    upload_inputs(client, [item for inputs in items for item in inputs],
+                  force=options.force_upload)
+    batch = client.post("/api/v1/batches", {
+        **spec, "parallel": options.parallel, "fail_fast": options.fail_fast,
+        "items": [{"args": [file, *extra_args], "inputs": [i.as_request() for i in inputs]}
+                  for file, inputs in zip(files, items, strict=True)]})
+    err_console.print(f"Starting batch {batch['id']}: {len(files)} "
+                      f"file{'s' * (len(files) != 1)}, {options.parallel} parallel")
+    if options.detach:
+        err_console.print(f"Follow it with `rgrid watch {batch['id']}`.")
+        return 0
+    try:
+        follow_batch(client, batch["id"], poll_seconds=max(0.5, context.settings().poll_seconds))
+    except KeyboardInterrupt:
+        err_console.print(f"\nDetached; batch {batch['id']} goes on. "
+                          f"Follow it with `rgrid watch {batch['id']}`.")
+        return DETACHED_EXIT_CODE
+    executions = client.get(f"/api/v1/batches/{batch['id']}/executions")["executions"]
+    if options.remote_only:
+        err_console.print("Outputs kept remotely; fetch one item's with `rgrid download ID`.")
+    else:
+        download_batch_outputs(client, executions, output_folders(files), options.output_dir,
+                               flat=options.flat)
+    return summarize(executions, files, options.failures_file)

@@ -1,0 +1,30 @@
+from fastapi import APIRouter, status
+
+from rgrid_api.api.deps import CurrentAccount, SchedulerDep, SessionDep, SettingsDep, StoreDep
+from rgrid_api.api.routes.executions import to_public
+from rgrid_api.schemas import BatchCreate, BatchPublic, ExecutionList
+from rgrid_api.services import batches
+
+router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_batch(body: BatchCreate, account: CurrentAccount, session: SessionDep,
+                 settings: SettingsDep, scheduler: SchedulerDep,
+                 store: StoreDep) -> BatchPublic:
+    batch = batches.create_batch(session, account=account, request=body, settings=settings,
+                                 scheduler=scheduler, store=store)
+    return batches.public_batch(session, batch)
+
+
+@router.get("/{batch_id}")
+def get_batch(batch_id: str, account: CurrentAccount, session: SessionDep) -> BatchPublic:
+    return batches.public_batch(session, batches.get_batch(session, account=account,
+                                                           batch_id=batch_id))
+
+
+@router.get("/{batch_id}/executions")
+def list_batch_executions(batch_id: str, account: CurrentAccount,
+                          session: SessionDep) -> ExecutionList:
+    batch = batches.get_batch(session, account=account, batch_id=batch_id)
+    return ExecutionList(executions=[to_public(e) for e in batches.batch_executions(session, batch)])

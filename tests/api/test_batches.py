@@ -1,0 +1,64 @@
+"""Batches through the API: items recorded as executions, the batch's flow run created,
+counts, account isolation, the worker's plan and fail-fast cancel."""
+
+from __future__ import annotations
+
+from prefect.client.orchestration import SyncPrefectClient
+
+from tests.api.conftest import HELLO, Caller
+
+BATCH = {key: HELLO[key] for key in ("script_name", "script_content", "env")}
+
+
+def _create(caller: Caller, items: int = 3, **overrides) -> dict:
+    response = caller.post("/api/v1/batches", {
+        **BATCH, "items": [{"args": [f"f{i}.csv"]} for i in range(items)], "parallel": 2,
+        **overrides})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_batch_records_its_items_and_one_flow_run(alice, api_settings):
+    batch = _create(alice)
+
+    assert batch["total"] == 3 and batch["status"] == "running"
+    assert batch["counts"]["queued"] == 3
+    items = alice.get(f"/api/v1/batches/{batch['id']}/executions").json()["executions"]
+    assert [(e["batch_index"], e["args"]) for e in items] == [
+        (0, ["f0.csv"]), (1, ["f1.csv"]), (2, ["f2.csv"])]
+    assert all(e["batch_id"] == batch["id"] and e["flow_run_id"] is None for e in items)
+    with SyncPrefectClient(api=api_settings.prefect_api_url) as client:
+        flow_run = client.read_flow_run(batch["flow_run_id"])
+    assert flow_run.name == batch["id"] and flow_run.parameters == {"batch_id": batch["id"]}
+
+
+def test_another_account_cannot_see_a_batch(alice, bob):
+    batch = _create(alice)
+    assert bob.get(f"/api/v1/batches/{batch['id']}").status_code == 404
+    assert bob.get(f"/api/v1/batches/{batch['id']}/executions").status_code == 404
+
+
+def test_a_bad_batch_is_refused_whole(alice):
+    before = len(alice.get("/api/v1/executions?limit=500").json()["executions"])
+    assert alice.post("/api/v1/batches", {**BATCH, "items": []}).status_code == 422
+    response = alice.post("/api/v1/batches", {**BATCH, "items": [
+        {"args": ["a"]}, {"args": ["b"], "inputs": [{"name": "b", "sha256": "c" * 64, "size": 1,
+                                                      "arg_indexes": [0]}]}]})
+    assert response.status_code == 400
+    assert len(alice.get("/api/v1/executions?limit=500").json()["executions"]) == before
+
+
+def test_the_worker_plans_cancels_the_rest_and_finishes(api, alice, worker_headers):
+    batch = _create(alice, items=4, fail_fast=True)
+    base = f"/api/v1/worker/batches/{batch['id']}"
+
+    plan = api.get(f"{base}/plan", headers=worker_headers).json()
+    assert (plan["parallel"], plan["fail_fast"], len(plan["execution_ids"])) == (2, True, 4)
+    assert api.get(f"{base}/plan").status_code == 401, "the worker token is required"
+
+    cancelled = api.post(f"{base}/cancel-queued", json={"reason": "fail-fast"},
+                         headers=worker_headers).json()
+    assert cancelled == {"cancelled": 4}
+    assert api.post(f"{base}/finish", headers=worker_headers).status_code == 204
+    public = alice.get(f"/api/v1/batches/{batch['id']}").json()
+    assert public["status"] == "finished" and public["counts"]["cancelled"] == 4

@@ -1,0 +1,90 @@
+"""Batches end to end: the real CLI, a real pool of two workers, real containers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+
+from devstack.processes import ManagedProcess
+from devstack.stack import DevStack
+from tests.conftest import write_script
+from tests.helpers import Rgrid
+
+PROCESS = """\
+import pathlib, sys, time
+text = pathlib.Path(sys.argv[1]).read_text()
+time.sleep(0.5)
+if text.startswith("bad"):
+    raise SystemExit(f"bad input {pathlib.Path(sys.argv[1]).name}")
+pathlib.Path("result.txt").write_text(text.upper())
+"""
+
+
+@pytest.fixture(scope="module")
+def second_worker(stack: DevStack) -> Iterator[str]:
+    """A second worker on the same pool: the pool now has two nodes."""
+    process = ManagedProcess("worker-2", stack.home)
+    stack.start_worker(process, "rgrid-test-worker-2")
+    yield "rgrid-test-worker-2"
+    process.stop()
+
+
+def _max_overlap(executions: list[dict]) -> int:
+    events = []
+    for e in executions:
+        events += [(datetime.fromisoformat(e["started_at"]), 1),
+                   (datetime.fromisoformat(e["finished_at"]), -1)]
+    running = peak = 0
+    for _, change in sorted(events, key=lambda event: (event[0], event[1])):
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
+def test_a_batch_fans_out_over_the_pool_within_its_parallel_bound(rgrid: Rgrid, tmp_path,
+                                                                  second_worker):
+    write_script(tmp_path, "process.py", PROCESS)
+    (tmp_path / "data" / "more").mkdir(parents=True)
+    for index in range(10):
+        (tmp_path / "data" / f"in{index}.csv").write_text(f"row {index}\n")
+    (tmp_path / "data" / "more" / "in0.csv").write_text("bad a\n")
+    (tmp_path / "data" / "more" / "broken.csv").write_text("bad b\n")
+
+    result = rgrid("run", "process.py", "--batch", "data/**/*.csv", "--batch", "data/in1.csv",
+                   "--parallel", "3", timeout=600)
+
+    assert result.exit_code == 0, result.stderr
+    assert "Starting batch bat_" in result.stderr and "12 files, 3 parallel" in result.stderr
+    assert "10 succeeded, 2 failed" in result.stderr
+    assert "data/more/broken.csv" in result.stderr and "bad input broken.csv" in result.stderr
+    outputs = tmp_path / "outputs"
+    assert (outputs / "data__in0" / "result.txt").read_text() == "ROW 0\n"
+    for index in range(1, 10):
+        assert (outputs / f"in{index}" / "result.txt").read_text() == f"ROW {index}\n"
+    assert not (outputs / "data__more__in0").exists() and not (outputs / "broken").exists()
+
+    items = [e for e in rgrid("list", "--json", "--limit", "100").json()
+             if e["batch_id"] and e["batch_id"] in result.stderr]
+    assert len(items) == 12
+    failed_ids = (tmp_path / "batch_failures.txt").read_text().split()
+    assert sorted(failed_ids) == sorted(e["id"] for e in items if e["status"] == "failed")
+    assert _max_overlap(items) <= 3
+    assert {e["worker"] for e in items} == {"rgrid-test-worker", second_worker}
+
+
+def test_an_empty_glob_is_refused_before_anything_is_submitted(rgrid: Rgrid, tmp_path):
+    write_script(tmp_path, "process.py", PROCESS)
+    result = rgrid("run", "process.py", "--batch", "nothing/*.csv")
+    assert result.exit_code == 2
+    assert "No files match 'nothing/*.csv'" in result.stderr
+    assert "quote it" in result.stderr
+
+
+def test_when_every_item_fails_the_exit_code_is_1(rgrid: Rgrid, tmp_path):
+    write_script(tmp_path, "process.py", PROCESS)
+    (tmp_path / "x.csv").write_text("bad x\n")
+    result = rgrid("run", "process.py", "--batch", "*.csv", timeout=300)
+    assert result.exit_code == 1
+    assert "0 succeeded, 1 failed" in result.stderr
