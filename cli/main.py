@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cli.commands import accounts, artifacts, batches, executions, run
+from cli.commands import accounts, artifacts, batches, executions, retry, run
 from cli.config import CliSettings
 from cli.output import err_console
 from rgrid_common.errors import InvalidInput, RGridError
@@ -21,6 +21,7 @@ app.command("list")(executions.list_)
 app.command()(artifacts.download)
 app.command()(artifacts.artifacts)
 app.command()(batches.watch)
+app.command()(retry.retry)
 app.command()(accounts.runtimes)
 app.command()(accounts.login)
 app.add_typer(accounts.accounts_app, name="accounts")

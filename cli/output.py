@@ -13,7 +13,7 @@ err_console = Console(stderr=True, highlight=False)
 JSON_FIELDS = ("id", "status", "exit_code", "runtime", "script_name", "args", "created_at",
                "started_at", "finished_at", "duration_seconds", "error", "worker",
                "flow_run_id", "memory_mb", "cpus", "timeout_seconds", "batch_id",
-               "batch_index")
+               "batch_index", "retry_of")
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "timed_out": "red",
                 "cancelled": "yellow", "running": "cyan", "queued": "blue"}
 

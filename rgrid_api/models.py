@@ -53,6 +53,7 @@ class Batch(Base):
     fail_fast: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16))
     flow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    retry_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -83,6 +84,7 @@ class Execution(Base):
     batch_id: Mapped[str | None] = mapped_column(
         ForeignKey("batches.id", ondelete="CASCADE"), nullable=True, index=True)
     batch_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    retry_of: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class LogChunk(Base):

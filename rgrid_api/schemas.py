@@ -150,10 +150,15 @@ class BatchPublic(BaseModel):
     counts: dict[str, int] = Field(description="Items by status.")
     mean_duration_seconds: float | None = None
     flow_run_id: str | None
+    retry_of: str | None = None
     created_at: datetime
     finished_at: datetime | None
 
     _utc = field_validator("created_at", "finished_at")(_as_utc)
+
+
+class BatchRetry(BaseModel):
+    batch_id: str
 
 
 class BatchPlan(BaseModel):
@@ -184,6 +189,7 @@ class ExecutionPublic(BaseModel):
     duration_seconds: float | None = None
     batch_id: str | None = None
     batch_index: int | None = None
+    retry_of: str | None = None
 
     _utc = field_validator("created_at", "started_at", "finished_at")(_as_utc)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli import context
+from cli.client import ApiClient
 from cli.batch import BATCH_FAILURES_FILE
 from cli.commands.run_batch import BatchOptions, run_batch
 from cli.follow import print_logs, wait_until_finished
@@ -19,6 +20,7 @@ from rgrid_common.limits import parse_env, parse_memory
 from rgrid_common.status import ExecutionStatus
 
 TIMED_OUT_EXIT_CODE = 124  # as timeout(1)
+DETACHED_EXIT_CODE = 130
 
 
 def run(
@@ -72,14 +74,22 @@ def run(
     script_args = list(args or [])
     inputs = find_inputs(script_args)
     client = context.api()
-    cli_settings = context.settings()
     upload_inputs(client, inputs, force=no_cache_inputs)
     body = {**spec, "args": script_args, "inputs": [item.as_request() for item in inputs]}
     execution = client.post("/api/v1/executions", body)
+    raise typer.Exit(follow_execution(client, execution, detach=detach, as_json=as_json,
+                                      output_dir=output_dir or Path("."),
+                                      remote_only=remote_only))
+
+
+def follow_execution(client: ApiClient, execution: dict, *, detach: bool, as_json: bool,
+                     output_dir: Path, remote_only: bool) -> int:
+    """Output as it comes, then the files back; the exit code to leave with."""
     execution_id = execution["id"]
+    cli_settings = context.settings()
     if detach:
         _print_submitted(execution, as_json)
-        return
+        return 0
     try:
         if not as_json:
             print_logs(client, execution_id, follow=True, poll_seconds=cli_settings.poll_seconds)
@@ -87,13 +97,13 @@ def run(
     except KeyboardInterrupt:
         err_console.print(f"\nDetached; {execution_id} goes on. Follow it with "
                           f"`rgrid logs {execution_id} --follow`.")
-        raise typer.Exit(130) from None
-    _bring_outputs_back(client, execution_id, output_dir or Path("."), remote_only)
+        return DETACHED_EXIT_CODE
+    _bring_outputs_back(client, execution_id, output_dir, remote_only)
     if as_json:
         console.print_json(execution_json(final))
     else:
         _print_outcome(final)
-    raise typer.Exit(exit_code_of(final))
+    return exit_code_of(final)
 
 
 def _bring_outputs_back(client, execution_id: str, output_dir: Path, remote_only: bool) -> None:

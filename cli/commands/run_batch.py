@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cli import context
+from cli.client import ApiClient
 from cli.batch import download_batch_outputs, expand_batch, follow_batch, output_folders, summarize
 from cli.inputs import find_inputs, upload_inputs
 from cli.output import err_console
@@ -38,6 +39,12 @@ def run_batch(spec: dict, patterns: list[str], extra_args: list[str],
                   for file, inputs in zip(files, items, strict=True)]})
     err_console.print(f"Starting batch {batch['id']}: {len(files)} "
                       f"file{'s' * (len(files) != 1)}, {options.parallel} parallel")
+    return follow_batch_to_the_end(client, batch, files, options)
+
+
+def follow_batch_to_the_end(client: ApiClient, batch: dict, files: list[str],
+                            options: BatchOptions) -> int:
+    """Progress, then each item's outputs in its folder and the summary; the exit code."""
     if options.detach:
         err_console.print(f"Follow it with `rgrid watch {batch['id']}`.")
         return 0

@@ -124,6 +124,20 @@ def record_inputs(session: Session, store: ObjectStore, *, execution: Execution,
             expires_at=_as_utc(held.modified) + timedelta(days=settings.retention_days)))
 
 
+def copy_inputs(session: Session, store: ObjectStore, *, source: Execution, target: Execution,
+                now: datetime) -> None:
+    """A retry gets the same input blobs, as long as the store still holds them."""
+    for artifact in _artifacts_of(session, source.id, INPUT):
+        if _as_utc(artifact.expires_at) <= now or store.stat(artifact.key) is None:
+            raise InvalidInput(f"Input {artifact.path!r} of {source.id} has expired.",
+                               "Run the script again with the file instead of retrying.")
+        session.add(Artifact(
+            account_id=target.account_id, execution_id=target.id, kind=INPUT,
+            path=artifact.path, arg_indexes=artifact.arg_indexes, size=artifact.size,
+            sha256=artifact.sha256, content_type=artifact.content_type,
+            encoding=artifact.encoding, key=artifact.key, expires_at=artifact.expires_at))
+
+
 def input_downloads(session: Session, store: ObjectStore, *, execution: Execution,
                     settings: Settings) -> list[InputDownload]:
     expires = timedelta(seconds=settings.signed_url_seconds)

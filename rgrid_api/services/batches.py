@@ -3,6 +3,8 @@ outputs) linked to its batch; one ``rgrid-batch`` flow run fans them out over th
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -12,7 +14,7 @@ from rgrid_api.schemas import BatchCreate, BatchPlan, BatchPublic
 from rgrid_api.services import executions
 from rgrid_api.services.executions import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
-from rgrid_common.errors import NotFound, RGridError
+from rgrid_common.errors import Conflict, NotFound, RGridError
 from rgrid_common.status import ExecutionStatus
 
 RUNNING, FINISHED = "running", "finished"
@@ -37,14 +39,48 @@ def create_batch(session: Session, *, account: Account, request: BatchCreate,
         session.rollback()
         raise
     session.commit()
+    _schedule(session, batch, scheduler)
+    return batch
+
+
+def _schedule(session: Session, batch: Batch, scheduler: FlowRunScheduler) -> None:
+    """The batch's flow run; if Prefect cannot take it, the batch and its items go."""
     try:
-        batch.flow_run_id = scheduler.schedule_batch(batch_id=batch.id, account_id=account.id)
+        batch.flow_run_id = scheduler.schedule_batch(batch_id=batch.id,
+                                                     account_id=batch.account_id)
     except RGridError:
-        session.delete(batch)  # its executions go with it (ON DELETE CASCADE)
         session.execute(Execution.__table__.delete().where(Execution.batch_id == batch.id))
+        session.delete(batch)
         session.commit()
         raise
     session.commit()
+
+
+def retry_failed(session: Session, *, account: Account, batch_id: str, settings: Settings,
+                 scheduler: FlowRunScheduler, store: ObjectStore, now: datetime) -> Batch:
+    """A new batch of the items that did not succeed, each linked to the one it retries."""
+    original = get_batch(session, account=account, batch_id=batch_id)
+    if original.status != FINISHED:
+        raise Conflict(f"Batch {batch_id!r} is still running.",
+                       f"Wait for it (`rgrid watch {batch_id}`), then retry.")
+    failed = [item for item in batch_executions(session, original)
+              if item.status != ExecutionStatus.SUCCEEDED.value]
+    if not failed:
+        raise Conflict(f"Every item of batch {batch_id!r} succeeded; nothing to retry.")
+    batch = Batch(account_id=account.id, script_name=original.script_name, total=len(failed),
+                  parallel=original.parallel, fail_fast=original.fail_fast, status=RUNNING,
+                  retry_of=original.id)
+    session.add(batch)
+    session.flush()
+    try:
+        for index, item in enumerate(failed):
+            executions.clone_execution(session, store, item, settings=settings, now=now,
+                                       batch_id=batch.id, batch_index=index)
+    except RGridError:
+        session.rollback()
+        raise
+    session.commit()
+    _schedule(session, batch, scheduler)
     return batch
 
 
@@ -69,7 +105,7 @@ def public_batch(session: Session, batch: Batch) -> BatchPublic:
         parallel=batch.parallel, fail_fast=batch.fail_fast,
         counts={status.value: counts.get(status.value, 0) for status in ExecutionStatus},
         mean_duration_seconds=sum(durations) / len(durations) if durations else None,
-        flow_run_id=batch.flow_run_id, created_at=batch.created_at,
+        flow_run_id=batch.flow_run_id, retry_of=batch.retry_of, created_at=batch.created_at,
         finished_at=batch.finished_at)
 
 

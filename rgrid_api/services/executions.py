@@ -68,6 +68,38 @@ def add_execution(session: Session, store: ObjectStore, *, account: Account, spe
     return execution
 
 
+def clone_execution(session: Session, store: ObjectStore, original: Execution, *,
+                    settings: Settings, now: datetime, **extra) -> Execution:
+    """A new ``queued`` execution of the same script, args, limits and inputs, linked to
+    ``original`` by ``retry_of``; not yet committed."""
+    if not ExecutionStatus(original.status).is_finished:
+        raise Conflict(f"Execution {original.id!r} is {original.status}; only a finished "
+                       "execution can be retried.", f"Wait for it: rgrid logs {original.id} -f")
+    execution = Execution(
+        account_id=original.account_id, status=ExecutionStatus.QUEUED.value,
+        script_name=original.script_name, script_content=original.script_content,
+        runtime=original.runtime, image=original.image, args=original.args, env=original.env,
+        memory_mb=original.memory_mb, cpus=original.cpus,
+        timeout_seconds=original.timeout_seconds, retry_of=original.id, **extra)
+    session.add(execution)
+    session.flush()
+    artifacts.copy_inputs(session, store, source=original, target=execution, now=now)
+    return execution
+
+
+def retry_execution(session: Session, *, account: Account, execution_id: str,
+                    settings: Settings, scheduler: FlowRunScheduler, store: ObjectStore,
+                    now: datetime) -> Execution:
+    original = get_execution(session, account=account, execution_id=execution_id)
+    try:
+        execution = clone_execution(session, store, original, settings=settings, now=now)
+    except RGridError:
+        session.rollback()
+        raise
+    session.commit()
+    return _schedule(session, execution, scheduler)
+
+
 def create_execution(session: Session, *, account: Account, request: ExecutionCreate,
                      settings: Settings, scheduler: FlowRunScheduler,
                      store: ObjectStore) -> Execution:
@@ -80,9 +112,14 @@ def create_execution(session: Session, *, account: Account, request: ExecutionCr
         session.rollback()
         raise
     session.commit()
+    return _schedule(session, execution, scheduler)
+
+
+def _schedule(session: Session, execution: Execution, scheduler: FlowRunScheduler) -> Execution:
+    """The execution's flow run; if Prefect cannot take it, the execution goes."""
     try:
         execution.flow_run_id = scheduler.schedule(execution_id=execution.id,
-                                                   account_id=account.id)
+                                                   account_id=execution.account_id)
     except RGridError:
         session.delete(execution)
         session.commit()

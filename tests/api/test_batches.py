@@ -62,3 +62,18 @@ def test_the_worker_plans_cancels_the_rest_and_finishes(api, alice, worker_heade
     assert api.post(f"{base}/finish", headers=worker_headers).status_code == 204
     public = alice.get(f"/api/v1/batches/{batch['id']}").json()
     assert public["status"] == "finished" and public["counts"]["cancelled"] == 4
+
+
+def test_only_a_finished_execution_of_ones_own_can_be_retried(alice, bob):
+    execution = alice.post("/api/v1/executions", HELLO).json()  # queued: no worker serves it
+    response = alice.post(f"/api/v1/executions/{execution['id']}/retry", {})
+    assert response.status_code == 409
+    assert "only a finished execution can be retried" in response.json()["message"]
+    assert bob.post(f"/api/v1/executions/{execution['id']}/retry", {}).status_code == 404
+
+
+def test_a_running_batch_cannot_be_retried(alice):
+    batch = _create(alice)
+    response = alice.post("/api/v1/executions/retry", {"batch_id": batch["id"]})
+    assert response.status_code == 409
+    assert "still running" in response.json()["message"]

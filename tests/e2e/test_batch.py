@@ -88,3 +88,36 @@ def test_when_every_item_fails_the_exit_code_is_1(rgrid: Rgrid, tmp_path):
     result = rgrid("run", "process.py", "--batch", "*.csv", timeout=300)
     assert result.exit_code == 1
     assert "0 succeeded, 1 failed" in result.stderr
+
+
+def test_retry_of_a_batch_reruns_exactly_the_failed_items(rgrid: Rgrid, tmp_path):
+    write_script(tmp_path, "process.py", PROCESS)
+    for name, text in (("a.csv", "fine\n"), ("b.csv", "bad b\n"), ("c.csv", "bad c\n")):
+        (tmp_path / name).write_text(text)
+    first = rgrid("run", "process.py", "--batch", "*.csv", timeout=300)
+    failed_ids = set((tmp_path / "batch_failures.txt").read_text().split())
+    assert first.exit_code == 0 and len(failed_ids) == 2
+
+    original_batch = rgrid("list", "--json").json()[0]["batch_id"]
+    again = rgrid("retry", "--batch", original_batch, timeout=300)
+
+    assert again.exit_code == 1, again.stderr  # the same inputs fail the same way
+    assert "Retrying 2 failed items of" in again.stderr
+    retried = [e for e in rgrid("list", "--json").json() if e["retry_of"]][:2]
+    assert {e["retry_of"] for e in retried} == failed_ids
+    assert len({e["batch_id"] for e in retried}) == 1
+    assert retried[0]["batch_id"] != original_batch
+
+
+def test_retry_of_one_execution_runs_it_again_with_its_inputs(rgrid: Rgrid, tmp_path):
+    write_script(tmp_path, "process.py", PROCESS)
+    (tmp_path / "one.csv").write_text("one\n")
+    first = rgrid("run", "process.py", "one.csv")
+    original = rgrid("list", "--json").json()[0]["id"]
+
+    again = rgrid("retry", original)
+
+    assert first.exit_code == again.exit_code == 0, again.stderr
+    retried = rgrid("list", "--json").json()[0]
+    assert retried["retry_of"] == original and retried["id"] != original
+    assert (tmp_path / "result (1).txt").read_text() == "ONE\n"

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Query, status
 from rgrid_api.api.deps import (CurrentAccount, NowDep, SchedulerDep, SessionDep, SettingsDep,
                                 StoreDep)
 from rgrid_api.models import Execution
-from rgrid_api.schemas import (ArtifactList, ExecutionCreate, ExecutionList, ExecutionPublic,
-                               LogChunkPublic, LogPage)
-from rgrid_api.services import artifacts, executions
+from rgrid_api.schemas import (ArtifactList, BatchPublic, BatchRetry, ExecutionCreate,
+                               ExecutionList, ExecutionPublic, LogChunkPublic, LogPage)
+from rgrid_api.services import artifacts, batches, executions
 from rgrid_common.status import ExecutionStatus
 
 router = APIRouter(prefix="/api/v1/executions", tags=["executions"])
@@ -27,6 +27,25 @@ def create_execution(body: ExecutionCreate, account: CurrentAccount, session: Se
     return to_public(executions.create_execution(
         session, account=account, request=body, settings=settings, scheduler=scheduler,
         store=store))
+
+
+@router.post("/retry", status_code=status.HTTP_201_CREATED)
+def retry_batch(body: BatchRetry, account: CurrentAccount, session: SessionDep,
+                settings: SettingsDep, scheduler: SchedulerDep, store: StoreDep,
+                now: NowDep) -> BatchPublic:
+    """A new batch of the items of ``batch_id`` that did not succeed."""
+    batch = batches.retry_failed(session, account=account, batch_id=body.batch_id,
+                                 settings=settings, scheduler=scheduler, store=store, now=now)
+    return batches.public_batch(session, batch)
+
+
+@router.post("/{execution_id}/retry", status_code=status.HTTP_201_CREATED)
+def retry_execution(execution_id: str, account: CurrentAccount, session: SessionDep,
+                    settings: SettingsDep, scheduler: SchedulerDep, store: StoreDep,
+                    now: NowDep) -> ExecutionPublic:
+    return to_public(executions.retry_execution(
+        session, account=account, execution_id=execution_id, settings=settings,
+        scheduler=scheduler, store=store, now=now))
 
 
 @router.get("")

@@ -1,0 +1,75 @@
+"""Throughput of a batch on the single-machine default with 2 slots, against
+`xargs -P2 docker run` of the same script over the same files, same image and sandbox,
+in the same run. Start the stack first: `./scripts/dev up`.
+
+    python benchmarks/batch.py [--files 200]
+
+rgrid   = `rgrid run trivial.py --batch 'in/*.txt' --parallel 2`, end to end: uploads,
+          every item's flow run and container, progress, outputs downloaded.
+baseline = `xargs -P2` running one sandboxed `docker run --rm` per file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results" / "batch.json"
+SCRIPT = "import sys\nopen('out.txt', 'w').write(open(sys.argv[1]).read().upper())\n"
+SANDBOX = ["--network", "none", "--read-only", "--tmpfs", "/tmp", "--user", "1000:1000",
+           "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", "256",
+           "--memory", "512m", "--cpus", "1"]
+
+
+def timed(argv: list[str], cwd: Path, **kwargs) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, **kwargs)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(argv)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=200)
+    count = parser.parse_args().files
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        work.chmod(0o777)
+        (work / "trivial.py").write_text(SCRIPT)
+        (work / "in").mkdir()
+        for index in range(count):
+            (work / "in" / f"f{index:04d}.txt").write_text(f"line {index}\n")
+        (work / "xargs-out").mkdir(mode=0o777)
+        (work / "xargs-out").chmod(0o777)
+
+        docker = ["docker", "run", "--rm", *SANDBOX, "-v", f"{work}:/src:ro",
+                  "-v", f"{work}/xargs-out:/work", "-w", "/work", "rgrid/python:3.11",
+                  "python3", "/src/trivial.py"]
+        listing = "\n".join(f"/src/in/{p.name}" for p in sorted((work / "in").iterdir()))
+        baseline = timed(["xargs", "-P2", "-n1", *docker], work, input=listing)
+        rgrid = timed([sys.executable, "-P", "-m", "cli.main", "run", "trivial.py",
+                       "--batch", "in/*.txt", "--parallel", "2"], work)
+        produced = len(list((work / "outputs").rglob("out.txt")))
+        if produced != count:
+            sys.exit(f"rgrid produced {produced} outputs, expected {count}")
+
+    report = {"files": count, "rgrid_s": rgrid, "xargs_docker_s": baseline,
+              "throughput_ratio": baseline / rgrid,
+              "rgrid_items_per_s": count / rgrid, "xargs_items_per_s": count / baseline}
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2))
+    print(f"files: {count}, 2 slots")
+    print(f"rgrid batch      {rgrid:7.1f} s  ({report['rgrid_items_per_s']:.2f} items/s)")
+    print(f"xargs docker run {baseline:7.1f} s  ({report['xargs_items_per_s']:.2f} items/s)")
+    print(f"throughput ratio rgrid/xargs: {report['throughput_ratio']:.2f} (target >= 0.6)")
+
+
+if __name__ == "__main__":
+    main()
