@@ -23,13 +23,26 @@ from rgrid_common.status import ExecutionStatus
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
+PICKUP_ATTEMPTS = 3
 
 
 @task(name="rgrid-batch-item", cache_policy=NONE)
 def run_item(execution_id: str, deployment: str) -> str:
-    run_deployment(deployment, parameters={"execution_id": execution_id},
-                   flow_run_name=execution_id, idempotency_key=execution_id,
-                   poll_interval=POLL_SECONDS, tags=["rgrid", "rgrid-batch-item"])
+    """Runs the item's flow run; if that ended without ever claiming the execution (it
+    crashed on pickup), starts another, a bounded number of times."""
+    control_plane = ControlPlane.from_settings(WorkerSettings())
+    try:
+        for attempt in range(1, PICKUP_ATTEMPTS + 1):
+            name = execution_id if attempt == 1 else f"{execution_id}-attempt-{attempt}"
+            run_deployment(deployment, parameters={"execution_id": execution_id},
+                           flow_run_name=name, idempotency_key=name,
+                           poll_interval=POLL_SECONDS, tags=["rgrid", "rgrid-batch-item"])
+            if control_plane.execution_status(execution_id) != ExecutionStatus.QUEUED:
+                break
+            log.warning("flow run %s ended before claiming %s; starting another", name,
+                        execution_id)
+    finally:
+        control_plane.close()
     return execution_id
 
 

@@ -121,3 +121,21 @@ def test_retry_of_one_execution_runs_it_again_with_its_inputs(rgrid: Rgrid, tmp_
     retried = rgrid("list", "--json").json()[0]
     assert retried["retry_of"] == original and retried["id"] != original
     assert (tmp_path / "result (1).txt").read_text() == "ONE\n"
+
+
+def test_fail_fast_cancels_what_has_not_started(rgrid: Rgrid, tmp_path):
+    write_script(tmp_path, "process.py", PROCESS)
+    (tmp_path / "a.csv").write_text("bad first\n")
+    for name in ("b", "c", "d", "e", "f"):
+        (tmp_path / f"{name}.csv").write_text(f"{name}\n")
+
+    result = rgrid("run", "process.py", "--batch", "*.csv", "--parallel", "1", "--fail-fast",
+                   timeout=300)
+
+    batch_id = rgrid("list", "--json").json()[0]["batch_id"]
+    items = [e for e in rgrid("list", "--json", "--limit", "100").json()
+             if e["batch_id"] == batch_id]
+    statuses = sorted(e["status"] for e in items)
+    assert statuses.count("failed") == 1 and statuses.count("cancelled") >= 4, statuses
+    assert "cancelled" in result.stderr
+    assert all("--fail-fast" in (e["error"] or "") for e in items if e["status"] == "cancelled")
