@@ -24,11 +24,16 @@ POSTGRES_ADMIN_URL = os.environ.get(
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    home = tmp_path_factory.mktemp("rgrid-home")
-    settings = DevSettings(home=home, prefect_port=free_port(), api_port=free_port(),
-                           cli_config=home / "cli-config.json", worker_query_seconds=0.5,
-                           worker_name="rgrid-test-worker")
-    dev_stack = DevStack(settings, say=lambda line: print(line, flush=True))
+    yield from _running_stack(tmp_path_factory.mktemp("rgrid-home"),
+                              worker_name="rgrid-test-worker")
+
+
+def _running_stack(home: Path, **settings) -> Iterator[DevStack]:
+    """A whole stack on free ports in ``home``, brought up and, afterwards, down."""
+    dev_stack = DevStack(DevSettings(home=home, prefect_port=free_port(), api_port=free_port(),
+                                     cli_config=home / "cli-config.json",
+                                     worker_query_seconds=0.5, **settings),
+                         say=lambda line: print(line, flush=True))
     try:
         dev_stack.up()
         yield dev_stack
@@ -51,18 +56,10 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def s3_stack(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[DevStack]:
     """A second stack whose API keeps files in S3 (configured through a Prefect block)."""
-    home = tmp_path_factory.mktemp("rgrid-s3-home")
-    settings = DevSettings(home=home, prefect_port=free_port(), api_port=free_port(),
-                           cli_config=home / "cli-config.json", worker_query_seconds=0.5,
-                           worker_name="rgrid-s3-worker", storage_backend="s3",
-                           s3_endpoint=s3_endpoint, s3_access_key="test-access",
-                           s3_secret_key="test-secret", s3_bucket="rgrid-test")
-    dev_stack = DevStack(settings, say=lambda line: print(line, flush=True))
-    try:
-        dev_stack.up()
-        yield dev_stack
-    finally:
-        dev_stack.down()
+    yield from _running_stack(tmp_path_factory.mktemp("rgrid-s3-home"),
+                              worker_name="rgrid-s3-worker", storage_backend="s3",
+                              s3_endpoint=s3_endpoint, s3_access_key="test-access",
+                              s3_secret_key="test-secret", s3_bucket="rgrid-test")
 
 
 @pytest.fixture

@@ -28,19 +28,11 @@ def create_batch(session: Session, *, account: Account, request: BatchCreate,
     batch = Batch(account_id=account.id, script_name=request.script_name,
                   total=len(request.items), parallel=request.parallel,
                   fail_fast=request.fail_fast, status=RUNNING)
-    session.add(batch)
-    session.flush()
-    try:
-        for index, item in enumerate(request.items):
-            executions.add_execution(session, store, account=account, spec=request, item=item,
-                                     runtime=runtime, settings=settings, batch_id=batch.id,
-                                     batch_index=index)
-    except RGridError:
-        session.rollback()
-        raise
-    session.commit()
-    _schedule(session, batch, scheduler)
-    return batch
+    return _record_and_schedule(session, batch, scheduler, [
+        lambda index, item=item: executions.add_execution(
+            session, store, account=account, spec=request, item=item, runtime=runtime,
+            settings=settings, batch_id=batch.id, batch_index=index)
+        for item in request.items])
 
 
 def _schedule(session: Session, batch: Batch, scheduler: FlowRunScheduler) -> None:
@@ -70,12 +62,22 @@ def retry_failed(session: Session, *, account: Account, batch_id: str, settings:
     batch = Batch(account_id=account.id, script_name=original.script_name, total=len(failed),
                   parallel=original.parallel, fail_fast=original.fail_fast, status=RUNNING,
                   retry_of=original.id)
+    return _record_and_schedule(session, batch, scheduler, [
+        lambda index, item=item: executions.clone_execution(
+            session, store, item, settings=settings, now=now, batch_id=batch.id,
+            batch_index=index)
+        for item in failed])
+
+
+def _record_and_schedule(session: Session, batch: Batch, scheduler: FlowRunScheduler,
+                         add_items: list) -> Batch:
+    """The batch and every item (``add_items[i](i)`` adds item i), committed together or
+    not at all, then the batch's flow run."""
     session.add(batch)
     session.flush()
     try:
-        for index, item in enumerate(failed):
-            executions.clone_execution(session, store, item, settings=settings, now=now,
-                                       batch_id=batch.id, batch_index=index)
+        for index, add_item in enumerate(add_items):
+            add_item(index)
     except RGridError:
         session.rollback()
         raise
