@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.live import Live
@@ -17,6 +18,7 @@ from cli.outputs import download_outputs
 from rgrid_common.errors import InvalidInput
 
 BATCH_FAILURES_FILE = "batch_failures.txt"
+PARALLEL_ITEMS = 4
 
 
 def expand_batch(patterns: list[str], cwd: Path) -> list[str]:
@@ -78,10 +80,13 @@ def _duration(seconds: float) -> str:
 
 def download_batch_outputs(client: ApiClient, executions: list[dict], folders: list[str],
                            output_dir: Path, *, flat: bool) -> int:
-    count = 0
-    for execution in executions:
+    """Items fetched in parallel, a few at a time (each item's files are parallel too)."""
+    def fetch(execution: dict) -> int:
         target = output_dir if flat else output_dir / folders[execution["batch_index"]]
-        count += len(download_outputs(client, execution["id"], target, quiet=True))
+        return len(download_outputs(client, execution["id"], target, quiet=True))
+
+    with ThreadPoolExecutor(PARALLEL_ITEMS) as pool:
+        count = sum(pool.map(fetch, executions))
     if count:
         err_console.print(f"[green]✓[/] Downloaded {count} output{'s' * (count != 1)} "
                           f"to {output_dir}")

@@ -23,6 +23,10 @@ class DevSettings(BaseSettings):
     worker_limit: int = Field(4, description="Flow runs the local worker runs at once.")
     worker_query_seconds: float = Field(
         0.5, description="How often the worker polls Prefect; latency of a run's start.")
+    heartbeat_seconds: float = Field(
+        10, description="How often a worker says, per running execution, that it lives.")
+    lost_after_seconds: float = Field(
+        60, description="Silence after which the API retries a worker's executions elsewhere.")
     account_name: str = "local"
     cli_config: Path = Field(default_factory=default_config_path,
                              validation_alias=AliasChoices("RGRID_CONFIG", "RGRID_DEV_CLI_CONFIG"))

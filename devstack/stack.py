@@ -27,7 +27,8 @@ from rgrid_common.errors import RGridError
 from work_pools import PROCESS_POOL
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-DEPLOYMENTS = ("rgrid-execute/rgrid-execute", "rgrid-batch/rgrid-batch")
+DEPLOYMENTS = ("rgrid-execute/rgrid-execute", "rgrid-batch/rgrid-batch",
+               "rgrid-batch-shard/rgrid-batch-shard")
 SERVICES = ("worker", "api", "prefect-server")  # in stopping order
 SECRET_NAMES = ("admin_key", "worker_token", "storage_signing_key")
 
@@ -91,6 +92,7 @@ class DevStack:
             "RGRID_ADMIN_KEY": secrets_["admin_key"],
             "RGRID_WORKER_TOKEN": secrets_["worker_token"],
             "RGRID_PUBLIC_URL": self.settings.api_url,
+            "RGRID_LOST_AFTER_SECONDS": str(self.settings.lost_after_seconds),
             **self._storage_env(secrets_),
         }
         self._ensure_service("api", [sys.executable, "-m", "rgrid_api"], env,
@@ -127,6 +129,7 @@ class DevStack:
             "RGRID_API_URL": self.settings.api_url,
             "RGRID_WORKER_TOKEN": self._secrets()["worker_token"],
             "RGRID_WORKER_NAME": name,
+            "RGRID_HEARTBEAT_SECONDS": str(self.settings.heartbeat_seconds),
         }
         argv = [sys.executable, "-m", "work_pools.warm_worker", "--pool", PROCESS_POOL.name,
                 "--name", name, "--limit", str(self.settings.worker_limit)]

@@ -39,13 +39,42 @@ class ControlPlane:
         except Conflict:
             return None
 
+    def claim_next(self, batch_id: str, *, flow_run_id: str, worker: str) -> JobSpec | None:
+        """The batch's next queued item, now claimed by this flow run; None when none may
+        start (none left, or ``parallel`` already running)."""
+        response = self._http.post(f"{BATCHES}/{batch_id}/claim-next",
+                                   json={"flow_run_id": flow_run_id, "worker": worker})
+        answer = self._checked(response)
+        return JobSpec.model_validate(answer) if answer else None
+
+    def heartbeat(self, execution_id: str, attempt: int) -> bool:
+        """False when the attempt is no longer current (the API gave it to another)."""
+        try:
+            self._checked(self._http.post(f"{PREFIX}/{execution_id}/heartbeat",
+                                          json={"attempt": attempt}))
+        except Conflict:
+            return False
+        return True
+
+    def give_back(self, execution_id: str, attempt: int, reason: str) -> None:
+        self._checked(self._http.post(f"{PREFIX}/{execution_id}/give-back",
+                                      json={"attempt": attempt, "reason": reason[:2000]}))
+
     def execution_status(self, execution_id: str) -> ExecutionStatus:
         answer = self._checked(self._http.get(f"{PREFIX}/{execution_id}/status"))
         return ExecutionStatus(answer["status"])
 
+    def claim_next(self, batch_id: str, *, flow_run_id: str, worker: str) -> JobSpec | None:
+        """The next queued item of the batch, now claimed by this flow run; None when
+        none is left."""
+        response = self._http.post(f"{BATCHES}/{batch_id}/claim-next",
+                                   json={"flow_run_id": flow_run_id, "worker": worker})
+        answer = self._checked(response)
+        return JobSpec.model_validate(answer) if answer else None
+
     def batch_plan(self, batch_id: str) -> BatchPlan:
         return BatchPlan.model_validate(
-            self._checked(self._http.get(f"{BATCHES}/{batch_id}/plan")))
+            self._checked(self._http.post(f"{BATCHES}/{batch_id}/plan")))
 
     def cancel_queued(self, batch_id: str, reason: str) -> int:
         answer = self._checked(self._http.post(f"{BATCHES}/{batch_id}/cancel-queued",
@@ -59,8 +88,9 @@ class ControlPlane:
         body = {"chunks": [chunk.model_dump() for chunk in chunks]}
         self._checked(self._http.post(f"{PREFIX}/{execution_id}/logs", json=body))
 
-    def output_uploads(self, execution_id: str, files: list[OutputFile]) -> list[OutputUpload]:
-        body = {"files": [item.model_dump() for item in files]}
+    def output_uploads(self, execution_id: str, files: list[OutputFile], *,
+                       attempt: int | None = None) -> list[OutputUpload]:
+        body = {"files": [item.model_dump() for item in files], "attempt": attempt}
         answer = self._checked(self._http.post(f"{PREFIX}/{execution_id}/output-uploads",
                                                json=body))
         return OutputUploads.model_validate(answer).uploads

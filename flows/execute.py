@@ -11,6 +11,7 @@ from prefect.runtime import flow_run
 
 from flows.container import connect_docker, run_container
 from flows.control_plane import ControlPlane
+from flows.heartbeat import Heartbeat
 from flows.log_shipper import LogShipper
 from flows.outcome import finish_report
 from flows.outputs import upload_outputs
@@ -32,14 +33,35 @@ def run_execution(execution_id: str, *, flow_run_id: str, settings: WorkerSettin
     if job is None:
         log.info("execution %r is owned by another flow run; nothing to do", execution_id)
         return None
-    with (LogShipper(control_plane, execution_id, flush_seconds=settings.log_flush_seconds,
-                     max_chars=settings.max_log_chars) as shipper,
-          fresh_work_dir(settings.work_root, execution_id) as work_dir,
-          fresh_work_dir(settings.work_root, f"{execution_id}-scratch",
-                         for_container=False) as scratch,
-          httpx.Client(timeout=STORAGE_TIMEOUT) as storage):
-        report = _run_and_collect(work_dir, job, settings, control_plane, storage, shipper,
-                                  scratch)
+    return run_claimed(job, settings=settings, control_plane=control_plane)
+
+
+def run_claimed(job: JobSpec, *, settings: WorkerSettings,
+                control_plane: ControlPlane) -> ExecutionStatus:
+    """Run and report an execution this flow run has claimed. A failure that is not the
+    script's (the engine, storage, or RGrid itself) gives the attempt back to the API,
+    which retries it (``queued``) or, with the attempts spent, fails it."""
+    execution_id = job.execution_id
+    try:
+        with (Heartbeat(control_plane, execution_id, job.attempt,
+                        every_seconds=settings.heartbeat_seconds),
+              LogShipper(control_plane, execution_id, flush_seconds=settings.log_flush_seconds,
+                         max_chars=settings.max_log_chars, first_seq=job.log_seq_start
+                         ) as shipper,
+              fresh_work_dir(settings.work_root, execution_id) as work_dir,
+              fresh_work_dir(settings.work_root, f"{execution_id}-scratch",
+                             for_container=False) as scratch,
+              httpx.Client(timeout=STORAGE_TIMEOUT) as storage):
+            report = _run_and_collect(work_dir, job, settings, control_plane, storage,
+                                      shipper, scratch)
+    except Exception as exc:  # noqa: BLE001 - every such failure is retried, none is lost
+        reason = (f"{exc.message} {exc.hint}".strip() if isinstance(exc, RGridError)
+                  else f"internal error: {exc!r}")
+        log.warning("attempt %d of %s failed transiently: %s", job.attempt, execution_id,
+                    reason, exc_info=not isinstance(exc, RGridError))
+        control_plane.give_back(execution_id, job.attempt, reason)
+        return control_plane.execution_status(execution_id)
+    report.attempt = job.attempt
     control_plane.finish(execution_id, report)
     return report.status
 
@@ -58,12 +80,16 @@ def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
         outcome = run_container(client, job, work_dir=work_dir, uid=settings.container_uid,
                                 on_output=shipper.write)
     except RGridError as exc:
+        if exc.transient:
+            raise
         return _failed(exc)
     report = finish_report(outcome, job, shipper.stderr_tail)
     try:
-        report.outputs = upload_outputs(control_plane, storage, job.execution_id,
+        report.outputs = upload_outputs(control_plane, storage, job,
                                         changed_files(work_dir, job_files), scratch)
     except RGridError as exc:
+        if exc.transient:
+            raise
         failed = _failed(exc, prefix="outputs not kept: ")
         return report.model_copy(update={
             "status": failed.status if report.status == ExecutionStatus.SUCCEEDED

@@ -22,13 +22,13 @@ class LogShipper:
     """
 
     def __init__(self, control_plane: ControlPlane, execution_id: str, *,
-                 flush_seconds: float, max_chars: int) -> None:
+                 flush_seconds: float, max_chars: int, first_seq: int = 0) -> None:
         self._control_plane = control_plane
         self._execution_id = execution_id
         self._flush_seconds = flush_seconds
         self._pending: deque[LogChunkIn] = deque()
         self._lock = threading.Lock()
-        self._seq = 0
+        self._seq = first_seq
         self._max_chars = max_chars
         self._kept_chars = 0
         self._stderr_tail = ""

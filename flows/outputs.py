@@ -9,22 +9,23 @@ import httpx
 
 from flows.control_plane import ControlPlane
 from flows.work_dir import LocalOutput
-from rgrid_api.schemas import OutputCompletion, OutputFile, OutputUpload
+from rgrid_api.schemas import JobSpec, OutputCompletion, OutputFile, OutputUpload
 from rgrid_common.transfer import send_to_target, sha256_of, wire_form
 
 PARALLEL_UPLOADS = 4
 
 
-def upload_outputs(control_plane: ControlPlane, storage: httpx.Client, execution_id: str,
+def upload_outputs(control_plane: ControlPlane, storage: httpx.Client, job: JobSpec,
                    files: list[LocalOutput], scratch: Path) -> list[OutputFile]:
     """``scratch`` holds gzip copies of text outputs, outside /work."""
+    execution_id = job.execution_id
     if not files:
         return []
     wire = {f.path: wire_form(f.file, f.path, f.size, scratch) for f in files}
     described = [OutputFile(path=f.path, size=f.size, sha256=sha256_of(f.file),
                             content_type=f.content_type, **wire[f.path].describe())
                  for f in files]
-    uploads = control_plane.output_uploads(execution_id, described)
+    uploads = control_plane.output_uploads(execution_id, described, attempt=job.attempt)
 
     def upload(target: OutputUpload) -> None:
         sent = wire[target.path]

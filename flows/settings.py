@@ -20,8 +20,11 @@ class WorkerSettings(BaseSettings):
     docker_host: str | None = Field(
         None, description="Docker engine URL; unset means the environment's (DOCKER_HOST).")
     container_uid: int = Field(1000, description="Non-root uid the user's script runs as.")
-    execute_deployment: str = Field("rgrid-execute/rgrid-execute",
-                                    description="What the batch flow starts per item.")
+    batch_shard_deployment: str = Field(
+        "rgrid-batch-shard/rgrid-batch-shard",
+        description="What the batch flow starts, `parallel` times, to run its items.")
     log_flush_seconds: float = 0.2
+    heartbeat_seconds: float = Field(
+        10, description="How often a running execution tells the API its worker lives.")
     max_log_chars: int = Field(16 * 1024 * 1024,
                                description="Output kept per execution; the rest is dropped.")

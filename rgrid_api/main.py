@@ -15,7 +15,9 @@ from rgrid_api.api.routes import (accounts, artifacts, batches, executions, heal
 from rgrid_api.core.config import Settings, get_settings
 from rgrid_api.core.db import upgrade_to_head
 from rgrid_api.errors import install_error_handlers, limit_request_size
+from rgrid_api.core.db import session_scope
 from rgrid_api.models import utcnow
+from rgrid_api.services import attempts
 from rgrid_api.services.executions import FlowRunScheduler
 from rgrid_api.services.flow_runs import PrefectFlowRunScheduler
 from rgrid_api.storage import build_object_store
@@ -36,11 +38,14 @@ def create_app(settings: Settings | None = None,
     async def lifespan(app: FastAPI):
         upgrade_to_head(settings.database_url)
         await asyncio.to_thread(app.state.store.prepare, retention_days=settings.retention_days)
-        cleanup = asyncio.create_task(_expire_local_objects(app.state.store, settings, clock))
+        background = [
+            asyncio.create_task(_expire_local_objects(app.state.store, settings, clock)),
+            asyncio.create_task(_sweep_attempts(app.state.scheduler, settings, clock))]
         yield
-        cleanup.cancel()
-        with suppress(asyncio.CancelledError):
-            await cleanup
+        for task in background:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         close = getattr(app.state.scheduler, "close", None)
         if close:
             close()
@@ -72,3 +77,21 @@ async def _expire_local_objects(store, settings: Settings, clock) -> None:
         if removed:
             log.info("retention: removed %d objects older than %s", removed, cutoff)
         await asyncio.sleep(CLEANUP_INTERVAL_SECONDS)
+
+
+async def _sweep_attempts(scheduler: FlowRunScheduler, settings: Settings, clock) -> None:
+    """Lost executions are found within ``lost_after_seconds`` plus a quarter of it."""
+    interval = max(settings.lost_after_seconds / 4, 0.5)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(_sweep_once, scheduler, settings, clock())
+        except Exception:  # the loop must outlive a database hiccup
+            log.exception("sweeping lost executions failed; trying again in %.0f s", interval)
+
+
+def _sweep_once(scheduler: FlowRunScheduler, settings: Settings, now: datetime) -> None:
+    for session in session_scope(settings.database_url):
+        given_back = attempts.sweep(session, settings=settings, scheduler=scheduler, now=now)
+        if given_back:
+            log.warning("workers lost: gave back %s", ", ".join(given_back))

@@ -56,6 +56,10 @@ class Batch(Base):
     retry_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The coordinating flow run reports in while it lives; one silent too long is replaced.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                          nullable=True)
+    coordinator_attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Execution(Base):
@@ -85,6 +89,12 @@ class Execution(Base):
         ForeignKey("batches.id", ondelete="CASCADE"), nullable=True, index=True)
     batch_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
     retry_of: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    # Automatic retries keep the execution and count attempts; each earlier attempt's
+    # transient error is kept in ``retried_errors``.
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    retried_errors: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                          nullable=True)
 
 
 class LogChunk(Base):

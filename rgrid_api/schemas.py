@@ -162,12 +162,13 @@ class BatchRetry(BaseModel):
 
 
 class BatchPlan(BaseModel):
-    """What the batch flow needs: the items still to run and how many at once."""
+    """What the batch flow needs: how many items wait, how many run, and the bound."""
 
     batch_id: str
     parallel: int
     fail_fast: bool
-    execution_ids: list[str]
+    queued: int
+    running: int
 
 
 class ExecutionPublic(BaseModel):
@@ -190,6 +191,9 @@ class ExecutionPublic(BaseModel):
     batch_id: str | None = None
     batch_index: int | None = None
     retry_of: str | None = None
+    attempt: int = 1
+    retried_errors: list[str] = Field(
+        default_factory=list, description="Why each earlier attempt was retried.")
 
     _utc = field_validator("created_at", "started_at", "finished_at")(_as_utc)
 
@@ -245,6 +249,9 @@ class JobSpec(BaseModel):
     cpus: float
     pids_limit: int
     timeout_seconds: int
+    attempt: int = Field(1, description="Sent back with heartbeats and the finish; a stale "
+                                        "attempt's reports are refused.")
+    log_seq_start: int = Field(0, description="First log seq of this attempt.")
 
 
 class OutputFile(BlobRef):
@@ -252,7 +259,11 @@ class OutputFile(BlobRef):
     content_type: str = Field("application/octet-stream", max_length=255)
 
 
-class OutputUploadRequest(BaseModel):
+class AttemptReport(BaseModel):
+    attempt: int | None = Field(None, ge=1, description="The claimed attempt reporting.")
+
+
+class OutputUploadRequest(AttemptReport):
     files: list[OutputFile] = Field(max_length=1000)
 
 
@@ -264,7 +275,11 @@ class OutputUploads(BaseModel):
     uploads: list[OutputUpload]
 
 
-class FinishRequest(BaseModel):
+class GiveBackRequest(AttemptReport):
+    reason: str = Field(max_length=2000)
+
+
+class FinishRequest(AttemptReport):
     status: ExecutionStatus
     exit_code: int | None = None
     error: str | None = Field(None, max_length=20_000)

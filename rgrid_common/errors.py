@@ -13,6 +13,9 @@ class RGridError(Exception):
 
     status_code = 400
     code = "rgrid_error"
+    # Transient: not the user's doing and likely to pass (a worker's engine or storage
+    # hiccup); an execution failing so is retried automatically.
+    transient = False
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
@@ -50,6 +53,7 @@ class Conflict(RGridError):
 class ServiceUnavailable(RGridError):
     status_code = 503
     code = "service_unavailable"
+    transient = True
 
 
 class ApiUnreachable(RGridError):
@@ -59,6 +63,7 @@ class ApiUnreachable(RGridError):
 class DockerUnavailable(RGridError):
     status_code = 503
     code = "docker_unavailable"
+    transient = True
 
 
 ERRORS_BY_CODE: dict[str, type[RGridError]] = {

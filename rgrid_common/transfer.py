@@ -35,6 +35,7 @@ Progress = Callable[[int], None]
 
 class TransferFailed(RGridError):
     code = "transfer_failed"
+    transient = True
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ def _running_stack(home: Path, **settings) -> Iterator[DevStack]:
     """A whole stack on free ports in ``home``, brought up and, afterwards, down."""
     dev_stack = DevStack(DevSettings(home=home, prefect_port=free_port(), api_port=free_port(),
                                      cli_config=home / "cli-config.json",
-                                     worker_query_seconds=0.5, **settings),
+                                     worker_query_seconds=0.5, worker_limit=2,
+                                     heartbeat_seconds=1, lost_after_seconds=6, **settings),
                          say=lambda line: print(line, flush=True))
     try:
         dev_stack.up()

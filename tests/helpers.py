@@ -36,12 +36,22 @@ class Rgrid:
         self.env = env or {}
 
     def __call__(self, *args: str, timeout: float = 120, **env: str) -> CliResult:
-        outer = {k: v for k, v in os.environ.items() if not k.startswith("RGRID_")}
-        full_env = {**outer, "RGRID_CONFIG": str(self.config), "COLUMNS": "200",
-                    **self.env, **env}
-        done = subprocess.run([sys.executable, "-P", "-m", "cli.main", *args], cwd=self.cwd,
-                              env=full_env, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(self._argv(args), cwd=self.cwd, env=self._env(env),
+                              capture_output=True, text=True, timeout=timeout)
         return CliResult(done.returncode, done.stdout, done.stderr)
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen:
+        """The command in the background (its stderr to read while it runs)."""
+        return subprocess.Popen(self._argv(args), cwd=self.cwd, env=self._env(env),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def _argv(args: tuple[str, ...]) -> list[str]:
+        return [sys.executable, "-P", "-m", "cli.main", *args]
+
+    def _env(self, env: dict[str, str]) -> dict[str, str]:
+        outer = {k: v for k, v in os.environ.items() if not k.startswith("RGRID_")}
+        return {**outer, "RGRID_CONFIG": str(self.config), "COLUMNS": "200", **self.env, **env}
 
     def with_env(self, **env: str) -> Rgrid:
         return Rgrid(self.config, self.cwd, {**self.env, **env})

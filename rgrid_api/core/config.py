@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     max_file_bytes: int = 5 * 1024**3
     max_execution_bytes: int = 20 * 1024**3
     max_files: int = 1000
+    max_attempts: int = Field(3, description="Attempts per execution: the first and up to "
+                                             "this many minus one automatic retries.")
+    lost_after_seconds: float = Field(
+        60, description="A running execution whose worker is silent this long is lost and "
+                        "retried elsewhere.")
     max_log_chunk_bytes: int = 256 * 1024
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from rgrid_api.core.config import Settings
 from rgrid_api.models import Account, Batch, Execution, utcnow
-from rgrid_api.schemas import BatchCreate, BatchPlan, BatchPublic
+from rgrid_api.schemas import BatchCreate, BatchPlan, BatchPublic, JobSpec
 from rgrid_api.services import executions
 from rgrid_api.services.executions import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
@@ -126,13 +126,73 @@ def _batch_by_id(session: Session, batch_id: str) -> Batch:
     return batch
 
 
+def report_in(session: Session, batch_id: str, now: datetime) -> BatchPlan:
+    """The coordinator is alive; what it needs to know."""
+    batch = _batch_by_id(session, batch_id)
+    batch.heartbeat_at = now
+    session.commit()
+    return plan(session, batch_id)
+
+
 def plan(session: Session, batch_id: str) -> BatchPlan:
     batch = _batch_by_id(session, batch_id)
-    queued = session.scalars(select(Execution.id).where(
-        Execution.batch_id == batch_id, Execution.status == ExecutionStatus.QUEUED.value)
-        .order_by(Execution.batch_index)).all()
+    counts = dict(session.execute(
+        select(Execution.status, func.count()).where(Execution.batch_id == batch_id)
+        .group_by(Execution.status)).all())
     return BatchPlan(batch_id=batch.id, parallel=batch.parallel, fail_fast=batch.fail_fast,
-                     execution_ids=list(queued))
+                     queued=counts.get(ExecutionStatus.QUEUED.value, 0),
+                     running=counts.get(ExecutionStatus.RUNNING.value, 0))
+
+
+CLAIM_RACES = 5
+
+
+def claim_next(session: Session, *, batch_id: str, flow_run_id: str, worker: str,
+               settings: Settings, store: ObjectStore) -> JobSpec | None:
+    """Claims the batch's first queued item for a shard, unless ``parallel`` items already
+    run; None when nothing may start now.
+
+    One UPDATE both picks and bounds: on SQLite a statement runs under the write lock; on
+    PostgreSQL the batch row is locked first, so two shards cannot both take the last
+    free place.
+    """
+    batch = _batch_by_id(session, batch_id)
+    for _ in range(CLAIM_RACES):
+        session.execute(select(Batch.id).where(Batch.id == batch_id).with_for_update())
+        claimed = session.execute(_claim_first_queued(batch, flow_run_id, worker)).scalar()
+        session.commit()
+        if claimed is not None:
+            return executions.claim_execution(session, execution_id=claimed,
+                                              flow_run_id=flow_run_id, worker=worker,
+                                              settings=settings, store=store)
+        if not _may_start_more(session, batch):
+            return None
+    return None
+
+
+def _claim_first_queued(batch: Batch, flow_run_id: str, worker: str):
+    item, peer = aliased(Execution), aliased(Execution)
+    first_queued = (select(item.id).where(item.batch_id == batch.id,
+                                          item.status == ExecutionStatus.QUEUED.value)
+                    .order_by(item.batch_index).limit(1).scalar_subquery())
+    running = (select(func.count(peer.id)).where(
+        peer.batch_id == batch.id, peer.status == ExecutionStatus.RUNNING.value)
+        .scalar_subquery())
+    now = utcnow()
+    return (update(Execution)
+            .where(Execution.id == first_queued,
+                   Execution.status == ExecutionStatus.QUEUED.value,
+                   running < batch.parallel)
+            .values(status=ExecutionStatus.RUNNING.value, claimed_by=flow_run_id,
+                    worker=worker, started_at=now, heartbeat_at=now)
+            .returning(Execution.id))
+
+
+def _may_start_more(session: Session, batch: Batch) -> bool:
+    """Whether a claim that found nothing lost a race (try again) rather than found the
+    batch drained or at its bound."""
+    counts = plan(session, batch.id)
+    return counts.queued > 0 and counts.running < batch.parallel
 
 
 def cancel_queued(session: Session, batch_id: str, reason: str) -> int:

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timezone
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
@@ -25,9 +25,9 @@ WORK_DIR = "/work"
 
 
 class FlowRunScheduler(Protocol):
-    def schedule(self, *, execution_id: str, account_id: str) -> str: ...
+    def schedule(self, *, execution_id: str, account_id: str, attempt: int = 1) -> str: ...
 
-    def schedule_batch(self, *, batch_id: str, account_id: str) -> str: ...
+    def schedule_batch(self, *, batch_id: str, account_id: str, attempt: int = 1) -> str: ...
 
 
 def validated_runtime(spec: ScriptSpec, settings: Settings) -> Runtime:
@@ -196,7 +196,7 @@ def claim_execution(session: Session, *, execution_id: str, flow_run_id: str, wo
         update(Execution)
         .where(Execution.id == execution_id, Execution.status == ExecutionStatus.QUEUED.value)
         .values(status=ExecutionStatus.RUNNING.value, claimed_by=flow_run_id, worker=worker,
-                started_at=utcnow())
+                started_at=utcnow(), heartbeat_at=utcnow())
     ).rowcount
     session.commit()
     execution = _execution_by_id(session, execution_id)
@@ -225,7 +225,16 @@ def _job_spec(session: Session, store: ObjectStore, execution: Execution,
         cpus=execution.cpus,
         pids_limit=settings.pids_limit,
         timeout_seconds=execution.timeout_seconds,
+        attempt=execution.attempt,
+        log_seq_start=next_log_seq(session, execution.id),
     )
+
+
+def next_log_seq(session: Session, execution_id: str) -> int:
+    """Where a new attempt's (or the API's own) log lines go: after everything stored."""
+    last = session.scalar(select(func.max(LogChunk.seq))
+                          .where(LogChunk.execution_id == execution_id))
+    return 0 if last is None else last + 1
 
 
 def append_logs(session: Session, *, execution_id: str, chunks: list[LogChunkIn],
@@ -250,11 +259,27 @@ def status_of(session: Session, execution_id: str) -> str:
     return _execution_by_id(session, execution_id).status
 
 
-def running_execution(session: Session, execution_id: str) -> Execution:
+def running_execution(session: Session, execution_id: str,
+                      attempt: int | None = None) -> Execution:
+    """The execution, if it is running and ``attempt`` (when given) is still its current
+    one: a worker that lost its execution (it was retried elsewhere) gets 409."""
     execution = _execution_by_id(session, execution_id)
     if execution.status != ExecutionStatus.RUNNING.value:
         raise Conflict(f"Execution {execution_id!r} is {execution.status}, not running.")
+    _ensure_current(execution, attempt)
     return execution
+
+
+def _ensure_current(execution: Execution, attempt: int | None) -> None:
+    if attempt is not None and attempt != execution.attempt:
+        raise Conflict(f"Attempt {attempt} of execution {execution.id!r} is no longer "
+                       f"current; attempt {execution.attempt} is.")
+
+
+def record_heartbeat(session: Session, *, execution_id: str, attempt: int | None,
+                     now: datetime) -> None:
+    running_execution(session, execution_id, attempt).heartbeat_at = now
+    session.commit()
 
 
 def finish_execution(session: Session, *, execution_id: str, request: FinishRequest,
@@ -263,6 +288,7 @@ def finish_execution(session: Session, *, execution_id: str, request: FinishRequ
     current = ExecutionStatus(execution.status)
     if current == request.status and current.is_finished:
         return execution
+    _ensure_current(execution, request.attempt)
     transition(execution, request.status)
     artifacts.record_outputs(session, store, execution=execution, files=request.outputs,
                              settings=settings, now=now)

@@ -19,7 +19,8 @@ class PrefectFlowRunScheduler:
     """Creates one flow run of the execute deployment per execution, and one of the batch
     deployment per batch.
 
-    The execution (batch) id is the flow run's idempotency key, so a resubmission never
+    The execution (batch) id, with the attempt number after the first, is the flow run's
+    idempotency key, so a resubmission never
     makes a second flow run, and its name, so the Prefect UI shows which one it is.
     """
 
@@ -32,13 +33,15 @@ class PrefectFlowRunScheduler:
         self._deployment_ids: dict[str, UUID] = {}
         self._lock = threading.Lock()
 
-    def schedule(self, *, execution_id: str, account_id: str) -> str:
+    def schedule(self, *, execution_id: str, account_id: str, attempt: int = 1) -> str:
+        name = execution_id if attempt == 1 else f"{execution_id}-attempt-{attempt}"
         return self._create(self.deployment_name, {"execution_id": execution_id},
-                            name=execution_id, account_id=account_id)
+                            name=name, account_id=account_id)
 
-    def schedule_batch(self, *, batch_id: str, account_id: str) -> str:
+    def schedule_batch(self, *, batch_id: str, account_id: str, attempt: int = 1) -> str:
+        name = batch_id if attempt == 1 else f"{batch_id}-attempt-{attempt}"
         return self._create(self.batch_deployment_name, {"batch_id": batch_id},
-                            name=batch_id, account_id=account_id)
+                            name=name, account_id=account_id)
 
     def _create(self, deployment_name: str, parameters: dict, *, name: str,
                 account_id: str) -> str:

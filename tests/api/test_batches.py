@@ -52,9 +52,10 @@ def test_the_worker_plans_cancels_the_rest_and_finishes(api, alice, worker_heade
     batch = _create(alice, items=4, fail_fast=True)
     base = f"/api/v1/worker/batches/{batch['id']}"
 
-    plan = api.get(f"{base}/plan", headers=worker_headers).json()
-    assert (plan["parallel"], plan["fail_fast"], len(plan["execution_ids"])) == (2, True, 4)
-    assert api.get(f"{base}/plan").status_code == 401, "the worker token is required"
+    plan = api.post(f"{base}/plan", headers=worker_headers).json()
+    assert (plan["parallel"], plan["fail_fast"], plan["queued"], plan["running"]) == (
+        2, True, 4, 0)
+    assert api.post(f"{base}/plan").status_code == 401, "the worker token is required"
 
     cancelled = api.post(f"{base}/cancel-queued", json={"reason": "fail-fast"},
                          headers=worker_headers).json()
@@ -77,3 +78,29 @@ def test_a_running_batch_cannot_be_retried(alice):
     response = alice.post("/api/v1/executions/retry", {"batch_id": batch["id"]})
     assert response.status_code == 409
     assert "still running" in response.json()["message"]
+
+
+def test_shards_claim_items_in_order_never_more_than_parallel_at_once(
+        api, alice, worker_headers):
+    batch = _create(alice, items=3)  # parallel 2
+    base = f"/api/v1/worker/batches/{batch['id']}"
+
+    def claim(shard: str):
+        return api.post(f"{base}/claim-next", json={"flow_run_id": shard, "worker": "w"},
+                        headers=worker_headers)
+
+    first, second, third = claim("shard-0"), claim("shard-1"), claim("shard-2")
+    assert [r.status_code for r in (first, second, third)] == [200, 200, 204], \
+        "the third item must wait while two run"
+    finished = api.post(f"/api/v1/worker/executions/{first.json()['execution_id']}/finish",
+                        json={"status": "succeeded", "exit_code": 0,
+                              "attempt": first.json()["attempt"]}, headers=worker_headers)
+    assert finished.status_code == 204
+    fourth, fifth = claim("shard-2"), claim("shard-0")
+    assert [fourth.status_code, fifth.status_code] == [200, 204]
+
+    items = alice.get(f"/api/v1/batches/{batch['id']}/executions").json()["executions"]
+    assert [r.json()["execution_id"] for r in (first, second, fourth)] == [
+        item["id"] for item in items], "each item claimed once, in order"
+    plan = api.post(f"{base}/plan", headers=worker_headers).json()
+    assert (plan["queued"], plan["running"]) == (0, 2)

@@ -49,16 +49,19 @@ def test_a_second_flow_run_does_not_run_a_claimed_execution(alice, control_plane
                          control_plane=control_plane) is None
 
 
-def test_unreachable_docker_engine_fails_the_execution_with_the_cause_and_fix(
+def test_an_unreachable_docker_engine_is_retried_then_fails_with_the_cause_and_fix(
         alice, control_plane, tmp_path):
     execution = submit(alice)
     settings = _worker_settings(tmp_path, docker_host=f"unix://{tmp_path}/no-docker.sock")
-    status = run_execution(execution["id"], flow_run_id="fr-1", settings=settings,
-                           control_plane=control_plane)
-    assert status.value == "failed"
-    error = alice.get(f"/api/v1/executions/{execution['id']}").json()["error"]
-    assert error.startswith("Docker engine not reachable on worker 'node-7'")
-    assert "Start Docker on the worker" in error
+    statuses = [run_execution(execution["id"], flow_run_id=f"fr-{n}", settings=settings,
+                              control_plane=control_plane).value for n in (1, 2, 3)]
+
+    assert statuses == ["queued", "queued", "failed"], "two automatic retries, then failed"
+    state = alice.get(f"/api/v1/executions/{execution['id']}").json()
+    assert state["error"].startswith("attempt 3 on node-7: Docker engine not reachable on "
+                                     "worker 'node-7'")
+    assert "Start Docker on the worker" in state["error"]
+    assert len(state["retried_errors"]) == 2
 
 
 def test_output_beyond_the_cap_is_dropped_with_a_note(alice, control_plane, tmp_path):

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import time
 from collections.abc import Iterator
 from datetime import datetime
 
+import docker
 import pytest
+from prefect.client.orchestration import SyncPrefectClient
 
 from devstack.processes import ManagedProcess
 from devstack.stack import DevStack
+from flows.sandbox import EXECUTION_LABEL
+from work_pools import PROCESS_POOL
 from tests.conftest import write_script
 from tests.helpers import Rgrid
 
@@ -45,33 +53,138 @@ def _max_overlap(executions: list[dict]) -> int:
 
 def test_a_batch_fans_out_over_the_pool_within_its_parallel_bound(rgrid: Rgrid, tmp_path,
                                                                   second_worker):
-    write_script(tmp_path, "process.py", PROCESS)
+    write_script(tmp_path, "process.py", PROCESS.replace("0.5", "0.1"))
     (tmp_path / "data" / "more").mkdir(parents=True)
-    for index in range(10):
+    for index in range(96):
         (tmp_path / "data" / f"in{index}.csv").write_text(f"row {index}\n")
     (tmp_path / "data" / "more" / "in0.csv").write_text("bad a\n")
-    (tmp_path / "data" / "more" / "broken.csv").write_text("bad b\n")
+    for name in ("broken", "bad1", "bad2", "bad3"):
+        (tmp_path / "data" / "more" / f"{name}.csv").write_text(f"bad {name}\n")
 
     result = rgrid("run", "process.py", "--batch", "data/**/*.csv", "--batch", "data/in1.csv",
-                   "--parallel", "3", timeout=600)
+                   "--parallel", "3", timeout=900)
 
     assert result.exit_code == 0, result.stderr
-    assert "Starting batch bat_" in result.stderr and "12 files, 3 parallel" in result.stderr
-    assert "10 succeeded, 2 failed" in result.stderr
+    assert "Starting batch bat_" in result.stderr and "101 files, 3 parallel" in result.stderr
+    assert "96 succeeded, 5 failed" in result.stderr
     assert "data/more/broken.csv" in result.stderr and "bad input broken.csv" in result.stderr
     outputs = tmp_path / "outputs"
     assert (outputs / "data__in0" / "result.txt").read_text() == "ROW 0\n"
-    for index in range(1, 10):
+    for index in range(1, 96):
         assert (outputs / f"in{index}" / "result.txt").read_text() == f"ROW {index}\n"
     assert not (outputs / "data__more__in0").exists() and not (outputs / "broken").exists()
+    assert len(list(outputs.rglob("*"))) == 96 * 2, "96 folders, one result each"
 
-    items = [e for e in rgrid("list", "--json", "--limit", "100").json()
+    items = [e for e in rgrid("list", "--json", "--limit", "500").json()
              if e["batch_id"] and e["batch_id"] in result.stderr]
-    assert len(items) == 12
+    assert len(items) == 101
     failed_ids = (tmp_path / "batch_failures.txt").read_text().split()
     assert sorted(failed_ids) == sorted(e["id"] for e in items if e["status"] == "failed")
+    assert len(failed_ids) == 5
     assert _max_overlap(items) <= 3
     assert {e["worker"] for e in items} == {"rgrid-test-worker", second_worker}
+
+
+SLOW = """\
+import pathlib, sys, time
+time.sleep(3)
+pathlib.Path("result.txt").write_text(pathlib.Path(sys.argv[1]).read_text().upper())
+"""
+
+
+def _wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _batch_items(rgrid: Rgrid, batch_id: str) -> list[dict]:
+    return [e for e in rgrid("list", "--json", "--limit", "200").json()
+            if e["batch_id"] == batch_id]
+
+
+def _batch_id(stderr: str) -> str:
+    return re.search(r"Starting batch (bat_\w+)", stderr).group(1)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_path, stack,
+                                                             second_worker):
+    doomed = ManagedProcess("worker-doomed", stack.home)
+    stack.start_worker(doomed, "rgrid-test-worker-doomed")
+    write_script(tmp_path, "slow.py", SLOW)
+    for index in range(20):
+        (tmp_path / f"f{index}.txt").write_text(f"file {index}\n")
+    try:
+        _wait_for(lambda: _polling(stack, "rgrid-test-worker-doomed"), 60,
+                  "the doomed worker to poll the pool")
+        # 5 of the pool's 6 slots: every worker gets work, the doomed one included
+        run = rgrid.start("run", "slow.py", "--batch", "*.txt", "--parallel", "5")
+        batch_id = _wait_for(lambda: next((e["batch_id"] for e in rgrid("list", "--json").json()
+                                           if e["batch_id"]), None), 60, "the batch")
+        victim = _wait_for(lambda: next((e for e in _batch_items(rgrid, batch_id)
+                                         if e["status"] == "running"
+                                         and e["worker"] == "rgrid-test-worker-doomed"), None),
+                           120, "an item on the doomed worker")
+        os.killpg(doomed.pid, signal.SIGKILL)
+
+        stdout, stderr = run.communicate(timeout=600)
+    finally:
+        doomed.stop()
+        _remove_orphan_containers()
+
+    assert run.returncode == 0, stderr
+    assert "20 succeeded, 0 failed" in stderr
+    items = {e["id"]: e for e in _batch_items(rgrid, batch_id)}
+    retried = items[victim["id"]]
+    assert (retried["status"], retried["attempt"]) == ("succeeded", 2)
+    assert retried["retried_errors"] == [
+        "attempt 1 on rgrid-test-worker-doomed: the worker stopped responding"]
+    assert retried["worker"] != "rgrid-test-worker-doomed"
+    assert all(e["status"] == "succeeded" for e in items.values())
+    for index in range(20):
+        folder = tmp_path / "outputs" / f"f{index}"
+        assert [p.name for p in folder.iterdir()] == ["result.txt"], "completed once"
+    logs = rgrid("logs", victim["id"])
+    assert "the worker stopped responding; retrying (attempt 2 of 3)" in logs.stdout + logs.stderr
+
+
+def _polling(stack: DevStack, worker: str) -> bool:
+    with SyncPrefectClient(api=stack.settings.prefect_api_url) as client:
+        return any(w.name == worker for w in client.read_workers_for_work_pool(PROCESS_POOL.name))
+
+
+def _remove_orphan_containers() -> None:
+    """The killed worker's container outlives it on this shared engine."""
+    client = docker.from_env()
+    for container in client.containers.list(all=True, filters={"label": EXECUTION_LABEL}):
+        if container.status == "exited":
+            container.remove(force=True)
+
+
+def test_ctrl_c_detaches_and_the_batch_goes_on(rgrid: Rgrid, tmp_path, second_worker):
+    write_script(tmp_path, "slow.py", SLOW)
+    for index in range(4):
+        (tmp_path / f"f{index}.txt").write_text(f"file {index}\n")
+    run = rgrid.start("run", "slow.py", "--batch", "*.txt", "--parallel", "2")
+    batch_id = _wait_for(lambda: next((e["batch_id"] for e in rgrid("list", "--json").json()
+                                       if e["batch_id"] and e["status"] == "running"), None),
+                         60, "the batch to start running")
+
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=30)
+
+    assert run.returncode == 130, stderr
+    assert f"Detached; batch {batch_id} goes on" in stderr
+    assert f"rgrid watch {batch_id}" in stderr
+    watched = rgrid("watch", batch_id, timeout=300)
+    assert watched.exit_code == 0, watched.stderr
+    assert "4 succeeded, 0 failed" in watched.stderr
+    assert {e["status"] for e in _batch_items(rgrid, batch_id)} == {"succeeded"}
 
 
 def test_an_empty_glob_is_refused_before_anything_is_submitted(rgrid: Rgrid, tmp_path):

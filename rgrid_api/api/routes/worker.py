@@ -2,10 +2,12 @@
 
 from fastapi import APIRouter, Depends, status
 
-from rgrid_api.api.deps import NowDep, SessionDep, SettingsDep, StoreDep, require_worker
-from rgrid_api.schemas import (ClaimRequest, FinishRequest, JobSpec, LogBatch, OutputCompletion,
-                               OutputUploadRequest, OutputUploads)
-from rgrid_api.services import artifacts, executions
+from rgrid_api.api.deps import (NowDep, SchedulerDep, SessionDep, SettingsDep, StoreDep,
+                                require_worker)
+from rgrid_api.schemas import (AttemptReport, ClaimRequest, FinishRequest, GiveBackRequest,
+                               JobSpec, LogBatch, OutputCompletion, OutputUploadRequest,
+                               OutputUploads)
+from rgrid_api.services import artifacts, attempts, executions
 
 router = APIRouter(prefix="/api/v1/worker/executions", tags=["worker"],
                    dependencies=[Depends(require_worker)])
@@ -24,6 +26,24 @@ def claim(execution_id: str, body: ClaimRequest, session: SessionDep,
                                       settings=settings, store=store)
 
 
+@router.post("/{execution_id}/heartbeat", status_code=status.HTTP_204_NO_CONTENT)
+def heartbeat(execution_id: str, body: AttemptReport, session: SessionDep,
+              now: NowDep) -> None:
+    """409 tells a worker its attempt is no longer current (it was given to another)."""
+    executions.record_heartbeat(session, execution_id=execution_id, attempt=body.attempt,
+                                now=now)
+
+
+@router.post("/{execution_id}/give-back", status_code=status.HTTP_204_NO_CONTENT)
+def give_back(execution_id: str, body: GiveBackRequest, session: SessionDep,
+              settings: SettingsDep, scheduler: SchedulerDep) -> None:
+    """The attempt failed for a reason not the script's own: retried, or failed when
+    the attempts are spent."""
+    execution = executions.running_execution(session, execution_id)
+    attempts.give_back(session, execution, attempt=body.attempt or execution.attempt,
+                       reason=body.reason, settings=settings, scheduler=scheduler)
+
+
 @router.post("/{execution_id}/logs", status_code=status.HTTP_204_NO_CONTENT)
 def append_logs(execution_id: str, body: LogBatch, session: SessionDep,
                 settings: SettingsDep) -> None:
@@ -34,7 +54,7 @@ def append_logs(execution_id: str, body: LogBatch, session: SessionDep,
 @router.post("/{execution_id}/output-uploads")
 def output_uploads(execution_id: str, body: OutputUploadRequest, session: SessionDep,
                    settings: SettingsDep, store: StoreDep) -> OutputUploads:
-    execution = executions.running_execution(session, execution_id)
+    execution = executions.running_execution(session, execution_id, body.attempt)
     return OutputUploads(uploads=artifacts.offer_output_uploads(
         store, execution=execution, files=body.files, settings=settings))
 

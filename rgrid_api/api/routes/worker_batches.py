@@ -1,10 +1,10 @@
 """What the batch flow asks of the API, with the worker token."""
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel
 
-from rgrid_api.api.deps import SessionDep, require_worker
-from rgrid_api.schemas import BatchPlan
+from rgrid_api.api.deps import NowDep, SessionDep, SettingsDep, StoreDep, require_worker
+from rgrid_api.schemas import BatchPlan, ClaimRequest, JobSpec
 from rgrid_api.services import batches
 
 router = APIRouter(prefix="/api/v1/worker/batches", tags=["worker"],
@@ -15,9 +15,19 @@ class CancelRequest(BaseModel):
     reason: str
 
 
-@router.get("/{batch_id}/plan")
-def plan(batch_id: str, session: SessionDep) -> BatchPlan:
-    return batches.plan(session, batch_id)
+@router.post("/{batch_id}/plan")
+def plan(batch_id: str, session: SessionDep, now: NowDep) -> BatchPlan:
+    """The coordinator reports in (the sweep replaces a silent one) and gets the counts."""
+    return batches.report_in(session, batch_id, now)
+
+
+@router.post("/{batch_id}/claim-next", response_model=JobSpec,
+             responses={204: {"description": "Nothing left to claim."}})
+def claim_next(batch_id: str, body: ClaimRequest, session: SessionDep, settings: SettingsDep,
+               store: StoreDep) -> JobSpec | Response:
+    job = batches.claim_next(session, batch_id=batch_id, flow_run_id=body.flow_run_id,
+                             worker=body.worker, settings=settings, store=store)
+    return job if job else Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{batch_id}/cancel-queued")

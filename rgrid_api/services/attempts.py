@@ -1,0 +1,122 @@
+"""Automatic retries: an execution whose attempt failed for a reason not its own (its
+worker was lost, storage or the container engine failed) is queued again, the same
+execution with the next attempt number, up to ``max_attempts``. A script's own exit code,
+OOM or timeout never comes here."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from rgrid_api.core.config import Settings
+from rgrid_api.models import Batch, Execution, LogChunk
+from rgrid_api.services.executions import FlowRunScheduler, next_log_seq, transition
+from rgrid_common.errors import Conflict, RGridError
+from rgrid_common.status import ExecutionStatus
+
+log = logging.getLogger(__name__)
+RUNNING = ExecutionStatus.RUNNING.value
+
+
+def give_back(session: Session, execution: Execution, *, attempt: int, reason: str,
+              settings: Settings, scheduler: FlowRunScheduler) -> Execution:
+    """Ends ``attempt`` of a running execution for ``reason``: queued again for the next
+    attempt, or failed once the attempts are spent. A stale attempt gets 409."""
+    if execution.status != RUNNING or execution.attempt != attempt:
+        raise Conflict(f"Attempt {attempt} of execution {execution.id!r} is no longer "
+                       f"current.")
+    reason = f"attempt {attempt} on {execution.worker or 'a worker'}: {reason}"
+    if attempt >= settings.max_attempts:
+        transition(execution, ExecutionStatus.FAILED)
+        execution.error = f"{reason} (gave up after {attempt} attempts)"
+        _note(session, execution, f"[rgrid] {reason}; giving up after {attempt} attempts\n")
+        session.commit()
+        return execution
+    requeued = session.execute(
+        update(Execution)
+        .where(Execution.id == execution.id, Execution.status == RUNNING,
+               Execution.attempt == attempt)
+        .values(status=ExecutionStatus.QUEUED.value, attempt=attempt + 1, claimed_by=None,
+                worker=None, started_at=None, heartbeat_at=None, flow_run_id=None,
+                retried_errors=[*execution.retried_errors, reason])
+    ).rowcount
+    if not requeued:
+        session.rollback()
+        raise Conflict(f"Execution {execution.id!r} changed while being retried.")
+    _note(session, execution, f"[rgrid] {reason}; retrying (attempt {attempt + 1} of "
+                              f"{settings.max_attempts})\n")
+    session.commit()
+    session.refresh(execution)
+    if execution.batch_id is None:  # a batch's shards claim it again by themselves
+        _schedule_attempt(session, execution, scheduler)
+    replace_silent_coordinators(session, settings=settings, scheduler=scheduler, now=now)
+    log.info("execution %s: %s; attempt %d queued", execution.id, reason, attempt + 1)
+    return execution
+
+
+def sweep(session: Session, *, settings: Settings, scheduler: FlowRunScheduler,
+          now: datetime) -> list[str]:
+    """Gives back running executions whose worker has been silent for
+    ``lost_after_seconds``, and schedules retried executions whose flow run could not be
+    created before (Prefect was unreachable). Returns the ids given back."""
+    for execution in session.scalars(select(Execution).where(
+            Execution.status == ExecutionStatus.QUEUED.value, Execution.attempt > 1,
+            Execution.batch_id.is_(None), Execution.flow_run_id.is_(None))).all():
+        _schedule_attempt(session, execution, scheduler)
+    replace_silent_coordinators(session, settings=settings, scheduler=scheduler, now=now)
+    cutoff = now - timedelta(seconds=settings.lost_after_seconds)
+    lost = session.scalars(select(Execution).where(
+        Execution.status == RUNNING,
+        func.coalesce(Execution.heartbeat_at, Execution.started_at) < cutoff)).all()
+    handled = []
+    for execution in lost:
+        try:
+            give_back(session, execution, attempt=execution.attempt, settings=settings,
+                      scheduler=scheduler, reason="the worker stopped responding")
+            handled.append(execution.id)
+        except Conflict:  # it reported in the meantime
+            session.rollback()
+    return handled
+
+
+def replace_silent_coordinators(session: Session, *, settings: Settings,
+                                scheduler: FlowRunScheduler, now: datetime) -> list[str]:
+    """A running batch whose coordinating flow run has stopped reporting in (its worker
+    died) gets a new one, which picks up where it left off. One that never reported in is
+    still waiting for a slot, and is left alone."""
+    cutoff = now - timedelta(seconds=settings.lost_after_seconds)
+    silent = session.scalars(select(Batch).where(
+        Batch.status == "running", Batch.heartbeat_at < cutoff)).all()
+    for batch in silent:
+        attempt = batch.coordinator_attempt + 1
+        try:
+            batch.flow_run_id = scheduler.schedule_batch(
+                batch_id=batch.id, account_id=batch.account_id, attempt=attempt)
+        except RGridError:
+            log.exception("could not replace the coordinator of %s", batch.id)
+            continue
+        log.warning("batch %s: coordinator silent since %s; started attempt %d", batch.id,
+                    batch.heartbeat_at, attempt)
+        batch.coordinator_attempt, batch.heartbeat_at = attempt, None
+        session.commit()
+    return [batch.id for batch in silent]
+
+
+def _note(session: Session, execution: Execution, text: str) -> None:
+    """A line in the execution's own log, so `rgrid logs` tells the story."""
+    session.add(LogChunk(execution_id=execution.id, seq=next_log_seq(session, execution.id),
+                         stream="stderr", data=text))
+
+
+def _schedule_attempt(session: Session, execution: Execution,
+                      scheduler: FlowRunScheduler) -> None:
+    try:
+        execution.flow_run_id = scheduler.schedule(
+            execution_id=execution.id, account_id=execution.account_id,
+            attempt=execution.attempt)
+        session.commit()
+    except RGridError:  # stays queued without a flow run; the next sweep tries again
+        log.exception("could not schedule attempt %d of %s", execution.attempt, execution.id)
