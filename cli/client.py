@@ -31,6 +31,9 @@ class ApiClient:
     def post(self, path: str, body: dict) -> Any:
         return self._request("POST", path, json=body)
 
+    def delete(self, path: str) -> Any:
+        return self._request("DELETE", path)
+
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, path, **kwargs)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cli.commands import accounts, artifacts, batches, executions, retry, run
+from cli.commands import accounts, artifacts, batches, executions, retry, run, schedules
 from cli.config import CliSettings
 from cli.output import err_console
 from rgrid_common.errors import InvalidInput, RGridError
@@ -25,6 +25,7 @@ app.command()(retry.retry)
 app.command()(accounts.runtimes)
 app.command()(accounts.login)
 app.add_typer(accounts.accounts_app, name="accounts")
+app.add_typer(schedules.schedule_app, name="schedule")
 
 USAGE_EXIT_CODE = 2
 

@@ -28,7 +28,8 @@ from work_pools import PROCESS_POOL
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEPLOYMENTS = ("rgrid-execute/rgrid-execute", "rgrid-batch/rgrid-batch",
-               "rgrid-batch-shard/rgrid-batch-shard")
+               "rgrid-batch-shard/rgrid-batch-shard",
+               "rgrid-scheduled-batch/rgrid-scheduled-batch")
 SERVICES = ("worker", "api", "prefect-server")  # in stopping order
 SECRET_NAMES = ("admin_key", "worker_token", "storage_signing_key")
 
@@ -202,6 +203,8 @@ class DevStack:
             "PREFECT_API_URL": self.settings.prefect_api_url,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+            # a new schedule's first runs are made within seconds, not the default minute
+            "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
         }
 
     def _secrets(self) -> dict[str, str]:

@@ -13,6 +13,7 @@ from rgrid_common.status import ExecutionStatus
 
 PREFIX = "/api/v1/worker/executions"
 BATCHES = "/api/v1/worker/batches"
+SCHEDULES = "/api/v1/worker/schedules"
 
 
 class ControlPlane:
@@ -80,6 +81,10 @@ class ControlPlane:
         answer = self._checked(self._http.post(f"{BATCHES}/{batch_id}/cancel-queued",
                                                json={"reason": reason}))
         return answer["cancelled"]
+
+    def fire_schedule(self, schedule_id: str) -> str:
+        """Starts the schedule's batch; its id."""
+        return self._checked(self._http.post(f"{SCHEDULES}/{schedule_id}/fire"))["batch_id"]
 
     def finish_batch(self, batch_id: str) -> None:
         self._checked(self._http.post(f"{BATCHES}/{batch_id}/finish"))

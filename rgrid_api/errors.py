@@ -1,6 +1,7 @@
 """The one mapping of errors to HTTP problem responses."""
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -16,7 +17,7 @@ def _validation_error(_request: Request, exc: RequestValidationError) -> JSONRes
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
     return JSONResponse(
         {"code": "invalid_input", "message": f"Invalid request: {where}: {first.get('msg', '')}",
-         "hint": "Check the value and try again.", "errors": exc.errors()},
+         "hint": "Check the value and try again.", "errors": jsonable_encoder(exc.errors())},
         status_code=422,
     )
 

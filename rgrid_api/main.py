@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 
 from rgrid_api.api.routes import (accounts, artifacts, batches, executions, health, runtimes,
-                                  storage, worker, worker_batches)
+                                  schedules, storage, worker, worker_batches)
 from rgrid_api.core.config import Settings, get_settings
 from rgrid_api.core.db import upgrade_to_head
 from rgrid_api.errors import install_error_handlers, limit_request_size
@@ -56,12 +56,14 @@ def create_app(settings: Settings | None = None,
     app.state.store = build_object_store(settings, clock)
     app.state.scheduler = scheduler or PrefectFlowRunScheduler(
         api_url=settings.prefect_api_url, deployment_name=settings.execute_deployment,
-        batch_deployment_name=settings.batch_deployment)
+        batch_deployment_name=settings.batch_deployment,
+        schedule_deployment_name=settings.schedule_deployment)
     install_error_handlers(app)
     limit_request_size(app, settings.max_request_bytes, exempt_prefix=STORAGE_ROUTE)
-    for module in (health, accounts, executions, batches, artifacts, runtimes, worker,
-                   worker_batches, storage):
+    for module in (health, accounts, executions, batches, schedules, artifacts, runtimes,
+                   worker, worker_batches, storage):
         app.include_router(module.router)
+    app.include_router(worker_batches.schedules_router)
     return app
 
 

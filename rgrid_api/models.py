@@ -60,6 +60,23 @@ class Batch(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
                                                           nullable=True)
     coordinator_attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    schedule_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+
+
+class Schedule(Base):
+    """A batch that recurs: its request (inputs already stored) and the Prefect
+    deployment whose schedule fires it."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("sch"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    cron: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    every_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    script_name: Mapped[str] = mapped_column(String(255))
+    batch: Mapped[dict] = mapped_column(JSON)
+    deployment_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Execution(Base):

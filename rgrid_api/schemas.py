@@ -140,6 +140,37 @@ class BatchCreate(ScriptSpec):
     fail_fast: bool = Field(False, description="Cancel what has not started on a failure.")
 
 
+class ScheduleCreate(BaseModel):
+    cron: str | None = Field(None, max_length=120, description="Five-field cron, UTC.")
+    every_seconds: int | None = Field(None, ge=10, le=366 * 24 * 3600,
+                                      description="Or a fixed interval.")
+    batch: BatchCreate
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> ScheduleCreate:
+        if (self.cron is None) == (self.every_seconds is None):
+            raise ValueError("give exactly one of cron and every_seconds")
+        return self
+
+
+class SchedulePublic(BaseModel):
+    id: str
+    cron: str | None
+    every_seconds: int | None
+    script_name: str
+    files: int
+    parallel: int
+    deployment_id: str | None
+    next_run_at: datetime | None = None
+    created_at: datetime
+
+    _utc = field_validator("created_at", "next_run_at")(_as_utc)
+
+
+class ScheduleList(BaseModel):
+    schedules: list[SchedulePublic]
+
+
 class BatchPublic(BaseModel):
     id: str
     status: str
@@ -151,6 +182,7 @@ class BatchPublic(BaseModel):
     mean_duration_seconds: float | None = None
     flow_run_id: str | None
     retry_of: str | None = None
+    schedule_id: str | None = None
     created_at: datetime
     finished_at: datetime | None
 

@@ -33,7 +33,7 @@ def _running_stack(home: Path, **settings) -> Iterator[DevStack]:
     dev_stack = DevStack(DevSettings(home=home, prefect_port=free_port(), api_port=free_port(),
                                      cli_config=home / "cli-config.json",
                                      worker_query_seconds=0.5, worker_limit=2,
-                                     heartbeat_seconds=1, lost_after_seconds=6, **settings),
+                                     heartbeat_seconds=1, lost_after_seconds=15, **settings),
                          say=lambda line: print(line, flush=True))
     try:
         dev_stack.up()

@@ -13,7 +13,8 @@ from cli.output import console, err_console
 
 BATCH_PREFIX = "bat_"
 BATCH_JSON_FIELDS = ("id", "status", "script_name", "total", "parallel", "fail_fast", "counts",
-                     "mean_duration_seconds", "created_at", "finished_at", "flow_run_id")
+                     "mean_duration_seconds", "created_at", "finished_at", "flow_run_id",
+                     "retry_of", "schedule_id")
 
 
 def batch_status(batch_id: str, as_json: bool) -> None:

@@ -23,6 +23,20 @@ TIMED_OUT_EXIT_CODE = 124  # as timeout(1)
 DETACHED_EXIT_CODE = 130
 
 
+def script_spec(script: Path, *, env: list[str] | None, runtime: str | None,
+                memory: str | None, cpus: float | None, timeout: int | None) -> dict:
+    """What every execution of SCRIPT shares, from the command line's options."""
+    return {
+        "script_name": script.name,
+        "script_content": _read_script(script),
+        "env": parse_env(env or []),
+        "runtime": runtime,
+        "memory_mb": parse_memory(memory) if memory else None,
+        "cpus": cpus,
+        "timeout_seconds": timeout,
+    }
+
+
 def run(
     script: Annotated[Path, typer.Argument(help="The script to run.", show_default=False)],
     args: Annotated[list[str] | None, typer.Argument(help="Passed to the script.")] = None,
@@ -56,15 +70,8 @@ def run(
     Arguments naming local files are uploaded and given to the script as /work/NAME;
     files the script writes to its working folder come back here. With --batch, one
     execution per matched file, spread over the pool."""
-    spec = {
-        "script_name": script.name,
-        "script_content": _read_script(script),
-        "env": parse_env(env or []),
-        "runtime": runtime,
-        "memory_mb": parse_memory(memory) if memory else None,
-        "cpus": cpus,
-        "timeout_seconds": timeout,
-    }
+    spec = script_spec(script, env=env, runtime=runtime, memory=memory, cpus=cpus,
+                       timeout=timeout)
     if batch:
         options = BatchOptions(parallel=parallel, fail_fast=fail_fast, flat=flat,
                                failures_file=failures_file, remote_only=remote_only,

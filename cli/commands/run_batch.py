@@ -28,18 +28,25 @@ class BatchOptions:
 
 def run_batch(spec: dict, patterns: list[str], extra_args: list[str],
               options: BatchOptions) -> int:
-    files = expand_batch(patterns, Path.cwd())
-    items = [find_inputs([file, *extra_args]) for file in files]
     client = context.api()
-    upload_inputs(client, [item for inputs in items for item in inputs],
-                  force=options.force_upload)
-    batch = client.post("/api/v1/batches", {
-        **spec, "parallel": options.parallel, "fail_fast": options.fail_fast,
-        "items": [{"args": [file, *extra_args], "inputs": [i.as_request() for i in inputs]}
-                  for file, inputs in zip(files, items, strict=True)]})
+    files, request = batch_request(client, spec, patterns, extra_args, parallel=options.parallel,
+                                   fail_fast=options.fail_fast, force_upload=options.force_upload)
+    batch = client.post("/api/v1/batches", request)
     err_console.print(f"Starting batch {batch['id']}: {len(files)} "
                       f"file{'s' * (len(files) != 1)}, {options.parallel} parallel")
     return follow_batch_to_the_end(client, batch, files, options)
+
+
+def batch_request(client: ApiClient, spec: dict, patterns: list[str], extra_args: list[str], *,
+                  parallel: int, fail_fast: bool, force_upload: bool) -> tuple[list[str], dict]:
+    """The files the globs match, their inputs uploaded, and the batch request for them."""
+    files = expand_batch(patterns, Path.cwd())
+    items = [find_inputs([file, *extra_args]) for file in files]
+    upload_inputs(client, [item for inputs in items for item in inputs], force=force_upload)
+    return files, {
+        **spec, "parallel": parallel, "fail_fast": fail_fast,
+        "items": [{"args": [file, *extra_args], "inputs": [i.as_request() for i in inputs]}
+                  for file, inputs in zip(files, items, strict=True)]}
 
 
 def follow_batch_to_the_end(client: ApiClient, batch: dict, files: list[str],

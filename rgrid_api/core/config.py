@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         "rgrid-batch/rgrid-batch",
         description="Prefect deployment that fans a batch's executions out over the pool.",
     )
+    schedule_deployment: str = Field(
+        "rgrid-scheduled-batch/rgrid-scheduled-batch",
+        description="Prefect deployment each schedule's own deployment is made like.")
     admin_key: SecretStr | None = Field(None, description="Key that may create accounts.")
     worker_token: SecretStr | None = Field(
         None, description="Shared secret the flows present when reporting back."

@@ -52,7 +52,6 @@ def give_back(session: Session, execution: Execution, *, attempt: int, reason: s
     session.refresh(execution)
     if execution.batch_id is None:  # a batch's shards claim it again by themselves
         _schedule_attempt(session, execution, scheduler)
-    replace_silent_coordinators(session, settings=settings, scheduler=scheduler, now=now)
     log.info("execution %s: %s; attempt %d queued", execution.id, reason, attempt + 1)
     return execution
 

@@ -21,13 +21,14 @@ RUNNING, FINISHED = "running", "finished"
 
 
 def create_batch(session: Session, *, account: Account, request: BatchCreate,
-                 settings: Settings, scheduler: FlowRunScheduler, store: ObjectStore) -> Batch:
+                 settings: Settings, scheduler: FlowRunScheduler, store: ObjectStore,
+                 schedule_id: str | None = None) -> Batch:
     """Every item recorded ``queued``, then the batch flow run; nothing remains if any
     item is refused or Prefect cannot take the run."""
     runtime = executions.validated_runtime(request, settings)
     batch = Batch(account_id=account.id, script_name=request.script_name,
                   total=len(request.items), parallel=request.parallel,
-                  fail_fast=request.fail_fast, status=RUNNING)
+                  fail_fast=request.fail_fast, status=RUNNING, schedule_id=schedule_id)
     return _record_and_schedule(session, batch, scheduler, [
         lambda index, item=item: executions.add_execution(
             session, store, account=account, spec=request, item=item, runtime=runtime,
@@ -107,7 +108,8 @@ def public_batch(session: Session, batch: Batch) -> BatchPublic:
         parallel=batch.parallel, fail_fast=batch.fail_fast,
         counts={status.value: counts.get(status.value, 0) for status in ExecutionStatus},
         mean_duration_seconds=sum(durations) / len(durations) if durations else None,
-        flow_run_id=batch.flow_run_id, retry_of=batch.retry_of, created_at=batch.created_at,
+        flow_run_id=batch.flow_run_id, retry_of=batch.retry_of,
+        schedule_id=batch.schedule_id, created_at=batch.created_at,
         finished_at=batch.finished_at)
 
 

@@ -29,6 +29,13 @@ class FlowRunScheduler(Protocol):
 
     def schedule_batch(self, *, batch_id: str, account_id: str, attempt: int = 1) -> str: ...
 
+    def create_schedule(self, *, schedule_id: str, account_id: str, cron: str | None,
+                        every_seconds: int | None) -> str: ...
+
+    def delete_schedule(self, deployment_id: str) -> None: ...
+
+    def next_run_at(self, deployment_id: str) -> datetime | None: ...
+
 
 def validated_runtime(spec: ScriptSpec, settings: Settings) -> Runtime:
     """Checks what every execution of ``spec`` shares; the runtime it runs in."""

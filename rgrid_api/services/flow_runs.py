@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import httpx
 from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import DeploymentScheduleCreate
+from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterId,
+                                            FlowRunFilter, FlowRunFilterState,
+                                            FlowRunFilterStateType)
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.exceptions import ObjectNotFound
 
-from rgrid_common.errors import ServiceUnavailable
+from rgrid_common.errors import InvalidInput, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +34,13 @@ class PrefectFlowRunScheduler:
     makes a second flow run, and its name, so the Prefect UI shows which one it is.
     """
 
-    def __init__(self, *, api_url: str, deployment_name: str,
-                 batch_deployment_name: str) -> None:
+    def __init__(self, *, api_url: str, deployment_name: str, batch_deployment_name: str,
+                 schedule_deployment_name: str = "rgrid-scheduled-batch/rgrid-scheduled-batch"
+                 ) -> None:
         self.api_url = api_url
         self.deployment_name = deployment_name
         self.batch_deployment_name = batch_deployment_name
+        self.schedule_deployment_name = schedule_deployment_name
         self._client: SyncPrefectClient | None = None
         self._deployment_ids: dict[str, UUID] = {}
         self._lock = threading.Lock()
@@ -43,9 +55,56 @@ class PrefectFlowRunScheduler:
         return self._create(self.batch_deployment_name, {"batch_id": batch_id},
                             name=name, account_id=account_id)
 
+    def create_schedule(self, *, schedule_id: str, account_id: str, cron: str | None,
+                        every_seconds: int | None) -> str:
+        """A deployment of its own, made like the scheduled-batch one, whose schedule fires
+        the flow that starts the batch; visible (and pausable) in the Prefect UI."""
+        timing = _timing(cron, every_seconds)
+        with self._reaching_prefect():
+            client = self._connected_client()
+            template = client.read_deployment(
+                self._resolve_deployment(client, self.schedule_deployment_name))
+            deployment_id = client.create_deployment(
+                flow_id=template.flow_id, name=schedule_id, entrypoint=template.entrypoint,
+                path=template.path, pull_steps=template.pull_steps,
+                work_pool_name=template.work_pool_name,
+                work_queue_name=template.work_queue_name,
+                parameters={"schedule_id": schedule_id},
+                tags=["rgrid", "rgrid-schedule", f"rgrid-account:{account_id}"],
+                description=f"RGrid schedule {schedule_id}: {cron or f'every {every_seconds} s'}",
+                schedules=[DeploymentScheduleCreate(schedule=timing, active=True)])
+        return str(deployment_id)
+
+    def delete_schedule(self, deployment_id: str) -> None:
+        with self._reaching_prefect():
+            try:
+                self._connected_client().delete_deployment(UUID(deployment_id))
+            except ObjectNotFound:
+                pass
+
+    def next_run_at(self, deployment_id: str) -> datetime | None:
+        with self._reaching_prefect():
+            runs = self._connected_client().read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(
+                    any_=[UUID(deployment_id)])),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+                sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=1)
+        return runs[0].expected_start_time if runs else None
+
+    @contextmanager
+    def _reaching_prefect(self) -> Iterator[None]:
+        try:
+            yield
+        except (httpx.HTTPError, OSError) as exc:
+            raise ServiceUnavailable(
+                f"The Prefect server at {self.api_url} is not reachable.",
+                "Start it (`rgrid dev up` on a single machine) and try again.",
+            ) from exc
+
     def _create(self, deployment_name: str, parameters: dict, *, name: str,
                 account_id: str) -> str:
-        try:
+        with self._reaching_prefect():
             client = self._connected_client()
             flow_run = client.create_flow_run_from_deployment(
                 self._resolve_deployment(client, deployment_name),
@@ -54,11 +113,6 @@ class PrefectFlowRunScheduler:
                 idempotency_key=name,
                 tags=["rgrid", f"rgrid-account:{account_id}"],
             )
-        except (httpx.HTTPError, OSError) as exc:
-            raise ServiceUnavailable(
-                f"The Prefect server at {self.api_url} is not reachable.",
-                "Start it (`rgrid dev up` on a single machine) and try again.",
-            ) from exc
         log.info("%s → flow run %r", name, str(flow_run.id))
         return str(flow_run.id)
 
@@ -86,3 +140,14 @@ class PrefectFlowRunScheduler:
         if self._client is not None:
             self._client.__exit__(None, None, None)
             self._client = None
+
+
+def _timing(cron: str | None, every_seconds: int | None) -> CronSchedule | IntervalSchedule:
+    if cron is None:
+        return IntervalSchedule(interval=timedelta(seconds=every_seconds or 0))
+    try:
+        return CronSchedule(cron=cron, timezone="UTC")
+    except ValueError as exc:
+        raise InvalidInput(f"Invalid cron expression {cron!r}.",
+                           "Use five fields: minute hour day month weekday, e.g. "
+                           "'0 * * * *' for every hour (UTC).") from exc

@@ -21,6 +21,7 @@ from rgrid_api.main import create_app
 IDLE_POOL = "rgrid-api-tests"
 IDLE_DEPLOYMENT = "rgrid-execute/api-tests"
 IDLE_BATCH_DEPLOYMENT = "rgrid-batch/api-tests"
+IDLE_SCHEDULE_DEPLOYMENT = "rgrid-scheduled-batch/api-tests"
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +32,9 @@ def idle_deployment(stack: DevStack) -> str:
         except ObjectAlreadyExists:
             pass
         for flow_name, entrypoint in (("rgrid-execute", "flows.execute:execute"),
-                                      ("rgrid-batch", "flows.batch:batch")):
+                                      ("rgrid-batch", "flows.batch:batch"),
+                                      ("rgrid-scheduled-batch",
+                                       "flows.scheduled_batch:scheduled_batch")):
             client.create_deployment(flow_id=client.create_flow_from_name(flow_name),
                                      name="api-tests", entrypoint=entrypoint,
                                      work_pool_name=IDLE_POOL)
@@ -51,7 +54,8 @@ def api_settings(database_url: str, stack: DevStack, idle_deployment: str,
                  tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(database_url=database_url, prefect_api_url=stack.settings.prefect_api_url,
                     execute_deployment=idle_deployment,
-                    batch_deployment=IDLE_BATCH_DEPLOYMENT, admin_key="admin-" + secrets.token_hex(8),
+                    batch_deployment=IDLE_BATCH_DEPLOYMENT,
+                    schedule_deployment=IDLE_SCHEDULE_DEPLOYMENT, admin_key="admin-" + secrets.token_hex(8),
                     worker_token="worker-" + secrets.token_hex(8),
                     storage_dir=tmp_path_factory.mktemp("objects"),
                     storage_signing_key="sign-" + secrets.token_hex(16),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import time
 from collections.abc import Iterator
@@ -107,46 +106,53 @@ def _batch_items(rgrid: Rgrid, batch_id: str) -> list[dict]:
             if e["batch_id"] == batch_id]
 
 
-def _batch_id(stderr: str) -> str:
-    return re.search(r"Starting batch (bat_\w+)", stderr).group(1)
+def _batch_of(rgrid: Rgrid, script_name: str, status: str | None = None) -> str | None:
+    """The batch running ``script_name`` (each test here uses a name of its own)."""
+    return next((e["batch_id"] for e in rgrid("list", "--json").json()
+                 if e["batch_id"] and e["script_name"] == script_name
+                 and status in (None, e["status"])), None)
 
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_path, stack,
                                                              second_worker):
-    doomed = ManagedProcess("worker-doomed", stack.home)
-    stack.start_worker(doomed, "rgrid-test-worker-doomed")
-    write_script(tmp_path, "slow.py", SLOW)
-    for index in range(20):
+    """Whichever worker runs the first item is killed (it may hold the batch's coordinator
+    too); a third worker keeps the pool's capacity. The killed one is started again after."""
+    workers = {"rgrid-test-worker": stack.processes["worker"],
+               second_worker: ManagedProcess("worker-2", stack.home),
+               "rgrid-test-worker-3": ManagedProcess("worker-3", stack.home)}
+    stack.start_worker(workers["rgrid-test-worker-3"], "rgrid-test-worker-3")
+    write_script(tmp_path, "survivor.py", SLOW)
+    for index in range(12):
         (tmp_path / f"f{index}.txt").write_text(f"file {index}\n")
+    victim = None
     try:
-        _wait_for(lambda: _polling(stack, "rgrid-test-worker-doomed"), 60,
-                  "the doomed worker to poll the pool")
-        # 5 of the pool's 6 slots: every worker gets work, the doomed one included
-        run = rgrid.start("run", "slow.py", "--batch", "*.txt", "--parallel", "5")
-        batch_id = _wait_for(lambda: next((e["batch_id"] for e in rgrid("list", "--json").json()
-                                           if e["batch_id"]), None), 60, "the batch")
+        _wait_for(lambda: _polling(stack, "rgrid-test-worker-3"), 60, "the third worker")
+        run = rgrid.start("run", "survivor.py", "--batch", "*.txt", "--parallel", "4")
+        batch_id = _wait_for(lambda: _batch_of(rgrid, "survivor.py"), 60, "the batch")
         victim = _wait_for(lambda: next((e for e in _batch_items(rgrid, batch_id)
-                                         if e["status"] == "running"
-                                         and e["worker"] == "rgrid-test-worker-doomed"), None),
-                           120, "an item on the doomed worker")
-        os.killpg(doomed.pid, signal.SIGKILL)
+                                         if e["status"] == "running"), None),
+                           120, "an item running")
+        os.killpg(workers[victim["worker"]].pid, signal.SIGKILL)
 
-        stdout, stderr = run.communicate(timeout=600)
+        _, stderr = run.communicate(timeout=600)
     finally:
-        doomed.stop()
+        if victim and victim["worker"] != "rgrid-test-worker-3":
+            workers[victim["worker"]].stop()
+            stack.start_worker(workers[victim["worker"]], victim["worker"])
+        workers["rgrid-test-worker-3"].stop()
         _remove_orphan_containers()
 
     assert run.returncode == 0, stderr
-    assert "20 succeeded, 0 failed" in stderr
+    assert "12 succeeded, 0 failed" in stderr
     items = {e["id"]: e for e in _batch_items(rgrid, batch_id)}
     retried = items[victim["id"]]
     assert (retried["status"], retried["attempt"]) == ("succeeded", 2)
     assert retried["retried_errors"] == [
-        "attempt 1 on rgrid-test-worker-doomed: the worker stopped responding"]
-    assert retried["worker"] != "rgrid-test-worker-doomed"
+        f"attempt 1 on {victim['worker']}: the worker stopped responding"]
+    assert retried["worker"] != victim["worker"]
     assert all(e["status"] == "succeeded" for e in items.values())
-    for index in range(20):
+    for index in range(12):
         folder = tmp_path / "outputs" / f"f{index}"
         assert [p.name for p in folder.iterdir()] == ["result.txt"], "completed once"
     logs = rgrid("logs", victim["id"])
@@ -167,13 +173,12 @@ def _remove_orphan_containers() -> None:
 
 
 def test_ctrl_c_detaches_and_the_batch_goes_on(rgrid: Rgrid, tmp_path, second_worker):
-    write_script(tmp_path, "slow.py", SLOW)
+    write_script(tmp_path, "detachable.py", SLOW)
     for index in range(4):
         (tmp_path / f"f{index}.txt").write_text(f"file {index}\n")
-    run = rgrid.start("run", "slow.py", "--batch", "*.txt", "--parallel", "2")
-    batch_id = _wait_for(lambda: next((e["batch_id"] for e in rgrid("list", "--json").json()
-                                       if e["batch_id"] and e["status"] == "running"), None),
-                         60, "the batch to start running")
+    run = rgrid.start("run", "detachable.py", "--batch", "*.txt", "--parallel", "2")
+    batch_id = _wait_for(lambda: _batch_of(rgrid, "detachable.py", status="running"), 60,
+                         "the batch to start running")
 
     run.send_signal(signal.SIGINT)
     _, stderr = run.communicate(timeout=30)
@@ -252,3 +257,29 @@ def test_fail_fast_cancels_what_has_not_started(rgrid: Rgrid, tmp_path):
     assert statuses.count("failed") == 1 and statuses.count("cancelled") >= 4, statuses
     assert "cancelled" in result.stderr
     assert all("--fail-fast" in (e["error"] or "") for e in items if e["status"] == "cancelled")
+
+
+def test_a_schedule_fires_a_batch_until_it_is_deleted(rgrid: Rgrid, tmp_path, second_worker):
+    write_script(tmp_path, "recurring.py", PROCESS)
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "in" / f"{name}.csv").write_text(f"{name}\n")
+
+    created = rgrid("schedule", "create", "recurring.py", "--batch", "in/*.csv", "--every", "10")
+
+    assert created.exit_code == 0, created.stderr
+    schedule_id = created.stdout.strip()
+    assert schedule_id.startswith("sch_") and "over 2 files, every 10 s" in created.stderr
+    listed = rgrid("schedule", "list")
+    assert schedule_id in listed.stdout and "every 10 s" in listed.stdout
+    batch_id = _wait_for(lambda: _batch_of(rgrid, "recurring.py"), 120, "the schedule to fire")
+    assert rgrid("status", batch_id, "--json").json()["schedule_id"] == schedule_id
+    watched = rgrid("watch", batch_id, timeout=300)
+    assert watched.exit_code == 0 and "2 succeeded, 0 failed" in watched.stderr
+
+    deleted = rgrid("schedule", "delete", schedule_id)
+    assert deleted.exit_code == 0, deleted.stderr
+    assert schedule_id not in rgrid("schedule", "list").stdout + rgrid("schedule", "list").stderr
+    again = rgrid("schedule", "delete", schedule_id)
+    assert again.exit_code == 1 and "not found" in again.stderr
+

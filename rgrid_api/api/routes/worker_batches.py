@@ -1,14 +1,17 @@
-"""What the batch flow asks of the API, with the worker token."""
+"""What the batch and schedule flows ask of the API, with the worker token."""
 
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel
 
-from rgrid_api.api.deps import NowDep, SessionDep, SettingsDep, StoreDep, require_worker
+from rgrid_api.api.deps import (NowDep, SchedulerDep, SessionDep, SettingsDep, StoreDep,
+                                require_worker)
 from rgrid_api.schemas import BatchPlan, ClaimRequest, JobSpec
-from rgrid_api.services import batches
+from rgrid_api.services import batches, schedules
 
 router = APIRouter(prefix="/api/v1/worker/batches", tags=["worker"],
                    dependencies=[Depends(require_worker)])
+schedules_router = APIRouter(prefix="/api/v1/worker/schedules", tags=["worker"],
+                             dependencies=[Depends(require_worker)])
 
 
 class CancelRequest(BaseModel):
@@ -33,6 +36,15 @@ def claim_next(batch_id: str, body: ClaimRequest, session: SessionDep, settings:
 @router.post("/{batch_id}/cancel-queued")
 def cancel_queued(batch_id: str, body: CancelRequest, session: SessionDep) -> dict:
     return {"cancelled": batches.cancel_queued(session, batch_id, body.reason)}
+
+
+@schedules_router.post("/{schedule_id}/fire", status_code=status.HTTP_201_CREATED)
+def fire_schedule(schedule_id: str, session: SessionDep, settings: SettingsDep,
+                  scheduler: SchedulerDep, store: StoreDep) -> dict:
+    """A schedule's flow run starts its batch."""
+    batch = schedules.fire(session, schedule_id=schedule_id, settings=settings,
+                           scheduler=scheduler, store=store)
+    return {"batch_id": batch.id}
 
 
 @router.post("/{batch_id}/finish", status_code=status.HTTP_204_NO_CONTENT)
