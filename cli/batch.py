@@ -6,7 +6,8 @@ from __future__ import annotations
 import glob
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from rich.live import Live
@@ -45,13 +46,17 @@ def output_folders(files: list[str]) -> list[str]:
             else Path(f).stem for f in files]
 
 
-def follow_batch(client: ApiClient, batch_id: str, *, poll_seconds: float) -> dict:
-    """Until every item has finished, one line updated in place."""
+def follow_batch(client: ApiClient, batch_id: str, *, poll_seconds: float,
+                 on_poll: Callable[[], None] | None = None) -> dict:
+    """Until every item has finished, one line updated in place; ``on_poll`` runs at
+    every poll (to fetch outputs as items finish)."""
     started = time.monotonic()
     with Live(Text(""), console=err_console, refresh_per_second=4, transient=False) as live:
         while True:
             batch = client.get(f"/api/v1/batches/{batch_id}")
             live.update(Text(progress_line(batch, time.monotonic() - started)))
+            if on_poll:
+                on_poll()
             if batch["status"] == "finished":
                 break
             time.sleep(poll_seconds)
@@ -78,19 +83,41 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
-def download_batch_outputs(client: ApiClient, executions: list[dict], folders: list[str],
-                           output_dir: Path, *, flat: bool) -> int:
-    """Items fetched in parallel, a few at a time (each item's files are parallel too)."""
-    def fetch(execution: dict) -> int:
-        target = output_dir if flat else output_dir / folders[execution["batch_index"]]
-        return len(download_outputs(client, execution["id"], target, quiet=True))
+class BatchDownloader:
+    """Fetches each item's outputs into its folder as soon as the item has finished, a
+    few items at a time (each item's files in parallel too), while the batch runs on."""
 
-    with ThreadPoolExecutor(PARALLEL_ITEMS) as pool:
-        count = sum(pool.map(fetch, executions))
-    if count:
-        err_console.print(f"[green]✓[/] Downloaded {count} output{'s' * (count != 1)} "
-                          f"to {output_dir}")
-    return count
+    def __init__(self, client: ApiClient, batch_id: str, folders: list[str],
+                 output_dir: Path, *, flat: bool) -> None:
+        self._client, self._batch_id = client, batch_id
+        self._folders, self._output_dir, self._flat = folders, output_dir, flat
+        self._pool = ThreadPoolExecutor(PARALLEL_ITEMS)
+        self._fetched: dict[str, Future[int]] = {}
+        self._since: str | None = None
+
+    def collect(self) -> None:
+        """Starts fetching the items finished since the last call."""
+        finished = self._client.get(f"/api/v1/batches/{self._batch_id}/executions",
+                                    finished_since=self._since)["executions"]
+        for execution in finished:
+            if execution["finished_at"] and execution["id"] not in self._fetched:
+                self._fetched[execution["id"]] = self._pool.submit(self._fetch, execution)
+                self._since = max(self._since or "", execution["finished_at"])
+
+    def finish(self) -> int:
+        """The last items fetched; how many files came back."""
+        self.collect()
+        count = sum(future.result() for future in self._fetched.values())
+        self._pool.shutdown()
+        if count:
+            err_console.print(f"[green]✓[/] Downloaded {count} output{'s' * (count != 1)} "
+                              f"to {self._output_dir}")
+        return count
+
+    def _fetch(self, execution: dict) -> int:
+        target = (self._output_dir if self._flat
+                  else self._output_dir / self._folders[execution["batch_index"]])
+        return len(download_outputs(self._client, execution["id"], target, quiet=True))
 
 
 def summarize(executions: list[dict], files: list[str], failures_file: Path) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cli import context
 from cli.client import ApiClient
-from cli.batch import download_batch_outputs, expand_batch, follow_batch, output_folders, summarize
+from cli.batch import BatchDownloader, expand_batch, follow_batch, output_folders, summarize
 from cli.inputs import find_inputs, upload_inputs
 from cli.output import err_console
 
@@ -55,16 +55,18 @@ def follow_batch_to_the_end(client: ApiClient, batch: dict, files: list[str],
     if options.detach:
         err_console.print(f"Follow it with `rgrid watch {batch['id']}`.")
         return 0
+    downloader = None if options.remote_only else BatchDownloader(
+        client, batch["id"], output_folders(files), options.output_dir, flat=options.flat)
     try:
-        follow_batch(client, batch["id"], poll_seconds=max(0.5, context.settings().poll_seconds))
+        follow_batch(client, batch["id"], poll_seconds=max(0.5, context.settings().poll_seconds),
+                     on_poll=downloader.collect if downloader else None)
     except KeyboardInterrupt:
         err_console.print(f"\nDetached; batch {batch['id']} goes on. "
                           f"Follow it with `rgrid watch {batch['id']}`.")
         return DETACHED_EXIT_CODE
-    executions = client.get(f"/api/v1/batches/{batch['id']}/executions")["executions"]
-    if options.remote_only:
-        err_console.print("Outputs kept remotely; fetch one item's with `rgrid download ID`.")
+    if downloader:
+        downloader.finish()
     else:
-        download_batch_outputs(client, executions, output_folders(files), options.output_dir,
-                               flat=options.flat)
+        err_console.print("Outputs kept remotely; fetch one item's with `rgrid download ID`.")
+    executions = client.get(f"/api/v1/batches/{batch['id']}/executions")["executions"]
     return summarize(executions, files, options.failures_file)

@@ -72,13 +72,27 @@ def sweep(session: Session, *, settings: Settings, scheduler: FlowRunScheduler,
         func.coalesce(Execution.heartbeat_at, Execution.started_at) < cutoff)).all()
     handled = []
     for execution in lost:
+        flow_run_id, worker = execution.claimed_by, execution.worker
         try:
             give_back(session, execution, attempt=execution.attempt, settings=settings,
                       scheduler=scheduler, reason="the worker stopped responding")
-            handled.append(execution.id)
         except Conflict:  # it reported in the meantime
             session.rollback()
+            continue
+        handled.append(execution.id)
+        _mark_crashed(scheduler, flow_run_id, f"its worker {worker} stopped responding")
     return handled
+
+
+def _mark_crashed(scheduler: FlowRunScheduler, flow_run_id: str | None, message: str) -> None:
+    """The flow run that held a lost attempt is dead: Prefect is told, so its UI and a
+    batch's coordinator (which counts live shards) know."""
+    if not flow_run_id:
+        return
+    try:
+        scheduler.mark_crashed(flow_run_id, message)
+    except RGridError:
+        log.exception("could not mark flow run %s crashed", flow_run_id)
 
 
 def replace_silent_coordinators(session: Session, *, settings: Settings,

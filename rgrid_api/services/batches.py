@@ -113,9 +113,14 @@ def public_batch(session: Session, batch: Batch) -> BatchPublic:
         finished_at=batch.finished_at)
 
 
-def batch_executions(session: Session, batch: Batch) -> list[Execution]:
-    return list(session.scalars(select(Execution).where(Execution.batch_id == batch.id)
-                                .order_by(Execution.batch_index)))
+def batch_executions(session: Session, batch: Batch,
+                     finished_since: datetime | None = None) -> list[Execution]:
+    """The items; with ``finished_since``, only those finished since then (a follower's
+    cheap "what is new")."""
+    query = select(Execution).where(Execution.batch_id == batch.id)
+    if finished_since is not None:
+        query = query.where(Execution.finished_at >= finished_since)
+    return list(session.scalars(query.order_by(Execution.batch_index)))
 
 
 # --- for the batch flow --------------------------------------------------------------------

@@ -5,6 +5,7 @@ attempt, up to the limit, and a stale attempt's reports are refused."""
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 from prefect.client.orchestration import SyncPrefectClient
@@ -86,7 +87,7 @@ def test_a_stale_attempt_can_neither_heartbeat_nor_finish_nor_upload(
 def test_the_sweep_gives_back_what_a_silent_worker_held_and_spares_the_rest(
         api, alice, worker_headers, api_settings):
     silent, alive = submit(alice), submit(alice)
-    _claim(api, worker_headers, silent["id"], "fr-silent")
+    _claim(api, worker_headers, silent["id"], silent["flow_run_id"])  # a real flow run
     _claim(api, worker_headers, alive["id"], "fr-alive")
     for session in session_scope(api_settings.database_url):
         # what a worker that died after its last beat leaves behind
@@ -99,6 +100,10 @@ def test_the_sweep_gives_back_what_a_silent_worker_held_and_spares_the_rest(
     assert silent["id"] in given_back and alive["id"] not in given_back
     state = alice.get(f"/api/v1/executions/{silent['id']}").json()
     assert (state["status"], state["attempt"]) == ("queued", 2)
-    assert state["retried_errors"] == ["attempt 1 on node-fr-silent: the worker stopped "
-                                       "responding"]
+    assert state["retried_errors"] == [f"attempt 1 on node-{silent['flow_run_id']}: the worker "
+                                       "stopped responding"]
     assert alice.get(f"/api/v1/executions/{alive['id']}").json()["status"] == "running"
+    with SyncPrefectClient(api=api_settings.prefect_api_url) as client:
+        dead = client.read_flow_run(UUID(silent["flow_run_id"]))
+    assert dead.state.is_crashed() and "stopped responding" in dead.state.message
+    assert state["flow_run_id"] != silent["flow_run_id"], "the retry has a flow run of its own"

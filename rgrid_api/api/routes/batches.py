@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from fastapi import APIRouter, status
 
 from rgrid_api.api.deps import CurrentAccount, SchedulerDep, SessionDep, SettingsDep, StoreDep
@@ -24,7 +26,8 @@ def get_batch(batch_id: str, account: CurrentAccount, session: SessionDep) -> Ba
 
 
 @router.get("/{batch_id}/executions")
-def list_batch_executions(batch_id: str, account: CurrentAccount,
-                          session: SessionDep) -> ExecutionList:
+def list_batch_executions(batch_id: str, account: CurrentAccount, session: SessionDep,
+                          finished_since: datetime | None = None) -> ExecutionList:
     batch = batches.get_batch(session, account=account, batch_id=batch_id)
-    return ExecutionList(executions=[to_public(e) for e in batches.batch_executions(session, batch)])
+    return ExecutionList(executions=[
+        to_public(e) for e in batches.batch_executions(session, batch, finished_since)])
