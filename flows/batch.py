@@ -26,7 +26,7 @@ from prefect.logging import get_run_logger as flow_run_logger
 from prefect.runtime import flow_run
 
 from flows.control_plane import ControlPlane
-from flows.execute import run_claimed, storage_client
+from flows.execute import run_claimed, worker_clients
 from flows.settings import WorkerSettings
 from rgrid_api.schemas import BatchPlan, JobSpec
 from rgrid_common.status import ExecutionStatus
@@ -99,15 +99,16 @@ def batch(batch_id: str) -> int:
 
 def run_shard_items(batch_id: str, *, fail_fast: bool, flow_run_id: str,
                     settings: WorkerSettings, control_plane: ControlPlane) -> int:
-    """Items run in the shard's own flow run, one after another, each logged there; a
-    Prefect task per item measured 0.2 s of a 0.8 s item, so items are not tasks."""
+    """Items run in the shard's own flow run, one after another, each logged there, with
+    one set of clients; a Prefect task per item measured 0.2 s of a 0.8 s item, so items
+    are not tasks."""
     ran = 0
-    with storage_client() as storage:
+    with worker_clients(settings) as clients:
         while job := control_plane.claim_next(batch_id, flow_run_id=flow_run_id,
                                               worker=settings.worker_name):
             started = time.perf_counter()
             status = run_claimed(job, settings=settings, control_plane=control_plane,
-                                 storage=storage)
+                                 clients=clients)
             ran += 1
             flow_run_logger().info("%s %s in %.2f s (attempt %d)", job.execution_id,
                                    status.value, time.perf_counter() - started, job.attempt)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 import httpx
 from prefect import flow
 from prefect.runtime import flow_run
@@ -38,19 +40,44 @@ def run_execution(execution_id: str, *, flow_run_id: str, settings: WorkerSettin
     return run_claimed(job, settings=settings, control_plane=control_plane)
 
 
+@dataclass
+class Clients:
+    """What running an execution talks to besides the API. Making them costs ~70 ms
+    (an httpx client's TLS context, a Docker connection), so a shard keeps one set for
+    all its items."""
+
+    storage: httpx.Client  # for signed storage URLs: it carries no credentials
+    settings: WorkerSettings
+    _docker: docker.DockerClient | None = None
+
+    def docker(self) -> docker.DockerClient:
+        if self._docker is None:
+            self._docker = connect_docker(self.settings.worker_name, self.settings.docker_host)
+        return self._docker
+
+    def forget_docker(self) -> None:
+        """After a failure: the next item connects (and checks the engine) afresh."""
+        if self._docker is not None:
+            self._docker.close()
+            self._docker = None
+
+
 @contextmanager
-def storage_client(shared: httpx.Client | None = None) -> Iterator[httpx.Client]:
-    """The client for signed storage URLs (it carries no credentials). Making one costs
-    ~60 ms (TLS context), so a shard shares one across its items."""
+def worker_clients(settings: WorkerSettings, shared: Clients | None = None
+                   ) -> Iterator[Clients]:
     if shared is not None:
         yield shared
         return
-    with httpx.Client(timeout=STORAGE_TIMEOUT) as client:
-        yield client
+    with httpx.Client(timeout=STORAGE_TIMEOUT) as storage:
+        clients = Clients(storage, settings)
+        try:
+            yield clients
+        finally:
+            clients.forget_docker()
 
 
 def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: ControlPlane,
-                storage: httpx.Client | None = None) -> ExecutionStatus:
+                clients: Clients | None = None) -> ExecutionStatus:
     """Run and report an execution this flow run has claimed. A failure that is not the
     script's (the engine, storage, or RGrid itself) gives the attempt back to the API,
     which retries it (``queued``) or, with the attempts spent, fails it."""
@@ -64,9 +91,13 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
               fresh_work_dir(settings.work_root, execution_id) as work_dir,
               fresh_work_dir(settings.work_root, f"{execution_id}-scratch",
                              for_container=False) as scratch,
-              storage_client(storage) as client):
-            report = _run_and_collect(work_dir, job, settings, control_plane, client,
-                                      shipper, scratch)
+              worker_clients(settings, clients) as connected):
+            try:
+                report = _run_and_collect(work_dir, job, settings, control_plane, connected,
+                                          shipper, scratch)
+            except Exception:
+                connected.forget_docker()
+                raise
     except Exception as exc:  # noqa: BLE001 - every such failure is retried, none is lost
         reason = (f"{exc.message} {exc.hint}".strip() if isinstance(exc, RGridError)
                   else f"internal error: {exc!r}")
@@ -80,17 +111,17 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
 
 
 def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
-                     control_plane: ControlPlane, storage: httpx.Client,
+                     control_plane: ControlPlane, clients: Clients,
                      shipper: LogShipper, scratch: Path) -> FinishRequest:
     """Script and inputs into /work, the container, then — whatever the script's outcome —
     the files it left there. An output the API refuses (too large, too many) fails an
     otherwise successful execution, saying why."""
     try:
-        client = connect_docker(settings.worker_name, settings.docker_host)
+        engine = clients.docker()
         place_script(work_dir, job)
-        place_inputs(work_dir, job.inputs, storage)
+        place_inputs(work_dir, job.inputs, clients.storage)
         job_files = fingerprints(work_dir)
-        outcome = run_container(client, job, work_dir=work_dir, uid=settings.container_uid,
+        outcome = run_container(engine, job, work_dir=work_dir, uid=settings.container_uid,
                                 on_output=shipper.write)
     except RGridError as exc:
         if exc.transient:
@@ -98,7 +129,7 @@ def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
         return _failed(exc)
     report = finish_report(outcome, job, shipper.stderr_tail)
     try:
-        report.outputs = upload_outputs(control_plane, storage, job,
+        report.outputs = upload_outputs(control_plane, clients.storage, job,
                                         changed_files(work_dir, job_files), scratch)
     except RGridError as exc:
         if exc.transient:
