@@ -3,7 +3,7 @@
 The batch flow keeps up to ``parallel`` shard flow runs (``rgrid-batch-shard``) on the
 work pool, so they land on whichever workers have free slots, not only on the one running
 the batch flow. Each shard claims the batch's next queued item through the API and runs it
-as a task, until none may start. The API's claim is what bounds the batch to ``parallel``
+in its own flow run, until none may start. The API's claim is what bounds the batch to ``parallel``
 running items, pool-wide; an item costs one claim and one container start, not a flow run
 of its own.
 

@@ -1,4 +1,5 @@
-"""Batches end to end: the real CLI, a real pool of two workers, real containers."""
+"""Batches end to end: the real CLI, a real pool of two (at times three) workers, real
+containers, a real Prefect schedule."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import docker
 import pytest
@@ -15,9 +17,9 @@ from prefect.client.orchestration import SyncPrefectClient
 from devstack.processes import ManagedProcess
 from devstack.stack import DevStack
 from flows.sandbox import EXECUTION_LABEL
-from work_pools import PROCESS_POOL
 from tests.conftest import write_script
 from tests.helpers import Rgrid
+from work_pools import PROCESS_POOL
 
 PROCESS = """\
 import pathlib, sys, time
@@ -283,3 +285,16 @@ def test_a_schedule_fires_a_batch_until_it_is_deleted(rgrid: Rgrid, tmp_path, se
     again = rgrid("schedule", "delete", schedule_id)
     assert again.exit_code == 1 and "not found" in again.stderr
 
+
+
+def test_the_readme_batch_example_leaves_one_folder_per_input(rgrid: Rgrid, tmp_path):
+    examples = Path(__file__).resolve().parents[2] / "examples"
+
+    result = rgrid("run", str(examples / "word_count.py"), "--batch",
+                   str(examples / "data" / "*.txt"), "--parallel", "3", timeout=300)
+
+    assert result.exit_code == 0, result.stderr
+    assert "3 files, 3 parallel" in result.stderr and "3 succeeded, 0 failed" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == ["fox", "rain", "sample"]
+    rows = (tmp_path / "outputs" / "fox" / "word_counts.csv").read_text().splitlines()
+    assert rows[:3] == ["word,count", "the,5", "fox,3"]
