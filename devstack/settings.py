@@ -17,6 +17,9 @@ class DevSettings(BaseSettings):
     home: Path = Field(default_factory=lambda: Path.home() / ".local" / "state" / "rgrid",
                        description="Databases, logs, pid files and secrets of the dev stack.")
     host: str = "127.0.0.1"
+    prefect_database_url: str | None = Field(
+        None, description="The Prefect server's database (postgresql+asyncpg://…); unset, "
+                          "SQLite in the dev home, which logs lock contention under load.")
     prefect_port: int = 4200
     api_port: int = 8700
     worker_name: str = "rgrid-local-1"

@@ -205,6 +205,8 @@ class DevStack:
             "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
             # a new schedule's first runs are made within seconds, not the default minute
             "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
+            **({"PREFECT_API_DATABASE_CONNECTION_URL": self.settings.prefect_database_url}
+               if self.settings.prefect_database_url else {}),
         }
 
     def _secrets(self) -> dict[str, str]:

@@ -23,14 +23,20 @@ POSTGRES_ADMIN_URL = os.environ.get(
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    yield from _running_stack(tmp_path_factory.mktemp("rgrid-home"),
+def stack(tmp_path_factory: pytest.TempPathFactory, new_postgres_database) -> Iterator[DevStack]:
+    yield from _running_stack(tmp_path_factory.mktemp("rgrid-home"), new_postgres_database(),
                               worker_name="rgrid-test-worker")
 
 
-def _running_stack(home: Path, **settings) -> Iterator[DevStack]:
-    """A whole stack on free ports in ``home``, brought up and, afterwards, down."""
+def _running_stack(home: Path, prefect_database: str, **settings) -> Iterator[DevStack]:
+    """A whole stack on free ports in ``home``, brought up and, afterwards, down. Its
+    Prefect server keeps its state in PostgreSQL: on SQLite, the load of the suite (several
+    workers polling every 0.5 s, runs left late on the API tests' idle pool) held its
+    write lock for up to a minute. The RGrid API keeps the single-machine default, SQLite."""
+    prefect_url = make_url(prefect_database).set(drivername="postgresql+asyncpg")
     dev_stack = DevStack(DevSettings(home=home, prefect_port=free_port(), api_port=free_port(),
+                                     prefect_database_url=prefect_url.render_as_string(
+                                         hide_password=False),
                                      cli_config=home / "cli-config.json",
                                      worker_query_seconds=0.5, worker_limit=2,
                                      heartbeat_seconds=1, lost_after_seconds=15, **settings),
@@ -55,9 +61,10 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def s3_stack(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[DevStack]:
+def s3_stack(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str,
+             new_postgres_database) -> Iterator[DevStack]:
     """A second stack whose API keeps files in S3 (configured through a Prefect block)."""
-    yield from _running_stack(tmp_path_factory.mktemp("rgrid-s3-home"),
+    yield from _running_stack(tmp_path_factory.mktemp("rgrid-s3-home"), new_postgres_database(),
                               worker_name="rgrid-s3-worker", storage_backend="s3",
                               s3_endpoint=s3_endpoint, s3_access_key="test-access",
                               s3_secret_key="test-secret", s3_bucket="rgrid-test")

@@ -105,6 +105,7 @@ def replace_silent_coordinators(session: Session, *, settings: Settings,
         Batch.status == "running", Batch.heartbeat_at < cutoff)).all()
     for batch in silent:
         attempt = batch.coordinator_attempt + 1
+        _mark_crashed(scheduler, batch.flow_run_id, "the batch's coordinator stopped reporting in")
         try:
             batch.flow_run_id = scheduler.schedule_batch(
                 batch_id=batch.id, account_id=batch.account_id, attempt=attempt)
