@@ -14,7 +14,7 @@ import requests
 from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
-from flows.sandbox import container_options
+from flows.sandbox import WORKER_LABEL, container_options
 from rgrid_api.schemas import JobSpec
 from rgrid_common.errors import DockerUnavailable, RGridError
 
@@ -43,9 +43,9 @@ def connect_docker(worker_name: str, base_url: str | None = None) -> docker.Dock
 
 
 def run_container(client: docker.DockerClient, job: JobSpec, *, work_dir: Path, uid: int,
-                  on_output: OutputSink) -> ContainerOutcome:
+                  worker: str, on_output: OutputSink) -> ContainerOutcome:
     """Run the job's container on ``work_dir`` as /work; the container is removed after."""
-    container = _create_container(client, job, work_dir, uid)
+    container = _create_container(client, job, work_dir, uid, worker)
     try:
         return _run_to_completion(container, job, on_output)
     finally:
@@ -53,12 +53,22 @@ def run_container(client: docker.DockerClient, job: JobSpec, *, work_dir: Path, 
 
 
 def _create_container(client: docker.DockerClient, job: JobSpec, work_dir: Path,
-                      uid: int) -> Container:
+                      uid: int, worker: str) -> Container:
     try:
-        return client.containers.create(**container_options(job, work_dir=work_dir, uid=uid))
+        return client.containers.create(**container_options(job, work_dir=work_dir, uid=uid,
+                                                            worker=worker))
     except ImageNotFound as exc:
         raise RGridError(f"Runtime image {job.image!r} is not on this worker.",
                          "Build it with `rgrid dev up` or `docker pull` it on the worker.") from exc
+
+
+def remove_leftovers(client: docker.DockerClient, worker: str) -> int:
+    """Containers an earlier life of this worker started and, killed, never removed; their
+    executions were given to other workers meanwhile. How many were removed."""
+    leftovers = client.containers.list(all=True, filters={"label": f"{WORKER_LABEL}={worker}"})
+    for container in leftovers:
+        container.remove(force=True)
+    return len(leftovers)
 
 
 def _run_to_completion(container: Container, job: JobSpec,

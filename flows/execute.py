@@ -122,7 +122,7 @@ def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
         place_inputs(work_dir, job.inputs, clients.storage)
         job_files = fingerprints(work_dir)
         outcome = run_container(engine, job, work_dir=work_dir, uid=settings.container_uid,
-                                on_output=shipper.write)
+                                worker=settings.worker_name, on_output=shipper.write)
     except RGridError as exc:
         if exc.transient:
             raise

@@ -9,9 +9,10 @@ from rgrid_api.schemas import JobSpec
 CONTAINER_WORK_DIR = "/work"
 TMPFS_SIZE = "64m"
 EXECUTION_LABEL = "rgrid.execution"
+WORKER_LABEL = "rgrid.worker"
 
 
-def container_options(job: JobSpec, *, work_dir: Path, uid: int) -> dict:
+def container_options(job: JobSpec, *, work_dir: Path, uid: int, worker: str) -> dict:
     """Keyword arguments for ``docker.containers.create``."""
     return {
         "image": job.image,
@@ -35,6 +36,6 @@ def container_options(job: JobSpec, *, work_dir: Path, uid: int) -> dict:
         "mem_limit": f"{job.memory_mb}m",
         "memswap_limit": f"{job.memory_mb}m",
         "nano_cpus": int(job.cpus * 1_000_000_000),
-        "labels": {EXECUTION_LABEL: job.execution_id},
+        "labels": {EXECUTION_LABEL: job.execution_id, WORKER_LABEL: worker},
         "detach": True,
     }

@@ -17,6 +17,7 @@ execute flow enforces its own timeout on the container instead.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import threading
 import warnings
@@ -31,6 +32,12 @@ from prefect.flow_engine import flow_run_logger, load_flow, load_flow_run, run_f
 from prefect.flows import Flow
 from prefect.states import State
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
+
+from flows.container import connect_docker, remove_leftovers
+from flows.settings import WorkerSettings
+from rgrid_common.errors import RGridError
+
+log = logging.getLogger(__name__)
 
 with warnings.catch_warnings():
     # Registering under the existing "process" type replaces ProcessWorker in this
@@ -69,8 +76,23 @@ with warnings.catch_warnings():
 
 
 async def serve(pool: str, name: str, limit: int | None) -> None:
+    _remove_leftover_containers()
     async with WarmProcessWorker(work_pool_name=pool, name=name, limit=limit) as worker:
         await worker.start()
+
+
+def _remove_leftover_containers() -> None:
+    """A worker killed mid-execution leaves its container behind; at the next start it goes."""
+    settings = WorkerSettings()
+    try:
+        removed = remove_leftovers(connect_docker(settings.worker_name, settings.docker_host),
+                                   settings.worker_name)
+    except RGridError as exc:  # no engine yet: the executions will say so themselves
+        log.warning("could not look for leftover containers: %s", exc.message)
+        return
+    if removed:
+        log.warning("removed %d container(s) left by an earlier run of %s", removed,
+                    settings.worker_name)
 
 
 def main() -> None:

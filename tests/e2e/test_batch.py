@@ -16,7 +16,7 @@ from prefect.client.orchestration import SyncPrefectClient
 
 from devstack.processes import ManagedProcess
 from devstack.stack import DevStack
-from flows.sandbox import EXECUTION_LABEL
+from flows.sandbox import WORKER_LABEL
 from tests.conftest import write_script
 from tests.helpers import Rgrid
 from work_pools import PROCESS_POOL
@@ -119,7 +119,8 @@ def _batch_of(rgrid: Rgrid, script_name: str, status: str | None = None) -> str 
 def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_path, stack,
                                                              second_worker):
     """Whichever worker runs the first item is killed (it may hold the batch's coordinator
-    too); a third worker keeps the pool's capacity. The killed one is started again after."""
+    too); a third worker keeps the pool's capacity. The killed one is started again after,
+    and removes the container its earlier life left."""
     workers = {"rgrid-test-worker": stack.processes["worker"],
                second_worker: ManagedProcess("worker-2", stack.home),
                "rgrid-test-worker-3": ManagedProcess("worker-3", stack.home)}
@@ -138,12 +139,13 @@ def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_p
         os.killpg(workers[victim["worker"]].pid, signal.SIGKILL)
 
         _, stderr = run.communicate(timeout=600)
+        assert _containers_of(victim["worker"]), "the killed worker's container outlives it"
+        workers[victim["worker"]].stop()
+        stack.start_worker(workers[victim["worker"]], victim["worker"])
+        _wait_for(lambda: not _containers_of(victim["worker"]), 60,
+                  "the restarted worker to remove what its earlier life left")
     finally:
-        if victim and victim["worker"] != "rgrid-test-worker-3":
-            workers[victim["worker"]].stop()
-            stack.start_worker(workers[victim["worker"]], victim["worker"])
         workers["rgrid-test-worker-3"].stop()
-        _remove_orphan_containers()
 
     assert run.returncode == 0, stderr
     assert "12 succeeded, 0 failed" in stderr
@@ -166,12 +168,9 @@ def _polling(stack: DevStack, worker: str) -> bool:
         return any(w.name == worker for w in client.read_workers_for_work_pool(PROCESS_POOL.name))
 
 
-def _remove_orphan_containers() -> None:
-    """The killed worker's container outlives it on this shared engine."""
-    client = docker.from_env()
-    for container in client.containers.list(all=True, filters={"label": EXECUTION_LABEL}):
-        if container.status == "exited":
-            container.remove(force=True)
+def _containers_of(worker: str) -> list:
+    return docker.from_env().containers.list(all=True,
+                                             filters={"label": f"{WORKER_LABEL}={worker}"})
 
 
 def test_ctrl_c_detaches_and_the_batch_goes_on(rgrid: Rgrid, tmp_path, second_worker):
