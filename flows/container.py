@@ -14,7 +14,7 @@ import requests
 from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
-from flows.sandbox import WORKER_LABEL, container_options
+from flows.sandbox import ATTEMPT_LABEL, EXECUTION_LABEL, WORKER_LABEL, container_options
 from rgrid_api.schemas import JobSpec
 from rgrid_common.errors import DockerUnavailable, RGridError
 
@@ -69,6 +69,15 @@ def remove_leftovers(client: docker.DockerClient, worker: str) -> int:
     for container in leftovers:
         container.remove(force=True)
     return len(leftovers)
+
+
+def stop_attempt(client: docker.DockerClient, execution_id: str, attempt: int) -> int:
+    """Kills the container of one attempt (another worker may be running the next)."""
+    running = client.containers.list(filters={"label": [f"{EXECUTION_LABEL}={execution_id}",
+                                                        f"{ATTEMPT_LABEL}={attempt}"]})
+    for container in running:
+        container.kill()
+    return len(running)
 
 
 def _run_to_completion(container: Container, job: JobSpec,

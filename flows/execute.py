@@ -13,7 +13,7 @@ import httpx
 from prefect import flow
 from prefect.runtime import flow_run
 
-from flows.container import connect_docker, run_container
+from flows.container import connect_docker, run_container, stop_attempt
 from flows.control_plane import ControlPlane
 from flows.heartbeat import Heartbeat
 from flows.log_shipper import LogShipper
@@ -22,7 +22,7 @@ from flows.outputs import upload_outputs
 from flows.settings import WorkerSettings
 from flows.work_dir import changed_files, fingerprints, fresh_work_dir, place_inputs, place_script
 from rgrid_api.schemas import FinishRequest, JobSpec
-from rgrid_common.errors import RGridError
+from rgrid_common.errors import Conflict, RGridError
 from rgrid_common.status import ExecutionStatus
 
 log = logging.getLogger(__name__)
@@ -83,15 +83,17 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
     which retries it (``queued``) or, with the attempts spent, fails it."""
     execution_id = job.execution_id
     try:
-        with (Heartbeat(control_plane, execution_id, job.attempt,
-                        every_seconds=settings.heartbeat_seconds),
+        with (worker_clients(settings, clients) as connected,
+              Heartbeat(control_plane, execution_id, job.attempt,
+                        every_seconds=settings.heartbeat_seconds,
+                        on_lost=lambda: stop_attempt(connected.docker(), execution_id,
+                                                     job.attempt)) as heartbeat,
               LogShipper(control_plane, execution_id, flush_seconds=settings.log_flush_seconds,
                          max_chars=settings.max_log_chars, first_seq=job.log_seq_start
                          ) as shipper,
               fresh_work_dir(settings.work_root, execution_id) as work_dir,
               fresh_work_dir(settings.work_root, f"{execution_id}-scratch",
-                             for_container=False) as scratch,
-              worker_clients(settings, clients) as connected):
+                             for_container=False) as scratch):
             try:
                 report = _run_and_collect(work_dir, job, settings, control_plane, connected,
                                           shipper, scratch)
@@ -103,7 +105,14 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
                   else f"internal error: {exc!r}")
         log.warning("attempt %d of %s failed transiently: %s", job.attempt, execution_id,
                     reason, exc_info=not isinstance(exc, RGridError))
-        control_plane.give_back(execution_id, job.attempt, reason)
+        try:
+            control_plane.give_back(execution_id, job.attempt, reason)
+        except Conflict:  # the API had given this attempt to another worker already
+            log.warning("attempt %d of %s was no longer current", job.attempt, execution_id)
+        return control_plane.execution_status(execution_id)
+    if heartbeat.lost.is_set():  # the API gave the execution to another worker
+        log.warning("attempt %d of %s was stopped; its result is dropped", job.attempt,
+                    execution_id)
         return control_plane.execution_status(execution_id)
     report.attempt = job.attempt
     control_plane.finish(execution_id, report)

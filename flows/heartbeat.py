@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from flows.control_plane import ControlPlane
 
@@ -16,8 +17,9 @@ log = logging.getLogger(__name__)
 
 class Heartbeat:
     def __init__(self, control_plane: ControlPlane, execution_id: str, attempt: int, *,
-                 every_seconds: float) -> None:
+                 every_seconds: float, on_lost: Callable[[], None] | None = None) -> None:
         self._control_plane = control_plane
+        self._on_lost = on_lost
         self._execution_id = execution_id
         self._attempt = attempt
         self._every = every_seconds
@@ -37,9 +39,11 @@ class Heartbeat:
         while not self._stop.wait(self._every):
             try:
                 if not self._control_plane.heartbeat(self._execution_id, self._attempt):
-                    log.warning("attempt %d of %s was given to another worker",
+                    log.warning("attempt %d of %s was given to another worker; stopping it",
                                 self._attempt, self._execution_id)
                     self.lost.set()
+                    if self._on_lost:
+                        self._on_lost()
                     return
             except Exception:  # a missed beat is harmless; the threshold is many beats
                 log.warning("heartbeat of %s failed", self._execution_id, exc_info=True)

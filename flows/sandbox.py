@@ -10,6 +10,7 @@ CONTAINER_WORK_DIR = "/work"
 TMPFS_SIZE = "64m"
 EXECUTION_LABEL = "rgrid.execution"
 WORKER_LABEL = "rgrid.worker"
+ATTEMPT_LABEL = "rgrid.attempt"
 
 
 def container_options(job: JobSpec, *, work_dir: Path, uid: int, worker: str) -> dict:
@@ -36,6 +37,7 @@ def container_options(job: JobSpec, *, work_dir: Path, uid: int, worker: str) ->
         "mem_limit": f"{job.memory_mb}m",
         "memswap_limit": f"{job.memory_mb}m",
         "nano_cpus": int(job.cpus * 1_000_000_000),
-        "labels": {EXECUTION_LABEL: job.execution_id, WORKER_LABEL: worker},
+        "labels": {EXECUTION_LABEL: job.execution_id, ATTEMPT_LABEL: str(job.attempt),
+                   WORKER_LABEL: worker},
         "detach": True,
     }

@@ -3,13 +3,18 @@ Docker engine — or an unreachable one."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
+import docker
 import pytest
 
 from flows.control_plane import ControlPlane
 from flows.execute import run_execution
+from flows.sandbox import ATTEMPT_LABEL, EXECUTION_LABEL
 from flows.settings import WorkerSettings
+from rgrid_common.status import ExecutionStatus
 from tests.api.conftest import submit
 
 
@@ -74,3 +79,31 @@ def test_output_beyond_the_cap_is_dropped_with_a_note(alice, control_plane, tmp_
     assert text.startswith("x" * 1000)
     assert "output truncated after 1,000 characters" in text
     assert "tail" not in text and len(text) < 1100
+
+
+def test_an_attempt_given_to_another_worker_is_stopped_and_its_result_dropped(
+        alice, control_plane, tmp_path, worker_headers, api):
+    execution = submit(alice, script_content="import time\ntime.sleep(120)\n")
+    settings = _worker_settings(tmp_path, heartbeat_seconds=0.2)
+    outcome: list = []
+    runner = threading.Thread(target=lambda: outcome.append(run_execution(
+        execution["id"], flow_run_id="fr-slow", settings=settings,
+        control_plane=control_plane)))
+    runner.start()
+    engine = docker.from_env()
+    labels = {"label": [f"{EXECUTION_LABEL}={execution['id']}", f"{ATTEMPT_LABEL}=1"]}
+    deadline = time.monotonic() + 60
+    while not engine.containers.list(filters=labels) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert engine.containers.list(filters=labels), "the attempt's container started"
+
+    given = api.post(f"/api/v1/worker/executions/{execution['id']}/give-back",
+                     json={"attempt": 1, "reason": "the worker stopped responding"},
+                     headers=worker_headers)  # what the sweep does to a silent worker
+    runner.join(timeout=60)
+
+    assert given.status_code == 204 and not runner.is_alive(), "stopped, not run to the end"
+    assert outcome == [ExecutionStatus.QUEUED]
+    assert engine.containers.list(all=True, filters=labels) == []
+    state = alice.get(f"/api/v1/executions/{execution['id']}").json()
+    assert (state["status"], state["attempt"], state["exit_code"]) == ("queued", 2, None)
