@@ -10,6 +10,7 @@ from cli.client import ApiClient
 from rgrid_common.status import ExecutionStatus
 
 QUEUED_HINT_AFTER_SECONDS = 10.0
+DETACHED_EXIT_CODE = 130  # Ctrl+C stopped the following, not the work (as SIGINT's 128+2)
 
 
 def print_logs(client: ApiClient, execution_id: str, *, follow: bool, poll_seconds: float,

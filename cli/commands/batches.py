@@ -9,6 +9,7 @@ import typer
 
 from cli import context
 from cli.batch import follow_batch, progress_line
+from cli.follow import DETACHED_EXIT_CODE
 from cli.output import console, err_console
 
 BATCH_PREFIX = "bat_"
@@ -35,7 +36,7 @@ def watch(
         batch = follow_batch(client, batch_id, poll_seconds=max(0.5, context.settings().poll_seconds))
     except KeyboardInterrupt:
         err_console.print(f"\nStopped watching; {batch_id} goes on.")
-        raise typer.Exit(130) from None
+        raise typer.Exit(DETACHED_EXIT_CODE) from None
     counts = batch["counts"]
     err_console.print(f"{counts['succeeded']} succeeded, "
                       f"{counts['failed'] + counts['timed_out'] + counts['cancelled']} failed")

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from cli import context
-from cli.client import ApiClient
 from cli.batch import BATCH_FAILURES_FILE
+from cli.client import ApiClient
 from cli.commands.run_batch import BatchOptions, run_batch
-from cli.follow import print_logs, wait_until_finished
+from cli.follow import DETACHED_EXIT_CODE, print_logs, wait_until_finished
 from cli.inputs import find_inputs, upload_inputs
 from cli.outputs import download_outputs, list_artifacts
 from cli.output import console, err_console, execution_json
@@ -21,7 +21,6 @@ from rgrid_common.limits import parse_env, parse_memory
 from rgrid_common.status import ExecutionStatus
 
 TIMED_OUT_EXIT_CODE = 124  # as timeout(1)
-DETACHED_EXIT_CODE = 130
 
 
 def script_spec(script: Path, *, env: list[str] | None, runtime: str | None,

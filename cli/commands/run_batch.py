@@ -8,10 +8,10 @@ from pathlib import Path
 from cli import context
 from cli.client import ApiClient
 from cli.batch import BatchDownloader, expand_batch, follow_batch, output_folders, summarize
+from cli.follow import DETACHED_EXIT_CODE
 from cli.inputs import find_inputs, upload_inputs
 from cli.output import err_console
 
-DETACHED_EXIT_CODE = 130
 
 
 @dataclass(frozen=True)
