@@ -65,14 +65,6 @@ class ControlPlane:
         answer = self._checked(self._http.get(f"{PREFIX}/{execution_id}/status"))
         return ExecutionStatus(answer["status"])
 
-    def claim_next(self, batch_id: str, *, flow_run_id: str, worker: str) -> JobSpec | None:
-        """The next queued item of the batch, now claimed by this flow run; None when
-        none is left."""
-        response = self._http.post(f"{BATCHES}/{batch_id}/claim-next",
-                                   json={"flow_run_id": flow_run_id, "worker": worker})
-        answer = self._checked(response)
-        return JobSpec.model_validate(answer) if answer else None
-
     def batch_plan(self, batch_id: str) -> BatchPlan:
         return BatchPlan.model_validate(
             self._checked(self._http.post(f"{BATCHES}/{batch_id}/plan")))
