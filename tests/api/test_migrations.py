@@ -28,3 +28,21 @@ def test_migrations_upgrade_an_empty_database_to_head_and_back(empty_database):
     assert _tables(empty_database) == TABLES
     downgrade_to_base(empty_database)
     assert _tables(empty_database) == set()
+
+
+def test_the_migrations_build_exactly_the_schema_the_models_describe(empty_database):
+    """A column or index added to a model without a migration fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from rgrid_api.models import Base
+
+    upgrade_to_head(empty_database)
+    engine = create_engine(empty_database)
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection),
+                                           Base.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
