@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cli.commands import accounts, artifacts, batches, executions, retry, run, schedules
+from cli.commands import accounts, artifacts, batches, cache, executions, retry, run, schedules
 from cli.config import CliSettings
 from cli.output import err_console
 from rgrid_common.errors import InvalidInput, RGridError
@@ -26,6 +26,7 @@ app.command()(accounts.runtimes)
 app.command()(accounts.login)
 app.add_typer(accounts.accounts_app, name="accounts")
 app.add_typer(schedules.schedule_app, name="schedule")
+app.add_typer(cache.cache_app, name="cache")
 
 USAGE_EXIT_CODE = 2
 

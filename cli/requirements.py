@@ -1,5 +1,6 @@
-"""The script's dependencies: ``requirements.txt`` beside it, checked before submission so
-a bad line is reported with its number here, not as a pip failure on a worker."""
+"""The script's dependencies: ``requirements.txt`` beside it (or ``--requirements FILE``),
+checked before submission so a bad line is reported with its number here, not as a pip
+failure on a worker."""
 
 from __future__ import annotations
 
@@ -11,11 +12,21 @@ from rgrid_common.requirements import Requirements, parse_requirements
 REQUIREMENTS_FILE = "requirements.txt"
 
 
-def script_requirements(script: Path) -> Requirements | None:
-    """The checked requirements beside ``script``; None when it has none."""
-    path = script.resolve().parent / REQUIREMENTS_FILE
-    if not path.is_file():
-        return None
+def script_requirements(script: Path, explicit: Path | None = None,
+                        runtime: str | None = None) -> Requirements | None:
+    """The checked requirements: ``explicit`` (``--requirements FILE``), else the
+    ``requirements.txt`` beside a Python script; None when there are none."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise InvalidInput(f"Requirements file not found: {explicit}.",
+                               "Check the path given to --requirements.")
+        return _read(explicit)
+    is_python = runtime.startswith("python") if runtime else script.suffix == ".py"
+    beside = script.resolve().parent / REQUIREMENTS_FILE
+    return _read(beside) if is_python and beside.is_file() else None
+
+
+def _read(path: Path) -> Requirements:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

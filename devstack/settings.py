@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -30,6 +30,12 @@ class DevSettings(BaseSettings):
         10, description="How often a worker says, per running execution, that it lives.")
     lost_after_seconds: float = Field(
         60, description="Silence after which the API retries a worker's executions elsewhere.")
+    package_index_url: str = Field("https://pypi.org/simple",
+                                   description="Where the worker installs requirements from.")
+    package_index_cert: Path | None = Field(
+        default_factory=lambda: _host_ca_bundle(),
+        description="CA bundle pip trusts in dependency builds: the host's, so an index "
+                    "behind the host's TLS proxy or private CA works as on the host.")
     account_name: str = "local"
     cli_config: Path = Field(default_factory=default_config_path,
                              validation_alias=AliasChoices("RGRID_CONFIG", "RGRID_DEV_CLI_CONFIG"))
@@ -47,3 +53,8 @@ class DevSettings(BaseSettings):
     @property
     def api_url(self) -> str:
         return f"http://{self.host}:{self.api_port}"
+
+
+def _host_ca_bundle() -> Path | None:
+    bundle = Path(ssl.get_default_verify_paths().openssl_cafile)
+    return bundle if bundle.is_file() else None

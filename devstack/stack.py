@@ -131,7 +131,10 @@ class DevStack:
             "RGRID_WORKER_TOKEN": self._secrets()["worker_token"],
             "RGRID_WORKER_NAME": name,
             "RGRID_HEARTBEAT_SECONDS": str(self.settings.heartbeat_seconds),
+            "RGRID_PACKAGE_INDEX_URL": self.settings.package_index_url,
         }
+        if self.settings.package_index_cert:
+            env["RGRID_PACKAGE_INDEX_CERT"] = str(self.settings.package_index_cert)
         argv = [sys.executable, "-m", "work_pools.warm_worker", "--pool", PROCESS_POOL.name,
                 "--name", name, "--limit", str(self.settings.worker_limit)]
         pid = process.start(argv, env=env, cwd=self.home)

@@ -15,6 +15,7 @@ from prefect.runtime import flow_run
 
 from flows.container import connect_docker, run_container, stop_attempt
 from flows.control_plane import ControlPlane
+from flows.dependencies import dependency_layer
 from flows.heartbeat import Heartbeat
 from flows.log_shipper import LogShipper
 from flows.outcome import finish_report
@@ -125,8 +126,13 @@ def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
     """Script and inputs into /work, the container, then — whatever the script's outcome —
     the files it left there. An output the API refuses (too large, too many) fails an
     otherwise successful execution, saying why."""
+    layer = None
     try:
         engine = clients.docker()
+        if job.requirements:
+            layer = dependency_layer(engine, base_image=job.image, requirements=job.requirements,
+                                     settings=settings, say=shipper.note)
+            job = job.model_copy(update={"image": layer.image})
         place_script(work_dir, job)
         place_inputs(work_dir, job.inputs, clients.storage)
         job_files = fingerprints(work_dir)
@@ -137,6 +143,7 @@ def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
             raise
         return _failed(exc)
     report = finish_report(outcome, job, shipper.stderr_tail)
+    report.dependency_cache = layer.cache if layer else None
     try:
         report.outputs = upload_outputs(control_plane, clients.storage, job,
                                         changed_files(work_dir, job_files), scratch)

@@ -44,10 +44,19 @@ class LogShipper:
         self._thread.join()
         self.flush()
 
+    def note(self, text: str) -> None:
+        """RGrid's own lines (dependency installs, …): in the log's stderr, but never
+        taken for the script's error."""
+        self._append("stderr", text)
+
     def write(self, stream: str, text: str) -> None:
         with self._lock:
             if stream == "stderr":
                 self._stderr_tail = (self._stderr_tail + text)[-STDERR_TAIL_CHARS:]
+        self._append(stream, text)
+
+    def _append(self, stream: str, text: str) -> None:
+        with self._lock:
             text = self._within_budget(stream, text)
             for start in range(0, len(text), MAX_CHUNK_CHARS):
                 self._pending.append(LogChunkIn(seq=self._seq, stream=stream,

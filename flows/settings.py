@@ -28,3 +28,20 @@ class WorkerSettings(BaseSettings):
         10, description="How often a running execution tells the API its worker lives.")
     max_log_chars: int = Field(16 * 1024 * 1024,
                                description="Output kept per execution; the rest is dropped.")
+    package_index_url: str = Field(
+        "https://pypi.org/simple",
+        description="The PEP 503 index dependency layers are installed from (no "
+                    "credentials in it: the URL is kept in the layer's history).")
+    package_index_cert: Path | None = Field(
+        None, description="CA bundle (on this host) pip trusts in dependency builds; unset, "
+                          "the runtime image's own.")
+    dependency_network: str = Field(
+        "host", description="Docker network of dependency builds only; scripts never have "
+                            "one. `host` reaches an index on 127.0.0.1.")
+    allow_source_packages: bool = Field(
+        False, description="Let pip build sdists. Off, only wheels are installed, so no "
+                           "package code runs during the networked build.")
+    dependency_build_timeout_seconds: int = 900
+    lock_dir: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()) / "rgrid-locks",
+        description="Node-wide locks (one per dependency layer being built).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -24,11 +25,12 @@ TIMED_OUT_EXIT_CODE = 124  # as timeout(1)
 
 
 def script_spec(script: Path, *, env: list[str] | None, runtime: str | None,
-                memory: str | None, cpus: float | None, timeout: int | None) -> dict:
-    """What every execution of SCRIPT shares, from the command line's options. The
-    requirements beside it are checked first (installing them is issue 5's next step)."""
+                memory: str | None, cpus: float | None, timeout: int | None,
+                requirements: Path | None = None, use_cache: bool = True) -> dict:
+    """What every execution of SCRIPT shares, from the command line's options; its
+    requirements checked here, before anything is uploaded."""
     content = _read_script(script)
-    script_requirements(script)
+    checked = script_requirements(script, requirements, runtime)
     return {
         "script_name": script.name,
         "script_content": content,
@@ -37,6 +39,8 @@ def script_spec(script: Path, *, env: list[str] | None, runtime: str | None,
         "memory_mb": parse_memory(memory) if memory else None,
         "cpus": cpus,
         "timeout_seconds": timeout,
+        "requirements": checked.text if checked else None,
+        "use_cache": use_cache,
     }
 
 
@@ -67,14 +71,20 @@ def run(
         "--flat", help="Batch outputs all in one folder, not one per input.")] = False,
     failures_file: Annotated[Path, typer.Option(
         help="Where a batch's failed ids are written.")] = Path(BATCH_FAILURES_FILE),
+    requirements: Annotated[Path | None, typer.Option(
+        help="pip requirements to install (default: requirements.txt beside the script).")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Run even if an identical run's result is cached.")] = False,
 ) -> None:
     """Run SCRIPT in a sandboxed container and stream its output.
 
     Arguments naming local files are uploaded and given to the script as /work/NAME;
     files the script writes to its working folder come back here. With --batch, one
     execution per matched file, spread over the pool."""
+    started = time.monotonic()
     spec = script_spec(script, env=env, runtime=runtime, memory=memory, cpus=cpus,
-                       timeout=timeout)
+                       timeout=timeout, requirements=requirements, use_cache=not no_cache)
     if batch:
         options = BatchOptions(parallel=parallel, fail_fast=fail_fast, flat=flat,
                                failures_file=failures_file, remote_only=remote_only,
@@ -87,6 +97,9 @@ def run(
     upload_inputs(client, inputs, force=no_cache_inputs)
     body = {**spec, "args": script_args, "inputs": [item.as_request() for item in inputs]}
     execution = client.post("/api/v1/executions", body)
+    if execution.get("cached_from") and not as_json:
+        err_console.print(f"[green]✓[/] Cached result from {execution['cached_from']} "
+                          f"({time.monotonic() - started:.1f}s) — --no-cache to run again")
     raise typer.Exit(follow_execution(client, execution, detach=detach, as_json=as_json,
                                       output_dir=output_dir or Path("."),
                                       remote_only=remote_only))

@@ -35,6 +35,8 @@ def create(
     timeout: Annotated[int | None, typer.Option()] = None,
     memory: Annotated[str | None, typer.Option()] = None,
     cpus: Annotated[float | None, typer.Option()] = None,
+    requirements: Annotated[Path | None, typer.Option(
+        help="pip requirements (default: requirements.txt beside the script).")] = None,
 ) -> None:
     """Run SCRIPT over the --batch files on a schedule; each firing is a normal batch
     (`rgrid watch`, `rgrid status`), and the schedule shows in the Prefect UI."""
@@ -46,7 +48,7 @@ def create(
                            "E.g. --batch 'in/*.csv'; the files are uploaded now and kept.")
     client = context.api()
     spec = script_spec(script, env=env, runtime=runtime, memory=memory, cpus=cpus,
-                       timeout=timeout)
+                       timeout=timeout, requirements=requirements)
     files, request = batch_request(client, spec, batch, list(args or []), parallel=parallel,
                                    fail_fast=fail_fast, force_upload=False)
     schedule = client.post("/api/v1/schedules", {"cron": cron, "every_seconds": every,
