@@ -22,7 +22,7 @@ RUNNING, FINISHED = "running", "finished"
 
 def create_batch(session: Session, *, account: Account, request: BatchCreate,
                  settings: Settings, scheduler: FlowRunScheduler, store: ObjectStore,
-                 schedule_id: str | None = None) -> Batch:
+                 now: datetime, schedule_id: str | None = None) -> Batch:
     """Every item recorded ``queued``, then the batch flow run; nothing remains if any
     item is refused or Prefect cannot take the run."""
     checked = executions.checked_spec(request, settings)
@@ -32,7 +32,7 @@ def create_batch(session: Session, *, account: Account, request: BatchCreate,
     return _record_and_schedule(session, batch, scheduler, [
         lambda index, item=item: executions.add_execution(
             session, store, account=account, checked=checked, item=item, settings=settings,
-            batch_id=batch.id, batch_index=index)
+            now=now, batch_id=batch.id, batch_index=index)
         for item in request.items])
 
 

@@ -71,7 +71,7 @@ def _checked_requirements(spec: ScriptSpec, runtime: Runtime) -> Requirements | 
 
 
 def add_execution(session: Session, store: ObjectStore, *, account: Account,
-                  checked: CheckedSpec, item: ItemSpec, settings: Settings,
+                  checked: CheckedSpec, item: ItemSpec, settings: Settings, now: datetime,
                   **extra) -> Execution:
     """A new execution with its inputs recorded, not yet committed: ``queued``, or, when
     the result cache holds its result, already ``succeeded``."""
@@ -104,12 +104,12 @@ def add_execution(session: Session, store: ObjectStore, *, account: Account,
     artifacts.record_inputs(session, store, execution=execution, inputs=item.inputs,
                             settings=settings)
     if spec.use_cache:
-        _answer_from_cache(session, store, execution)
+        _answer_from_cache(session, store, execution, now)
     return execution
 
 
-def _answer_from_cache(session: Session, store: ObjectStore, execution: Execution) -> None:
-    now = utcnow()
+def _answer_from_cache(session: Session, store: ObjectStore, execution: Execution,
+                       now: datetime) -> None:
     source = result_cache.find_cached(session, store, account_id=execution.account_id,
                                       key=execution.cache_key, now=now)
     if source is not None:
@@ -150,13 +150,13 @@ def retry_execution(session: Session, *, account: Account, execution_id: str,
 
 
 def create_execution(session: Session, *, account: Account, request: ExecutionCreate,
-                     settings: Settings, scheduler: FlowRunScheduler,
-                     store: ObjectStore) -> Execution:
+                     settings: Settings, scheduler: FlowRunScheduler, store: ObjectStore,
+                     now: datetime) -> Execution:
     """Record the execution ``queued`` and start its flow run; nothing remains if that fails."""
     checked = checked_spec(request, settings)
     try:
         execution = add_execution(session, store, account=account, checked=checked,
-                                  item=request, settings=settings)
+                                  item=request, settings=settings, now=now)
     except RGridError:
         session.rollback()
         raise

@@ -3,6 +3,8 @@ the schedule fires, its flow asks the API to start the batch (``fire``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -75,7 +77,7 @@ def public_schedule(schedule: Schedule, scheduler: FlowRunScheduler) -> Schedule
 
 
 def fire(session: Session, *, schedule_id: str, settings: Settings,
-         scheduler: FlowRunScheduler, store: ObjectStore) -> Batch:
+         scheduler: FlowRunScheduler, store: ObjectStore, now: datetime) -> Batch:
     """The schedule's flow run asks: a normal batch of the stored request. It runs even
     when nothing changed since the last firing (running again is what a schedule is for),
     so the result cache is not asked."""
@@ -87,4 +89,4 @@ def fire(session: Session, *, schedule_id: str, settings: Settings,
                                 request=BatchCreate.model_validate(
                                     {**schedule.batch, "use_cache": False}),
                                 settings=settings, scheduler=scheduler, store=store,
-                                schedule_id=schedule.id)
+                                now=now, schedule_id=schedule.id)

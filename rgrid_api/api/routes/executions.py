@@ -22,11 +22,11 @@ def to_public(execution: Execution) -> ExecutionPublic:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_execution(body: ExecutionCreate, account: CurrentAccount, session: SessionDep,
-                     settings: SettingsDep, scheduler: SchedulerDep,
-                     store: StoreDep) -> ExecutionPublic:
+                     settings: SettingsDep, scheduler: SchedulerDep, store: StoreDep,
+                     now: NowDep) -> ExecutionPublic:
     return to_public(executions.create_execution(
         session, account=account, request=body, settings=settings, scheduler=scheduler,
-        store=store))
+        store=store, now=now))
 
 
 @router.post("/retry", status_code=status.HTTP_201_CREATED)

@@ -40,10 +40,10 @@ def cancel_queued(batch_id: str, body: CancelRequest, session: SessionDep) -> di
 
 @schedules_router.post("/{schedule_id}/fire", status_code=status.HTTP_201_CREATED)
 def fire_schedule(schedule_id: str, session: SessionDep, settings: SettingsDep,
-                  scheduler: SchedulerDep, store: StoreDep) -> dict:
+                  scheduler: SchedulerDep, store: StoreDep, now: NowDep) -> dict:
     """A schedule's flow run starts its batch."""
     batch = schedules.fire(session, schedule_id=schedule_id, settings=settings,
-                           scheduler=scheduler, store=store)
+                           scheduler=scheduler, store=store, now=now)
     return {"batch_id": batch.id}
 
 
