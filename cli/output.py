@@ -13,7 +13,8 @@ err_console = Console(stderr=True, highlight=False)
 JSON_FIELDS = ("id", "status", "exit_code", "runtime", "script_name", "args", "created_at",
                "started_at", "finished_at", "duration_seconds", "error", "worker",
                "flow_run_id", "memory_mb", "cpus", "timeout_seconds", "batch_id",
-               "batch_index", "retry_of", "attempt", "retried_errors")
+               "batch_index", "retry_of", "attempt", "retried_errors", "cached_from",
+               "dependency_cache")
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "timed_out": "red",
                 "cancelled": "yellow", "running": "cyan", "queued": "blue"}
 
@@ -44,6 +45,11 @@ def print_execution(execution: dict) -> None:
         ("limits", f"{execution['memory_mb']} MB, {execution['cpus']} CPU, "
                    f"{execution['timeout_seconds']} s"),
     ]
+    if execution.get("cached_from"):
+        rows.append(("cached", f"result of {execution['cached_from']} (not run again)"))
+    if execution.get("dependency_cache"):
+        rows.append(("dependencies", "layer reused" if execution["dependency_cache"] == "hit"
+                     else "layer built"))
     if execution.get("attempt", 1) > 1:
         rows.append(("attempt", f"{execution['attempt']} (retried automatically: "
                                 f"{'; '.join(execution['retried_errors'])})"))

@@ -17,15 +17,25 @@ from sqlalchemy.engine import make_url
 from devstack.settings import DevSettings
 from devstack.stack import DevStack
 from tests.helpers import Rgrid, free_port
+from tests.package_index import PackageIndex
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "RGRID_TEST_POSTGRES_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, new_postgres_database) -> Iterator[DevStack]:
+def package_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
+    """The stack's workers install requirements from here (127.0.0.1, built wheels)."""
+    with PackageIndex(tmp_path_factory.mktemp("package-index")) as index:
+        yield index
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, new_postgres_database,
+          package_index: PackageIndex) -> Iterator[DevStack]:
     yield from _running_stack(tmp_path_factory.mktemp("rgrid-home"), new_postgres_database(),
-                              worker_name="rgrid-test-worker")
+                              worker_name="rgrid-test-worker",
+                              package_index_url=package_index.url, package_index_cert=None)
 
 
 def _running_stack(home: Path, prefect_database: str, **settings) -> Iterator[DevStack]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
+import sys
 import threading
 import zipfile
 from functools import partial
@@ -60,6 +62,15 @@ class PackageIndex:
         wheel = build_wheel(self.root / "packages", name, version, module_source)
         self._write_project_page(name)
         return wheel
+
+    def add_from_pypi(self, requirement: str) -> None:
+        """A real package's wheel, fetched by pip (as the test install itself was), served
+        from here like any other."""
+        name = requirement.split("==")[0]
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                        "--only-binary=:all:", "--dest", str(self.root / "packages"),
+                        requirement], check=True)
+        self._write_project_page(name)
 
     def _write_project_page(self, name: str) -> None:
         project = canonicalize_name(name)
