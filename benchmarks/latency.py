@@ -42,7 +42,7 @@ def main() -> None:
         work = Path(tmp)
         (work / "hello.py").write_text(SCRIPT)
         work.chmod(0o777)
-        rgrid = [sys.executable, "-P", "-m", "cli.main", "run", "hello.py"]
+        rgrid = [sys.executable, "-P", "-m", "cli.main", "run", "hello.py", "--no-cache"]
         docker = ["docker", "run", "--rm", "--network", "none", "--read-only",
                   "--tmpfs", "/tmp", "--user", "1000:1000", "--cap-drop", "ALL",
                   "--security-opt", "no-new-privileges", "--pids-limit", "256",

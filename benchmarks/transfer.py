@@ -80,7 +80,8 @@ def main() -> None:
         size = big.stat().st_size
 
         up_s, up_rss, out = run_measured(
-            [*rgrid, "run", "keep.py", "big.dat", "--no-cache-inputs", "--detach", "--json"],
+            [*rgrid, "run", "keep.py", "big.dat", "--no-cache-inputs", "--no-cache", "--detach",
+             "--json"],
             work)
         execution = wait_finished(api, json.loads(out)["id"])
         if execution["status"] != "succeeded":

@@ -127,6 +127,9 @@ def summarize(executions: list[dict], files: list[str], failures_file: Path) -> 
     line = f"{by_status['succeeded']} succeeded, {len(failed)} failed"
     if by_status["cancelled"]:
         line += f" ({by_status['cancelled']} cancelled)"
+    cached = sum(1 for e in executions if e.get("cached_from"))
+    if cached:
+        line += f"; {cached} served from the result cache (--no-cache to run them)"
     err_console.print(line)
     for execution in failed:
         reason = (execution.get("error") or f"exit code {execution['exit_code']}")

@@ -194,3 +194,28 @@ def test_stats_count_hits_misses_and_entries_and_clear_forgets_them(as_alice, as
     assert cleared.status_code == 200 and cleared.json() == {"entries": 1}
     assert as_alice.get("/api/v1/cache/stats").json()["result"]["entries"] == 0
     assert _submit(as_alice, _request(as_alice))["cached_from"] is None
+
+
+def _batch(caller: Caller, items: list[dict]) -> dict:
+    body = {key: value for key, value in _request(caller).items() if key not in
+            ("args", "inputs")}
+    response = caller.post("/api/v1/batches", {**body, "items": items, "parallel": 2})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_batch_items_already_run_are_served_and_an_all_cached_batch_is_done_at_once(
+        as_alice, worker_headers):
+    ran = _ran_once(as_alice, worker_headers)
+    same = {"args": ran["args"], "inputs": _request(as_alice)["inputs"]}
+    other = {"args": ["in.csv", "--top", "9"], "inputs": same["inputs"]}
+
+    mixed = _batch(as_alice, [same, other])
+    assert mixed["status"] == "running" and mixed["flow_run_id"]
+    assert mixed["counts"]["succeeded"] == 1 and mixed["counts"]["queued"] == 1
+
+    all_cached = _batch(as_alice, [same])
+    assert all_cached["status"] == "finished" and all_cached["flow_run_id"] is None
+    [item] = as_alice.get(f"/api/v1/batches/{all_cached['id']}/executions").json()[
+        "executions"]
+    assert item["cached_from"] == ran["id"] and item["finished_at"]
