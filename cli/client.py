@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from cli import http
 from cli.config import CliSettings
 from rgrid_common.errors import ApiUnreachable, Unauthorized, error_from_problem
 
@@ -22,7 +23,7 @@ class ApiClient:
                                "Run `rgrid login` (or `./scripts/dev up` on a single machine), "
                                "or set RGRID_API_KEY.")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.api_url, headers=headers, timeout=30)
+        self._http = http.client(base_url=self.api_url, headers=headers, timeout=30)
 
     def get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None}

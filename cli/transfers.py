@@ -10,6 +10,7 @@ import httpx
 from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
                            TimeRemainingColumn, TransferSpeedColumn)
 
+from cli import http
 from cli.output import err_console
 from rgrid_common.transfer import Progress as ProgressCallback
 
@@ -19,7 +20,7 @@ PARALLEL_TRANSFERS = 4
 
 def storage_client() -> httpx.Client:
     """For signed URLs only; it never carries the API key."""
-    return httpx.Client(timeout=httpx.Timeout(60, connect=10), follow_redirects=False)
+    return http.client(timeout=httpx.Timeout(60, connect=10), follow_redirects=False)
 
 
 class TransferProgress:
