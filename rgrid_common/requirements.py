@@ -3,8 +3,9 @@
 Only named packages from the configured index may be asked for: options that would point
 pip elsewhere (``--index-url``, ``--find-links``, ``-r other.txt``, …), local paths and
 direct URLs are refused, each with its line number, as is anything pip would not parse.
-The normalised form (one requirement per line, sorted) is what a dependency layer is
-keyed by, so formatting and order do not matter.
+The normalised form (one requirement per line, names canonical, sorted) is what a
+dependency layer and the result cache are keyed by, so case, formatting and order do not
+matter.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from rgrid_common.errors import InvalidInput
 
@@ -81,6 +83,7 @@ def _checked_line(line: str, number: int, source: str) -> str:
     if requirement.url:
         raise InvalidInput(f"{where}: {requirement.name} comes from a URL "
                            f"({requirement.url}), not the index.", HINT)
+    requirement.name = canonicalize_name(requirement.name)  # pip's view: Tabulate is tabulate
     return " --".join([str(requirement), *options])
 
 
