@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -48,6 +49,7 @@ class CheckedSpec:
     spec: ScriptSpec
     runtime: Runtime
     requirements: Requirements | None
+    script_sha256: str
 
 
 def checked_spec(spec: ScriptSpec, settings: Settings) -> CheckedSpec:
@@ -57,7 +59,8 @@ def checked_spec(spec: ScriptSpec, settings: Settings) -> CheckedSpec:
     parse_env([f"{k}={v}" for k, v in spec.env.items()])
     runtime = RuntimeCatalogue(settings.runtimes, settings.default_runtime).resolve(
         spec.runtime, spec.script_name)
-    return CheckedSpec(spec, runtime, _checked_requirements(spec, runtime))
+    return CheckedSpec(spec, runtime, _checked_requirements(spec, runtime),
+                       hashlib.sha256(spec.script_content.encode()).hexdigest())
 
 
 def _checked_requirements(spec: ScriptSpec, runtime: Runtime) -> Requirements | None:
@@ -86,8 +89,9 @@ def add_execution(session: Session, store: ObjectStore, *, account: Account,
         runtime=runtime.name,
         image=runtime.image,
         requirements=requirements.text if requirements else None,
-        cache_key=result_cache.cache_key(spec, item, runtime=runtime.name,
-                                         image=runtime.image, requirements=requirements),
+        cache_key=result_cache.cache_key(spec, item, script_sha256=checked.script_sha256,
+                                         runtime=runtime.name, image=runtime.image,
+                                         requirements=requirements),
         result_cache=result_cache.MISS if spec.use_cache else result_cache.OFF,
         args=item.args,
         env=spec.env,

@@ -28,12 +28,13 @@ KEY_VERSION = 1
 CANDIDATES = 5  # newest successes looked at; older ones are as likely to have expired
 
 
-def cache_key(spec: ScriptSpec, item: ItemSpec, *, runtime: str, image: str,
-              requirements: Requirements | None) -> str:
+def cache_key(spec: ScriptSpec, item: ItemSpec, *, script_sha256: str, runtime: str,
+              image: str, requirements: Requirements | None) -> str:
+    """``script_sha256`` comes in hashed: a batch's items share one script."""
     identity = {
         "version": KEY_VERSION,
         "script_name": spec.script_name,
-        "script_sha256": hashlib.sha256(spec.script_content.encode()).hexdigest(),
+        "script_sha256": script_sha256,
         "runtime": runtime,
         "image": image,
         "requirements_sha256": requirements.sha256 if requirements else None,
