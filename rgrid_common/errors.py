@@ -66,10 +66,28 @@ class DockerUnavailable(RGridError):
     transient = True
 
 
+class ProviderError(RGridError):
+    """The cloud provider answered with an error, after retries."""
+
+    status_code = 502
+    code = "provider_error"
+
+
+class ProviderUnreachable(ProviderError):
+    code = "provider_unreachable"
+
+
+class QuotaExceeded(ProviderError):
+    """The provider refuses more servers; retrying changes nothing until someone acts."""
+
+    code = "provider_quota_exceeded"
+
+
 ERRORS_BY_CODE: dict[str, type[RGridError]] = {
     cls.code: cls
     for cls in (RGridError, InvalidInput, NotFound, Unauthorized, Forbidden, Conflict,
-                ServiceUnavailable, ApiUnreachable, DockerUnavailable)
+                ServiceUnavailable, ApiUnreachable, DockerUnavailable, ProviderError,
+                ProviderUnreachable, QuotaExceeded)
 }
 
 
