@@ -83,7 +83,7 @@ class HetznerNodes:
                     raise QuotaExceeded(
                         f"Hetzner refused to {what}: {exc.message} (quota).",
                         "Raise the project's server limit in the Hetzner console, or lower "
-                        "RGRID_AUTOSCALER_MAX_NODES; provisioning resumes by itself.") from exc
+                        "RGRID_MAX_NODES; provisioning resumes by itself.") from exc
                 if not _worth_retrying(exc) or attempt == self._attempts:
                     raise ProviderError(
                         f"Hetzner failed to {what}: {exc.message} ({exc.code}), "

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 
 from rgrid_api.api.routes import (accounts, artifacts, batches, cache, executions, health,
-                                  runtimes, schedules, storage, worker, worker_batches)
+                                  nodes, runtimes, schedules, storage, worker, worker_batches)
 from rgrid_api.core.config import Settings, get_settings
 from rgrid_api.core.db import upgrade_to_head
 from rgrid_api.errors import install_error_handlers, limit_request_size
@@ -61,9 +61,10 @@ def create_app(settings: Settings | None = None,
     install_error_handlers(app)
     limit_request_size(app, settings.max_request_bytes, exempt_prefix=STORAGE_ROUTE)
     for module in (health, accounts, executions, batches, schedules, artifacts, runtimes,
-                   cache, worker, worker_batches, storage):
+                   cache, nodes, worker, worker_batches, storage):
         app.include_router(module.router)
     app.include_router(worker_batches.schedules_router)
+    app.include_router(nodes.control_router)
     return app
 
 

@@ -376,3 +376,53 @@ class RuntimePublic(BaseModel):
     image: str
     extensions: list[str]
     default: bool
+
+
+class NodeReport(BaseModel):
+    """A node as the autoscaler sees it this round."""
+
+    name: str = Field(min_length=1, max_length=64)
+    pool: str = Field(max_length=100)
+    server_id: int
+    server_status: str = Field(max_length=16)
+    state: Literal["provisioning", "ready", "deleted"]
+    created_at: datetime
+    worker_seen_at: datetime | None = None
+    running: int = Field(0, ge=0)
+    delete_reason: str | None = Field(None, max_length=2000)
+
+
+class AutoscalerEventIn(BaseModel):
+    at: datetime
+    kind: Literal["decision", "provision", "delete", "error"]
+    node: str | None = Field(None, max_length=64)
+    message: str = Field(max_length=4000)
+    details: dict = Field(default_factory=dict)
+
+
+class AutoscalerReport(BaseModel):
+    nodes: list[NodeReport] = Field(default_factory=list, max_length=1000)
+    events: list[AutoscalerEventIn] = Field(default_factory=list, max_length=1000)
+
+
+class Load(BaseModel):
+    """What runs where, by the RGrid database (Prefect's flow runs do not name a worker)."""
+
+    running_by_worker: dict[str, int]
+    mean_duration_seconds: float | None
+
+
+class NodePublic(NodeReport):
+    deleted_at: datetime | None = None
+    updated_at: datetime
+
+    _utc = field_validator("created_at", "worker_seen_at", "deleted_at", "updated_at")(_as_utc)
+
+
+class AutoscalerEventPublic(AutoscalerEventIn):
+    _utc = field_validator("at")(_as_utc)
+
+
+class NodeList(BaseModel):
+    nodes: list[NodePublic]
+    events: list[AutoscalerEventPublic] = Field(description="The latest first.")

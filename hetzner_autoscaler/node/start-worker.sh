@@ -1,0 +1,11 @@
+#!/bin/sh
+# Starts this node's Prefect worker on RGrid's Docker work pool. Run by the rgrid-worker
+# systemd unit with /etc/rgrid/worker.env, which cloud-init wrote (mode 0600): the Prefect
+# API URL and its auth string, the RGrid API URL and the control-plane token. The worker is
+# named after the host (the Hetzner server's name): the autoscaler matches the two.
+set -eu
+: "${PREFECT_API_URL:?set in /etc/rgrid/worker.env}"
+: "${RGRID_WORK_POOL:?set in /etc/rgrid/worker.env}"
+mkdir -p /var/lib/rgrid/work
+exec /opt/rgrid/venv/bin/prefect worker start --pool "$RGRID_WORK_POOL" --type docker \
+    --name "$(hostname)" --limit "${RGRID_SLOTS:-2}"

@@ -1,0 +1,31 @@
+"""Worker nodes: shown to every account (no account's data is in them); reported by the
+autoscaler with the control-plane token."""
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, status
+
+from rgrid_api.api.deps import CurrentAccount, NowDep, SessionDep, require_worker
+from rgrid_api.schemas import AutoscalerReport, Load, NodeList
+from rgrid_api.services import nodes
+
+router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
+control_router = APIRouter(prefix="/api/v1/control", tags=["control"],
+                           dependencies=[Depends(require_worker)])
+SHOW_DELETED_FOR = timedelta(days=1)
+
+
+@router.get("")
+def list_nodes(_account: CurrentAccount, session: SessionDep, now: NowDep) -> NodeList:
+    """Live nodes, those deleted in the last day, and the autoscaler's latest decisions."""
+    return nodes.public_nodes(session, deleted_since=now - SHOW_DELETED_FOR)
+
+
+@control_router.post("/autoscaler/report", status_code=status.HTTP_204_NO_CONTENT)
+def autoscaler_report(body: AutoscalerReport, session: SessionDep, now: NowDep) -> None:
+    nodes.record_report(session, body, now)
+
+
+@control_router.get("/load")
+def load(session: SessionDep) -> Load:
+    return nodes.load(session)
