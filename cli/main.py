@@ -6,7 +6,8 @@ import sys
 
 import typer
 
-from cli.commands import accounts, artifacts, batches, cache, executions, retry, run, schedules
+from cli.commands import (accounts, artifacts, batches, cache, executions, nodes, retry, run,
+                          schedules)
 from cli.config import CliSettings
 from cli.output import err_console
 from rgrid_common.errors import InvalidInput, RGridError
@@ -23,6 +24,7 @@ app.command()(artifacts.artifacts)
 app.command()(batches.watch)
 app.command()(retry.retry)
 app.command()(accounts.runtimes)
+app.command()(nodes.nodes)
 app.command()(accounts.login)
 app.add_typer(accounts.accounts_app, name="accounts")
 app.add_typer(schedules.schedule_app, name="schedule")

@@ -24,6 +24,8 @@ class DevSettings(BaseSettings):
     api_port: int = 8700
     worker_name: str = "rgrid-local-1"
     worker_limit: int = Field(4, description="Flow runs the local worker runs at once.")
+    start_worker: bool = Field(
+        True, description="False leaves the pool empty (nodes an autoscaler brings serve it).")
     worker_query_seconds: float = Field(
         0.5, description="How often the worker polls Prefect; latency of a run's start.")
     heartbeat_seconds: float = Field(

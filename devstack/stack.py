@@ -115,6 +115,9 @@ class DevStack:
         return {"RGRID_STORAGE_BACKEND": "s3", "RGRID_STORAGE_BLOCK": DEFAULT_BLOCK_NAME}
 
     def _start_worker(self) -> None:
+        if not self.settings.start_worker:
+            self.say("· no worker started: the pool waits for nodes")
+            return
         process = self.processes["worker"]
         if process.pid:
             self.say(f"✓ worker already running (pid {process.pid})")
@@ -211,6 +214,10 @@ class DevStack:
             **({"PREFECT_API_DATABASE_CONNECTION_URL": self.settings.prefect_database_url}
                if self.settings.prefect_database_url else {}),
         }
+
+    def secret(self, name: str) -> str:
+        """One of SECRET_NAMES (the admin key, the control-plane token, …)."""
+        return self._secrets()[name]
 
     def _secrets(self) -> dict[str, str]:
         """Generated once per dev home and kept (mode 0600), never regenerated per process;

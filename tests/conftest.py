@@ -88,7 +88,7 @@ def rgrid(stack: DevStack, tmp_path: Path) -> Rgrid:
 
 @pytest.fixture(scope="session")
 def admin_key(stack: DevStack) -> str:
-    return stack._secrets()["admin_key"]
+    return stack.secret("admin_key")
 
 
 @pytest.fixture(scope="session")

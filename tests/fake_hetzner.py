@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -83,6 +83,13 @@ class FakeHetzner:
             server = next(s for s in self.servers.values() if s["name"] == name)
             server["status"] = "running"
             return server
+
+    def backdate(self, name: str, seconds: float) -> None:
+        """The server was created ``seconds`` earlier: the provider's clock, injected."""
+        with self._lock:
+            server = next(s for s in self.servers.values() if s["name"] == name)
+            created = datetime.fromisoformat(server["created"]) - timedelta(seconds=seconds)
+            server["created"] = created.isoformat(timespec="seconds")
 
     def made(self, method: str, path_prefix: str) -> list[Request]:
         return [r for r in self.requests

@@ -1,0 +1,128 @@
+"""The autoscaler against the fake Hetzner API and a real stack whose pool starts empty:
+queued work makes it create servers; the test plays each new node by starting a worker
+named after it once the fake reports it running; the work completes on those nodes; at
+the end of their billing hour (the provider's clock, injected) the idle servers go.
+Every decision is visible through `rgrid nodes`."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import DeploymentCreate, WorkPoolCreate
+
+from devstack.processes import ManagedProcess
+from hetzner_autoscaler.__main__ import connected
+from hetzner_autoscaler.settings import AutoscalerSettings
+from tests.conftest import write_script
+from work_pools import PROCESS_POOL
+
+
+def settings_for(stack, fake, **overrides) -> AutoscalerSettings:
+    return AutoscalerSettings(**{
+        "api_url": stack.settings.api_url, "worker_token": stack.secret("worker_token"),
+        "prefect_api_url": stack.settings.prefect_api_url, "work_pool": PROCESS_POOL.name,
+        "hcloud_endpoint": fake.url, "hcloud_token": "test-token", "max_nodes": 3,
+        "provider_backoff_seconds": 0.01, **overrides})
+
+
+def wait_for(predicate, timeout: float = 120, every: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def test_queued_work_brings_nodes_that_run_it_and_idle_nodes_go_at_the_billing_hour(
+        empty_pool_stack, fake_hetzner, rgrid_on_empty_pool, tmp_path):
+    rgrid = rgrid_on_empty_pool
+    ids = []
+    for index in range(3):
+        write_script(tmp_path, f"job{index}.py",
+                     f"# {secrets.token_hex(4)}\nimport time\ntime.sleep(1)\nprint({index})\n")
+        ids.append(rgrid("run", f"job{index}.py", "--detach", "--json").json()["id"])
+    workers: list[ManagedProcess] = []
+    try:
+        with connected(settings_for(empty_pool_stack, fake_hetzner)) as autoscaler:
+            first = autoscaler.tick()
+            assert first.decision.create == 2  # ceil(3 queued / 2 slots)
+            assert len(first.created) == 2 and len(fake_hetzner.servers) == 2
+            for request in fake_hetzner.made("POST", "/servers"):
+                assert request.body["user_data"].startswith("#cloud-config")
+                assert f"RGRID_WORKER_NAME={request.body['name']}" in request.body["user_data"]
+            shown = rgrid("nodes", "--json").json()
+            assert sorted(n["name"] for n in shown["nodes"]) == sorted(first.created)
+            assert {n["state"] for n in shown["nodes"]} == {"provisioning"}
+            assert any(e["kind"] == "decision" and e["message"].startswith(
+                "3 queued, 0 slots free, would drain never: 2 nodes wanted")
+                for e in shown["events"])
+
+            assert autoscaler.tick().created == []  # booting nodes already cover the queue
+
+            for name in first.created:
+                fake_hetzner.boot(name)
+                worker = ManagedProcess(name, empty_pool_stack.home)
+                empty_pool_stack.start_worker(worker, name)
+                workers.append(worker)
+            finished = wait_for(lambda: all(
+                rgrid("status", i, "--json").json()["status"] == "succeeded" for i in ids))
+            assert finished
+            ran_on = {rgrid("status", i, "--json").json()["worker"] for i in ids}
+            assert ran_on <= set(first.created)
+
+            def all_ready() -> bool:  # once each worker's heartbeat reached Prefect
+                outcome = autoscaler.tick()
+                assert outcome.deleted == [] and outcome.created == []  # its hour has begun
+                return _states(rgrid) == {"ready"}
+            assert wait_for(all_ready, 60)
+
+            for name in first.created:
+                fake_hetzner.backdate(name, 3600 - 60)
+            last = autoscaler.tick()
+            assert sorted(last.deleted) == sorted(first.created)
+            assert fake_hetzner.servers == {}
+            shown = rgrid("nodes", "--json").json()
+            gone = [n for n in shown["nodes"] if n["name"] in first.created]
+            assert {n["state"] for n in gone} == {"deleted"}
+            assert all("before the end of its billing hour" in n["delete_reason"] for n in gone)
+            table = rgrid("nodes")
+            assert "deleted" in table.stdout and "idle" in table.stdout
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def _states(rgrid) -> set[str]:
+    return {n["state"] for n in rgrid("nodes", "--json").json()["nodes"]
+            if n["state"] != "deleted"}
+
+
+def test_a_quota_error_stops_provisioning_for_the_round_and_is_reported(
+        empty_pool_stack, fake_hetzner, rgrid_on_empty_pool):
+    pool = f"quota-{secrets.token_hex(3)}"
+    with SyncPrefectClient(api=empty_pool_stack.settings.prefect_api_url) as prefect:
+        prefect.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+        deployment = prefect.create_deployment(
+            flow_id=prefect.create_flow_from_name("rgrid-execute"), name=pool,
+            entrypoint="flows.execute:execute", work_pool_name=pool,
+            parameter_openapi_schema=DeploymentCreate.model_fields[
+                "parameter_openapi_schema"].default)
+        for _ in range(6):
+            prefect.create_flow_run_from_deployment(deployment,
+                                                    parameters={"execution_id": "none"})
+    fake_hetzner.max_servers = 1
+
+    with connected(settings_for(empty_pool_stack, fake_hetzner, work_pool=pool,
+                                max_nodes=5)) as autoscaler:
+        outcome = autoscaler.tick()
+
+    assert outcome.decision.create == 3 and len(outcome.created) == 1
+    assert len(fake_hetzner.made("POST", "/servers")) == 2  # the refused one not retried
+    [error] = outcome.errors
+    assert "quota" in error
+    events = rgrid_on_empty_pool("nodes", "--json").json()["events"]
+    assert any(e["kind"] == "error" and "quota" in e["message"]
+               and "server limit" in e["message"] for e in events)
