@@ -7,9 +7,9 @@ import time
 from typing import TextIO
 
 from cli.client import ApiClient
+from cli.waiting import QueuedNotes
 from rgrid_common.status import ExecutionStatus
 
-QUEUED_HINT_AFTER_SECONDS = 10.0
 DETACHED_EXIT_CODE = 130  # Ctrl+C stopped the following, not the work (as SIGINT's 128+2)
 
 
@@ -20,8 +20,7 @@ def print_logs(client: ApiClient, execution_id: str, *, follow: bool, poll_secon
     execution has finished and every chunk is read. Returns the last status seen."""
     out, err = stdout or sys.stdout, stderr or sys.stderr
     after = -1
-    started = time.monotonic()
-    hinted = False
+    waiting = QueuedNotes(client, execution_id, err)
     while True:
         page = client.get(f"/api/v1/executions/{execution_id}/logs", after=after,
                           stream=stream)
@@ -31,16 +30,14 @@ def print_logs(client: ApiClient, execution_id: str, *, follow: bool, poll_secon
             target.flush()
         after = page["next_after"]
         status = ExecutionStatus(page["status"])
+        if status != ExecutionStatus.QUEUED:
+            waiting.done()
         if page["chunks"]:
             continue  # drain everything already there before waiting
         if not follow or status.is_finished:
             return status
-        if (status == ExecutionStatus.QUEUED and not hinted
-                and time.monotonic() - started > QUEUED_HINT_AFTER_SECONDS):
-            err.write(f"… {execution_id} is still queued: waiting for a free worker. "
-                      "On a single machine, check `./scripts/dev status`.\n")
-            err.flush()
-            hinted = True
+        if status == ExecutionStatus.QUEUED:
+            waiting.update()
         time.sleep(poll_seconds)
 
 

@@ -426,3 +426,25 @@ class AutoscalerEventPublic(AutoscalerEventIn):
 class NodeList(BaseModel):
     nodes: list[NodePublic]
     events: list[AutoscalerEventPublic] = Field(description="The latest first.")
+
+
+class ProvisioningNode(BaseModel):
+    name: str
+    elapsed_seconds: int = Field(description="Since the server was created, by the API's clock.")
+
+
+class CapacityProblem(BaseModel):
+    code: str = Field(description="provider_quota_exceeded, provider_error or "
+                                  "provider_unreachable.")
+    message: str
+    at: datetime
+
+    _utc = field_validator("at")(_as_utc)
+
+
+class Capacity(BaseModel):
+    """What a queued execution waits for: nodes being provisioned, or why none can be."""
+
+    ready_nodes: int
+    provisioning: list[ProvisioningNode]
+    problem: CapacityProblem | None = None

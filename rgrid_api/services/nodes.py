@@ -3,18 +3,19 @@ API shows of it (`GET /api/v1/nodes`, `rgrid nodes`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from rgrid_api.models import AutoscalerEvent, Execution, Node
-from rgrid_api.schemas import (AutoscalerEventPublic, AutoscalerReport, Load, NodeList,
-                               NodePublic)
+from rgrid_api.schemas import (AutoscalerEventPublic, AutoscalerReport, Capacity,
+                               CapacityProblem, Load, NodeList, NodePublic, ProvisioningNode)
 from rgrid_common.status import ExecutionStatus
 
 RECENT_DURATIONS = 50
 SHOWN_EVENTS = 50
+PROBLEM_WINDOW = timedelta(minutes=5)
 
 
 def record_report(session: Session, report: AutoscalerReport, now: datetime) -> None:
@@ -60,3 +61,29 @@ def public_nodes(session: Session, *, deleted_since: datetime) -> NodeList:
         nodes=[NodePublic.model_validate(row, from_attributes=True) for row in rows],
         events=[AutoscalerEventPublic.model_validate(row, from_attributes=True)
                 for row in events])
+
+
+def capacity(session: Session, now: datetime) -> Capacity:
+    """Nodes coming up, and the autoscaler's latest provider error when nothing was
+    provisioned after it (within the last few minutes)."""
+    live = session.scalars(select(Node).where(Node.deleted_at.is_(None))).all()
+    provisioning = [ProvisioningNode(name=node.name, elapsed_seconds=max(0, int(
+        (now - _as_utc(node.created_at)).total_seconds())))
+        for node in live if node.state == "provisioning"]
+    return Capacity(ready_nodes=sum(node.state == "ready" for node in live),
+                    provisioning=provisioning, problem=_current_problem(session, now))
+
+
+def _current_problem(session: Session, now: datetime) -> CapacityProblem | None:
+    latest = session.scalars(
+        select(AutoscalerEvent).where(AutoscalerEvent.at >= now - PROBLEM_WINDOW,
+                                      AutoscalerEvent.kind.in_(("error", "provision")))
+        .order_by(AutoscalerEvent.at.desc(), AutoscalerEvent.id.desc()).limit(1)).first()
+    if latest is None or latest.kind != "error":
+        return None
+    return CapacityProblem(code=latest.details.get("code", "provider_error"),
+                           message=latest.message, at=latest.at)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

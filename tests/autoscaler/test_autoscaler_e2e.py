@@ -7,6 +7,7 @@ Every decision is visible through `rgrid nodes`."""
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 from prefect.client.orchestration import SyncPrefectClient
@@ -126,3 +127,37 @@ def test_a_quota_error_stops_provisioning_for_the_round_and_is_reported(
     events = rgrid_on_empty_pool("nodes", "--json").json()["events"]
     assert any(e["kind"] == "error" and "quota" in e["message"]
                and "server limit" in e["message"] for e in events)
+
+
+def test_a_following_run_says_why_no_worker_comes_then_that_one_is_being_provisioned(
+        empty_pool_stack, fake_hetzner, rgrid_on_empty_pool, tmp_path):
+    fake_hetzner.max_servers = 0
+    write_script(tmp_path, "wait.py", f"# {secrets.token_hex(4)}\nprint('ran')\n")
+    cli = rgrid_on_empty_pool.start("run", "wait.py")
+    said: list[str] = []
+    threading.Thread(target=lambda: said.extend(cli.stderr), daemon=True).start()
+    worker = None
+    try:
+        with connected(settings_for(empty_pool_stack, fake_hetzner)) as autoscaler:
+            wait_for(lambda: autoscaler.tick().errors, 30)
+            wait_for(lambda: any("✗ Hetzner quota exceeded:" in line and "server limit" in line
+                                 for line in said), 30)
+
+            fake_hetzner.max_servers = 5
+            [name] = autoscaler.tick().created
+            wait_for(lambda: any(line.startswith("Provisioning worker... (") for line in said),
+                     30)
+
+            fake_hetzner.boot(name)
+            worker = ManagedProcess(name, empty_pool_stack.home)
+            empty_pool_stack.start_worker(worker, name)
+            assert cli.wait(timeout=120) == 0, said
+            assert cli.stdout.read() == "ran\n"
+
+            fake_hetzner.backdate(name, 3600 - 60)
+            assert wait_for(lambda: autoscaler.tick().deleted, 60) == [name]
+    finally:
+        if worker:
+            worker.stop()
+        if cli.poll() is None:
+            cli.kill()

@@ -6,7 +6,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, status
 
 from rgrid_api.api.deps import CurrentAccount, NowDep, SessionDep, require_worker
-from rgrid_api.schemas import AutoscalerReport, Load, NodeList
+from rgrid_api.schemas import AutoscalerReport, Capacity, Load, NodeList
 from rgrid_api.services import nodes
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
@@ -19,6 +19,12 @@ SHOW_DELETED_FOR = timedelta(days=1)
 def list_nodes(_account: CurrentAccount, session: SessionDep, now: NowDep) -> NodeList:
     """Live nodes, those deleted in the last day, and the autoscaler's latest decisions."""
     return nodes.public_nodes(session, deleted_since=now - SHOW_DELETED_FOR)
+
+
+@router.get("/capacity")
+def capacity(_account: CurrentAccount, session: SessionDep, now: NowDep) -> Capacity:
+    """What queued work waits for: nodes being provisioned, or why none can be."""
+    return nodes.capacity(session, now)
 
 
 @control_router.post("/autoscaler/report", status_code=status.HTTP_204_NO_CONTENT)
