@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,3 +56,23 @@ class Rgrid:
 
     def with_env(self, **env: str) -> Rgrid:
         return Rgrid(self.config, self.cwd, {**self.env, **env})
+
+
+def wait_for(condition, timeout: float, what: str = "the condition", every: float = 0.3):
+    """``condition()``'s first truthy value, polled; a failure naming ``what`` after
+    ``timeout`` seconds (a bound on a hang, never a measure of speed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def worker_polling(prefect_api_url: str, pool: str, worker: str) -> bool:
+    """Whether the Prefect server has heard from ``worker`` on ``pool``."""
+    from prefect.client.orchestration import SyncPrefectClient
+
+    with SyncPrefectClient(api=prefect_api_url) as client:
+        return any(w.name == worker for w in client.read_workers_for_work_pool(pool))

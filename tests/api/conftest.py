@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.actions import DeploymentCreate, WorkPoolCreate
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
 
 from devstack.stack import DevStack

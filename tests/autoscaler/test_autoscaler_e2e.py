@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import DeploymentCreate, WorkPoolCreate
@@ -17,6 +16,7 @@ from devstack.processes import ManagedProcess
 from hetzner_autoscaler.__main__ import connected
 from hetzner_autoscaler.settings import AutoscalerSettings
 from tests.conftest import write_script
+from tests.helpers import wait_for
 from work_pools import PROCESS_POOL
 
 
@@ -26,15 +26,6 @@ def settings_for(stack, fake, **overrides) -> AutoscalerSettings:
         "prefect_api_url": stack.settings.prefect_api_url, "work_pool": PROCESS_POOL.name,
         "hcloud_endpoint": fake.url, "hcloud_token": "test-token", "max_nodes": 3,
         "provider_backoff_seconds": 0.01, **overrides})
-
-
-def wait_for(predicate, timeout: float = 120, every: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(every)
-    raise AssertionError(f"not within {timeout} s")
 
 
 def test_queued_work_brings_nodes_that_run_it_and_idle_nodes_go_at_the_billing_hour(
@@ -69,7 +60,8 @@ def test_queued_work_brings_nodes_that_run_it_and_idle_nodes_go_at_the_billing_h
                 empty_pool_stack.start_worker(worker, name)
                 workers.append(worker)
             finished = wait_for(lambda: all(
-                rgrid("status", i, "--json").json()["status"] == "succeeded" for i in ids))
+                rgrid("status", i, "--json").json()["status"] == "succeeded" for i in ids),
+                120, "the executions to succeed on the new nodes", every=1)
             assert finished
             ran_on = {rgrid("status", i, "--json").json()["worker"] for i in ids}
             assert ran_on <= set(first.created)
@@ -78,7 +70,7 @@ def test_queued_work_brings_nodes_that_run_it_and_idle_nodes_go_at_the_billing_h
                 outcome = autoscaler.tick()
                 assert outcome.deleted == [] and outcome.created == []  # its hour has begun
                 return _states(rgrid) == {"ready"}
-            assert wait_for(all_ready, 60)
+            assert wait_for(all_ready, 60, "both workers' heartbeats", every=1)
 
             for name in first.created:
                 fake_hetzner.backdate(name, 3600 - 60)
@@ -139,14 +131,14 @@ def test_a_following_run_says_why_no_worker_comes_then_that_one_is_being_provisi
     worker = None
     try:
         with connected(settings_for(empty_pool_stack, fake_hetzner)) as autoscaler:
-            wait_for(lambda: autoscaler.tick().errors, 30)
+            wait_for(lambda: autoscaler.tick().errors, 30, "the quota error", every=1)
             wait_for(lambda: any("✗ Hetzner quota exceeded:" in line and "server limit" in line
-                                 for line in said), 30)
+                                 for line in said), 30, "the CLI to tell the quota error")
 
             fake_hetzner.max_servers = 5
             [name] = autoscaler.tick().created
             wait_for(lambda: any(line.startswith("Provisioning worker... (") for line in said),
-                     30)
+                     30, "the CLI to tell the provisioning")
 
             fake_hetzner.boot(name)
             worker = ManagedProcess(name, empty_pool_stack.home)
@@ -155,7 +147,8 @@ def test_a_following_run_says_why_no_worker_comes_then_that_one_is_being_provisi
             assert cli.stdout.read() == "ran\n"
 
             fake_hetzner.backdate(name, 3600 - 60)
-            assert wait_for(lambda: autoscaler.tick().deleted, 60) == [name]
+            assert wait_for(lambda: autoscaler.tick().deleted, 60, "the deletion",
+                            every=1) == [name]
     finally:
         if worker:
             worker.stop()

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import docker
 import pytest
-from prefect.client.orchestration import SyncPrefectClient
 
 from devstack.processes import ManagedProcess
-from devstack.stack import DevStack
 from flows.sandbox import WORKER_LABEL
 from tests.conftest import write_script
-from tests.helpers import Rgrid
+from tests.helpers import Rgrid, wait_for, worker_polling
 from work_pools import PROCESS_POOL
 
 PROCESS = """\
@@ -29,15 +25,6 @@ if text.startswith("bad"):
     raise SystemExit(f"bad input {pathlib.Path(sys.argv[1]).name}")
 pathlib.Path("result.txt").write_text(text.upper())
 """
-
-
-@pytest.fixture(scope="module")
-def second_worker(stack: DevStack) -> Iterator[str]:
-    """A second worker on the same pool: the pool now has two nodes."""
-    process = ManagedProcess("worker-2", stack.home)
-    stack.start_worker(process, "rgrid-test-worker-2")
-    yield "rgrid-test-worker-2"
-    process.stop()
 
 
 def _max_overlap(executions: list[dict]) -> int:
@@ -93,16 +80,6 @@ pathlib.Path("result.txt").write_text(pathlib.Path(sys.argv[1]).read_text().uppe
 """
 
 
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _batch_items(rgrid: Rgrid, batch_id: str) -> list[dict]:
     return [e for e in rgrid("list", "--json", "--limit", "200").json()
             if e["batch_id"] == batch_id]
@@ -130,10 +107,11 @@ def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_p
         (tmp_path / f"f{index}.txt").write_text(f"file {index}\n")
     victim = None
     try:
-        _wait_for(lambda: _polling(stack, "rgrid-test-worker-3"), 60, "the third worker")
+        wait_for(lambda: worker_polling(stack.settings.prefect_api_url, PROCESS_POOL.name,
+                                        "rgrid-test-worker-3"), 60, "the third worker")
         run = rgrid.start("run", "survivor.py", "--batch", "*.txt", "--parallel", "4")
-        batch_id = _wait_for(lambda: _batch_of(rgrid, "survivor.py"), 60, "the batch")
-        victim = _wait_for(lambda: next((e for e in _batch_items(rgrid, batch_id)
+        batch_id = wait_for(lambda: _batch_of(rgrid, "survivor.py"), 60, "the batch")
+        victim = wait_for(lambda: next((e for e in _batch_items(rgrid, batch_id)
                                          if e["status"] == "running"), None),
                            120, "an item running")
         os.killpg(workers[victim["worker"]].pid, signal.SIGKILL)
@@ -142,7 +120,7 @@ def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_p
         assert _containers_of(victim["worker"]), "the killed worker's container outlives it"
         workers[victim["worker"]].stop()
         stack.start_worker(workers[victim["worker"]], victim["worker"])
-        _wait_for(lambda: not _containers_of(victim["worker"]), 60,
+        wait_for(lambda: not _containers_of(victim["worker"]), 60,
                   "the restarted worker to remove what its earlier life left")
     finally:
         workers["rgrid-test-worker-3"].stop()
@@ -163,11 +141,6 @@ def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_p
     assert "the worker stopped responding; retrying (attempt 2 of 3)" in logs.stdout + logs.stderr
 
 
-def _polling(stack: DevStack, worker: str) -> bool:
-    with SyncPrefectClient(api=stack.settings.prefect_api_url) as client:
-        return any(w.name == worker for w in client.read_workers_for_work_pool(PROCESS_POOL.name))
-
-
 def _containers_of(worker: str) -> list:
     return docker.from_env().containers.list(all=True,
                                              filters={"label": f"{WORKER_LABEL}={worker}"})
@@ -178,7 +151,7 @@ def test_ctrl_c_detaches_and_the_batch_goes_on(rgrid: Rgrid, tmp_path, second_wo
     for index in range(4):
         (tmp_path / f"f{index}.txt").write_text(f"file {index}\n")
     run = rgrid.start("run", "detachable.py", "--batch", "*.txt", "--parallel", "2")
-    batch_id = _wait_for(lambda: _batch_of(rgrid, "detachable.py", status="running"), 60,
+    batch_id = wait_for(lambda: _batch_of(rgrid, "detachable.py", status="running"), 60,
                          "the batch to start running")
 
     run.send_signal(signal.SIGINT)
@@ -273,7 +246,7 @@ def test_a_schedule_fires_a_batch_until_it_is_deleted(rgrid: Rgrid, tmp_path, se
     assert schedule_id.startswith("sch_") and "over 2 files, every 10 s" in created.stderr
     listed = rgrid("schedule", "list")
     assert schedule_id in listed.stdout and "every 10 s" in listed.stdout
-    batch_id = _wait_for(lambda: _batch_of(rgrid, "recurring.py"), 120, "the schedule to fire")
+    batch_id = wait_for(lambda: _batch_of(rgrid, "recurring.py"), 120, "the schedule to fire")
     assert rgrid("status", batch_id, "--json").json()["schedule_id"] == schedule_id
     watched = rgrid("watch", batch_id, timeout=300)
     assert watched.exit_code == 0 and "2 succeeded, 0 failed" in watched.stderr
