@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -112,3 +113,60 @@ OFFLINE_BUILDERS: dict[str, Callable[[docker.DockerClient], None]] = {
     "rgrid/python:3.11": build_python_image,
     "rgrid/node:20": build_node_image,
 }
+
+
+RUNNER_BASE_IMAGE = "rgrid/python:3.11"
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+# Debian's Python is 3.11.2: redis (of Prefect) needs this below 3.11.3, which pip on a
+# newer Python leaves out.
+RUNNER_EXTRA_WHEELS = ("async-timeout==5.0.1",)
+RUNNER_SOURCES = ("pyproject.toml", "constraints.txt", "cli", "rgrid_api", "rgrid_common",
+                  "flows", "work_pools", "blocks", "hetzner_autoscaler", "devstack",
+                  "migrations")
+
+
+def ensure_runner_image(say: Say) -> str:
+    """The runner image of this checkout, tagged by a hash of its sources and built only
+    when that tag is missing; its tag."""
+    client = docker.from_env()
+    tag = f"rgrid/runner:{_sources_hash()}"
+    if _is_current(client, tag):
+        say(f"✓ runner image {tag} present")
+    else:
+        build_runner_image(client, tag, say)
+    return tag
+
+
+def _sources_hash() -> str:
+    digest = hashlib.sha256()
+    for name in RUNNER_SOURCES:
+        root = PROJECT_DIR / name
+        files = [root] if root.is_file() else sorted(
+            p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        for path in files:
+            digest.update(str(path.relative_to(PROJECT_DIR)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build_runner_image(client: docker.DockerClient, tag: str, say: Say) -> None:
+    """The Docker pool's runner image, built offline: RGrid and its pinned dependencies
+    as wheels made here (`pip wheel`, from what pip can reach), installed into the Python
+    runtime image with no index. Nodes build theirs at boot from PyPI (cloud-init)."""
+    if not _is_current(client, RUNNER_BASE_IMAGE):
+        build_python_image(client)
+    with tempfile.TemporaryDirectory(prefix="rgrid-runner-") as tmp:
+        context = Path(tmp)
+        say(f"… building the runner image {tag} (wheels of RGrid and its dependencies)")
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet",
+                        "--disable-pip-version-check", "--wheel-dir", str(context / "wheels"),
+                        "--constraint", str(PROJECT_DIR / "constraints.txt"),
+                        str(PROJECT_DIR), *RUNNER_EXTRA_WHEELS],
+                       check=True, stderr=subprocess.DEVNULL)
+        (context / "Dockerfile").write_text(
+            f"FROM {RUNNER_BASE_IMAGE}\nCOPY wheels /wheels\n"
+            "RUN PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --no-cache-dir "
+            "--root-user-action=ignore --no-index --find-links /wheels rgrid "
+            "&& rm -rf /wheels\n")
+        client.images.build(path=str(context), tag=tag, rm=True, forcerm=True)
+    say(f"✓ runner image {tag} built")

@@ -236,9 +236,10 @@ class DevStack:
 
 
 def _deployment_exists(client: SyncPrefectClient, name: str) -> bool:
+    """Registered, and from a prefect.yaml with pull steps (older ones had none, which
+    makes a stock worker copy "/" into each flow run's folder)."""
     try:
-        client.read_deployment_by_name(name)
-        return True
+        return bool(client.read_deployment_by_name(name).pull_steps)
     except ObjectNotFound:
         return False
 

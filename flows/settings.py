@@ -11,7 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class WorkerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RGRID_", extra="ignore")
+    # On a node, the control plane's URL and token come from the file cloud-init wrote,
+    # mounted into the flow run's container (work_pools/docker.py); the environment wins.
+    model_config = SettingsConfigDict(env_prefix="RGRID_", extra="ignore",
+                                      env_file="/etc/rgrid/worker.env")
 
     api_url: str = Field("http://127.0.0.1:8700", description="The RGrid API to report to.")
     worker_token: SecretStr = Field(SecretStr(""), description="Shared secret with the API.")

@@ -4,7 +4,7 @@ round every ``RGRID_TICK_SECONDS``."""
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -46,19 +46,26 @@ def connected(settings: AutoscalerSettings, clock: Clock = utcnow) -> Iterator[A
                          clock=clock)
 
 
+def run_rounds(autoscaler: Autoscaler, every_seconds: float,
+               stop: threading.Event | None = None) -> None:
+    """A round every ``every_seconds`` until ``stop`` is set; a failed round is logged and
+    the next one tried."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            log.info("%s", autoscaler.tick().decision.summary)
+        except Exception:  # noqa: BLE001 - one bad round must not stop the autoscaler
+            log.exception("round failed; trying again in %.0f s", every_seconds)
+        stop.wait(every_seconds)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = AutoscalerSettings()
     with connected(settings) as autoscaler:
         log.info("watching pool %r every %.0f s (at most %d nodes)", settings.work_pool,
                  settings.tick_seconds, settings.max_nodes)
-        while True:
-            try:
-                outcome = autoscaler.tick()
-                log.info("%s", outcome.decision.summary)
-            except Exception:  # noqa: BLE001 - one bad round must not stop the autoscaler
-                log.exception("round failed; trying again in %.0f s", settings.tick_seconds)
-            time.sleep(settings.tick_seconds)
+        run_rounds(autoscaler, settings.tick_seconds)
 
 
 if __name__ == "__main__":

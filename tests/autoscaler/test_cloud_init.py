@@ -46,7 +46,8 @@ def test_the_credentials_go_to_a_root_only_env_file_the_service_reads():
         "PREFECT_API_AUTH_STRING": "rgrid:prefect-secret",
         "RGRID_API_URL": "https://rgrid.example", "RGRID_WORKER_TOKEN": "control-secret",
         "RGRID_WORKER_NAME": "rgrid-node-ab12", "RGRID_WORK_POOL": "rgrid-docker",
-        "RGRID_SLOTS": "2", "RGRID_WORK_ROOT": "/var/lib/rgrid/work"}
+        "RGRID_SLOTS": "2", "RGRID_WORK_ROOT": "/var/lib/rgrid/work",
+        "RGRID_LOCK_DIR": "/var/lib/rgrid/locks"}
     unit = files["/etc/systemd/system/rgrid-worker.service"]["content"]
     assert "EnvironmentFile=/etc/rgrid/worker.env" in unit
     assert "ExecStart=/opt/rgrid/start-worker.sh" in unit and "Restart=always" in unit

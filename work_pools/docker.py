@@ -1,0 +1,52 @@
+"""The Docker-type work pool of Hetzner nodes (prefect-docker's worker, one per node).
+
+Each flow run runs in the RGrid runner image that the node built at boot (cloud-init), so
+nothing is pulled per run. It gets the node's Docker socket, to start the user containers
+on the node's engine, and the node's work folder at the same path. The user containers
+bind-mount their /work from that folder, and the engine resolves bind paths on the host.
+Credentials are not in the pool's template, which Prefect stores and shows: the flow
+reads them from the node's /etc/rgrid/worker.env, mounted read-only.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from prefect_docker.worker import DockerWorker
+
+from work_pools import WorkPoolSpec
+
+DOCKER_POOL = WorkPoolSpec(
+    name="rgrid-docker",
+    type="docker",
+    description="Hetzner nodes: each flow run in the RGrid runner image, on the node's engine.",
+)
+RUNNER_IMAGE = "rgrid/runner:latest"
+NODE_STATE = "/var/lib/rgrid"  # work folders, and the locks of dependency builds
+NODE_ENV_FILE = "/etc/rgrid/worker.env"
+def node_env(state_dir: str) -> dict[str, str]:
+    """Where a flow run keeps work folders and locks: shared by every flow run of the node
+    (one dependency layer is built once), at the same path for the engine."""
+    return {"RGRID_WORK_ROOT": f"{state_dir}/work", "RGRID_LOCK_DIR": f"{state_dir}/locks"}
+
+
+DEFAULTS = {
+    "image": RUNNER_IMAGE,
+    "image_pull_policy": "Never",  # built on the node at boot
+    "network_mode": "host",  # the flow reports to the control plane; user code has none
+    "auto_remove": True,
+    "stream_output": True,
+    "volumes": ["/var/run/docker.sock:/var/run/docker.sock",
+                f"{NODE_STATE}:{NODE_STATE}",
+                f"{NODE_ENV_FILE}:{NODE_ENV_FILE}:ro"],
+    "env": node_env(NODE_STATE),
+}
+
+
+def base_job_template(**overrides) -> dict:
+    """prefect-docker's template with RGrid's defaults (``overrides`` replace them)."""
+    template = copy.deepcopy(DockerWorker.get_default_base_job_template())
+    properties = template["variables"]["properties"]
+    for name, value in {**DEFAULTS, **overrides}.items():
+        properties[name]["default"] = value
+    return template
