@@ -50,3 +50,9 @@ def base_job_template(**overrides) -> dict:
     for name, value in {**DEFAULTS, **overrides}.items():
         properties[name]["default"] = value
     return template
+
+
+if __name__ == "__main__":  # `python -m work_pools.docker > template.json`
+    import json
+
+    print(json.dumps(base_job_template(), indent=2))
