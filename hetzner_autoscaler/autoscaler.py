@@ -55,7 +55,12 @@ class Autoscaler:
 
     def tick(self) -> Round:
         now = self._clock()
-        servers = self._hetzner.servers()
+        try:
+            servers = self._hetzner.servers()
+        except ProviderError as exc:  # blind this round: nothing decided, the cause told
+            self._report([], [_event(now, "error", None, f"{exc.message} {exc.hint}".strip(),
+                                     code=exc.code)])
+            return Round(Decision(reasons=[exc.message]), errors=[exc.message])
         seen = self._observe(servers, now)
         outcome = Round(decide(seen, self._settings.policy))
         events = self._decision_events(outcome.decision, now)
@@ -143,6 +148,6 @@ class Autoscaler:
         return response.json() if response.content else None
 
 
-def _event(now: datetime, kind: str, node: str, message: str, **details) -> dict:
+def _event(now: datetime, kind: str, node: str | None, message: str, **details) -> dict:
     return {"at": now.isoformat(), "kind": kind, "node": node, "message": message,
             "details": details}

@@ -9,6 +9,8 @@ from __future__ import annotations
 import secrets
 import threading
 
+import pytest
+
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import DeploymentCreate, WorkPoolCreate
 
@@ -121,21 +123,28 @@ def test_a_quota_error_stops_provisioning_for_the_round_and_is_reported(
                and "server limit" in e["message"] for e in events)
 
 
+FAILURES = {
+    "quota": ("✗ Hetzner quota exceeded:", "server limit"),
+    "provider error": ("✗ Hetzner API error:", "attempt 2 of 2"),
+    "unreachable": ("✗ Hetzner API unreachable:", "attempt 2 of 2"),
+}
+
+
+@pytest.mark.parametrize("failure", list(FAILURES))
 def test_a_following_run_says_why_no_worker_comes_then_that_one_is_being_provisioned(
-        empty_pool_stack, fake_hetzner, rgrid_on_empty_pool, tmp_path):
-    fake_hetzner.max_servers = 0
+        empty_pool_stack, fake_hetzner, rgrid_on_empty_pool, tmp_path, failure):
     write_script(tmp_path, "wait.py", f"# {secrets.token_hex(4)}\nprint('ran')\n")
     cli = rgrid_on_empty_pool.start("run", "wait.py")
     said: list[str] = []
     threading.Thread(target=lambda: said.extend(cli.stderr), daemon=True).start()
     worker = None
     try:
-        with connected(settings_for(empty_pool_stack, fake_hetzner)) as autoscaler:
-            wait_for(lambda: autoscaler.tick().errors, 30, "the quota error", every=1)
-            wait_for(lambda: any("✗ Hetzner quota exceeded:" in line and "server limit" in line
-                                 for line in said), 30, "the CLI to tell the quota error")
+        _fail_provisioning(empty_pool_stack, fake_hetzner, failure)
+        title, detail = FAILURES[failure]
+        wait_for(lambda: any(title in line and detail in line for line in said), 30,
+                 f"the CLI to tell: {title}")
 
-            fake_hetzner.max_servers = 5
+        with connected(settings_for(empty_pool_stack, fake_hetzner)) as autoscaler:
             [name] = autoscaler.tick().created
             wait_for(lambda: any(line.startswith("Provisioning worker... (") for line in said),
                      30, "the CLI to tell the provisioning")
@@ -154,3 +163,16 @@ def test_a_following_run_says_why_no_worker_comes_then_that_one_is_being_provisi
             worker.stop()
         if cli.poll() is None:
             cli.kill()
+
+
+def _fail_provisioning(stack, fake, failure: str) -> None:
+    """Rounds of an autoscaler that cannot provision, until one reported why."""
+    endpoint = "http://127.0.0.1:9/v1" if failure == "unreachable" else fake.url
+    if failure == "quota":
+        fake.max_servers = 0
+    if failure == "provider error":
+        fake.fail_next("POST", "/servers", status=500, code="server_error", times=2)
+    with connected(settings_for(stack, fake, hcloud_endpoint=endpoint,
+                                provider_attempts=2, hcloud_timeout_seconds=1)) as failing:
+        wait_for(lambda: failing.tick().errors, 30, "a failed round", every=1)
+    fake.max_servers = 5
