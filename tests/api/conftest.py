@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 
 
 import pytest
@@ -119,3 +120,35 @@ def submit(caller: Caller, **overrides) -> dict:
     return response.json()
 
 
+class Clock:
+    """The API's clock, moved by the test (signed URLs, retention, cache expiry)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def clocked(api_settings, clock):
+    with TestClient(create_app(api_settings, clock=clock)) as client:
+        yield client
+
+
+@pytest.fixture
+def as_alice(clocked, alice) -> Caller:
+    return Caller(clocked, alice.key, alice.account)
+
+
+@pytest.fixture
+def as_bob(clocked, bob) -> Caller:
+    return Caller(clocked, bob.key, bob.account)

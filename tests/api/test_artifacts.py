@@ -19,38 +19,6 @@ from rgrid_api.storage.s3 import S3ObjectStore
 from tests.api.conftest import HELLO, Caller
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def clocked(api_settings, clock):
-    with TestClient(create_app(api_settings, clock=clock)) as client:
-        yield client
-
-
-@pytest.fixture
-def as_alice(clocked, alice) -> Caller:
-    return Caller(clocked, alice.key, alice.account)
-
-
-@pytest.fixture
-def as_bob(clocked, bob) -> Caller:
-    return Caller(clocked, bob.key, bob.account)
-
-
 def _offer(caller: Caller, data: bytes, force: bool = False) -> dict:
     body = {"files": [{"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}],
             "force": force}

@@ -11,16 +11,10 @@ import pytest
 import uvicorn
 
 from rgrid_api.main import create_app
-from tests.api.test_artifacts import Clock
 from tests.conftest import write_script
 from tests.helpers import Rgrid, free_port
 
 MAX_FILE_BYTES = 1_000_000
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -12,14 +12,9 @@ from fastapi.testclient import TestClient
 
 from rgrid_api.main import create_app
 from tests.api.conftest import Caller
-from tests.api.test_artifacts import Clock, _upload
+from tests.api.test_artifacts import _upload
 
 INPUT = b"city,temp\nOslo,3\n"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -29,16 +24,6 @@ def clocked(api_settings, clock):
         **api_settings.runtimes, "python3.11-slim": "python:3.11-slim"}})
     with TestClient(create_app(settings, clock=clock)) as client:
         yield client
-
-
-@pytest.fixture
-def as_alice(clocked, alice) -> Caller:
-    return Caller(clocked, alice.key, alice.account)
-
-
-@pytest.fixture
-def as_bob(clocked, bob) -> Caller:
-    return Caller(clocked, bob.key, bob.account)
 
 
 def _request(caller: Caller, **changes) -> dict:
