@@ -130,9 +130,10 @@ def ensure_runner_image(say: Say) -> str:
     when that tag is missing; its tag."""
     client = docker.from_env()
     tag = f"rgrid/runner:{_sources_hash()}"
-    if _is_current(client, tag):
+    try:
+        client.images.get(tag)  # the tag is the sources' hash: present means current
         say(f"✓ runner image {tag} present")
-    else:
+    except ImageNotFound:
         build_runner_image(client, tag, say)
     return tag
 
