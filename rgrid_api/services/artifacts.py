@@ -6,13 +6,13 @@ import mimetypes
 import posixpath
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
-from rgrid_api.models import Account, Artifact, Execution
+from rgrid_api.models import Account, Artifact, Execution, as_utc
 from rgrid_api.schemas import (ArtifactPublic, BlobCompletion, BlobRef, InputDownload, InputFile,
                                MultipartTarget, OutputCompletion, OutputFile, OutputUpload,
                                PartTarget, UploadCompletion, UploadOffer)
@@ -37,9 +37,6 @@ def _content_type(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
 
 # --- inputs ------------------------------------------------------------------------------
 
@@ -55,7 +52,7 @@ def offer_uploads(store: ObjectStore, *, account: Account, files: list[BlobRef],
         key = blob_key(account.id, blob.sha256, blob.encoding)
         held = None if force else store.stat(key)
         offer = {"sha256": blob.sha256, "encoding": blob.encoding}
-        if held and held.size == blob.bytes_stored and _as_utc(held.modified) > fresh_after:
+        if held and held.size == blob.bytes_stored and as_utc(held.modified) > fresh_after:
             offers.append(UploadOffer(**offer, present=True))
             continue
         upload = store.signed_upload(key, size=blob.bytes_stored, expires=expires,
@@ -121,14 +118,14 @@ def record_inputs(session: Session, store: ObjectStore, *, execution: Execution,
             account_id=execution.account_id, execution_id=execution.id, kind=INPUT,
             path=item.name, arg_indexes=item.arg_indexes, size=item.size, sha256=item.sha256,
             content_type=_content_type(item.name), encoding=item.encoding, key=key,
-            expires_at=_as_utc(held.modified) + timedelta(days=settings.retention_days)))
+            expires_at=as_utc(held.modified) + timedelta(days=settings.retention_days)))
 
 
 def copy_inputs(session: Session, store: ObjectStore, *, source: Execution, target: Execution,
                 now: datetime) -> None:
     """A retry gets the same input blobs, as long as the store still holds them."""
     for artifact in _artifacts_of(session, source.id, INPUT):
-        if _as_utc(artifact.expires_at) <= now or store.stat(artifact.key) is None:
+        if as_utc(artifact.expires_at) <= now or store.stat(artifact.key) is None:
             raise InvalidInput(f"Input {artifact.path!r} of {source.id} has expired.",
                                "Run the script again with the file instead of retrying.")
         session.add(Artifact(
@@ -245,7 +242,7 @@ def artifact_for_download(session: Session, store: ObjectStore, *, account: Acco
 
 def _public(row: Artifact, store: ObjectStore, settings: Settings,
             now: datetime) -> ArtifactPublic:
-    remaining = (_as_utc(row.expires_at) - now).total_seconds()
+    remaining = (as_utc(row.expires_at) - now).total_seconds()
     expired = remaining <= 0
     url = None if expired else store.signed_download(
         row.key, expires=timedelta(seconds=settings.signed_url_seconds), encoding=row.encoding)

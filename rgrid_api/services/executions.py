@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
-from rgrid_api.models import Account, Execution, LogChunk, utcnow
+from rgrid_api.models import Account, Execution, LogChunk, as_utc, utcnow
 from rgrid_api.runtimes import Runtime, RuntimeCatalogue
 from rgrid_api.schemas import (ExecutionCreate, FinishRequest, ItemSpec, JobSpec, LogChunkIn,
                                ScriptSpec)
@@ -374,7 +374,6 @@ def transition(execution: Execution, new: ExecutionStatus) -> None:
 def duration_seconds(execution: Execution) -> float | None:
     if execution.started_at is None or execution.finished_at is None:
         return None
-    start = execution.started_at.replace(tzinfo=execution.started_at.tzinfo or timezone.utc)
-    end = execution.finished_at.replace(tzinfo=execution.finished_at.tzinfo or timezone.utc)
-    return round((end - start).total_seconds(), 3)
+    return round((as_utc(execution.finished_at) - as_utc(execution.started_at)).total_seconds(),
+                 3)
 

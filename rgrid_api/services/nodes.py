@@ -3,12 +3,12 @@ API shows of it (`GET /api/v1/nodes`, `rgrid nodes`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from rgrid_api.models import AutoscalerEvent, Execution, Node
+from rgrid_api.models import AutoscalerEvent, Execution, Node, as_utc
 from rgrid_api.schemas import (AutoscalerEventPublic, AutoscalerReport, Capacity,
                                CapacityProblem, Load, NodeList, NodePublic, ProvisioningNode)
 from rgrid_common.status import ExecutionStatus
@@ -68,7 +68,7 @@ def capacity(session: Session, now: datetime) -> Capacity:
     provisioned after it (within the last few minutes)."""
     live = session.scalars(select(Node).where(Node.deleted_at.is_(None))).all()
     provisioning = [ProvisioningNode(name=node.name, elapsed_seconds=max(0, int(
-        (now - _as_utc(node.created_at)).total_seconds())))
+        (now - as_utc(node.created_at)).total_seconds())))
         for node in live if node.state == "provisioning"]
     return Capacity(ready_nodes=sum(node.state == "ready" for node in live),
                     provisioning=provisioning, problem=_current_problem(session, now))
@@ -84,6 +84,3 @@ def _current_problem(session: Session, now: datetime) -> CapacityProblem | None:
     return CapacityProblem(code=latest.details.get("code", "provider_error"),
                            message=latest.message, at=latest.at)
 
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from rgrid_api.models import Account, Artifact, Execution
+from rgrid_api.models import Account, Artifact, Execution, as_utc
 from rgrid_api.schemas import CacheCounts, CacheStats, ItemSpec, ResultCacheStats, ScriptSpec
 from rgrid_api.storage import ObjectStore
 from rgrid_common.requirements import Requirements
@@ -64,7 +64,7 @@ def _outputs_alive(session: Session, store: ObjectStore, execution: Execution,
                    now: datetime) -> bool:
     outputs = session.scalars(select(Artifact).where(Artifact.execution_id == execution.id,
                                                      Artifact.kind == "output"))
-    return all(_as_utc(output.expires_at) > now and store.stat(output.key) is not None
+    return all(as_utc(output.expires_at) > now and store.stat(output.key) is not None
                for output in outputs)
 
 
@@ -120,6 +120,3 @@ def _entry_conditions() -> tuple:
     return (Execution.cache_key.is_not(None), Execution.cached_from.is_(None),
             Execution.status == ExecutionStatus.SUCCEEDED.value)
 
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
