@@ -5,6 +5,7 @@ moved onto that pool, so `rgrid run` and batches go through it unchanged."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,7 +65,6 @@ def _move_deployments_to_a_docker_pool(stack: DevStack, runner: str, state: Path
 
 
 def _worker_env(stack: DevStack) -> dict[str, str]:
-    import os
     return {**os.environ, "PREFECT_API_URL": stack.settings.prefect_api_url,
             "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "0"}
 
