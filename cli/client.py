@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import httpx
 
 from cli import http
 from cli.config import CliSettings
-from rgrid_common.errors import ApiUnreachable, Unauthorized, error_from_problem
+from cli.output import err_console
+from rgrid_common.errors import ApiTimeout, ApiUnreachable, Unauthorized, error_from_problem
 
+# No answer to a sent request: the API may have it, so only a keyed request goes again.
+RETRYABLE = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError,
+             httpx.ReadError)
 START_HINT = "Start it with `./scripts/dev up`, or point RGRID_API_URL at a running API."
+REQUEST_SECONDS = 60
+SUBMIT_ATTEMPTS = 3
 
 
 class ApiClient:
@@ -23,7 +30,8 @@ class ApiClient:
                                "Run `rgrid login` (or `./scripts/dev up` on a single machine), "
                                "or set RGRID_API_KEY.")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = http.client(base_url=self.api_url, headers=headers, timeout=30)
+        self._http = http.client(base_url=self.api_url, headers=headers,
+                                 timeout=httpx.Timeout(REQUEST_SECONDS, connect=10))
 
     def get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None}
@@ -32,12 +40,35 @@ class ApiClient:
     def post(self, path: str, body: dict) -> Any:
         return self._request("POST", path, json=body)
 
+    def submit(self, path: str, body: dict) -> Any:
+        """POST a new execution or batch under a fresh idempotency key, sent again with the
+        same key when no answer came (a timeout, a dropped connection): the API answers
+        what the first request made, so a retry never makes a second one."""
+        keyed = {"json": body, "headers": {"Idempotency-Key": secrets.token_urlsafe(24)}}
+        for attempt in range(1, SUBMIT_ATTEMPTS):
+            try:
+                return self._request("POST", path, **keyed)
+            except ApiUnreachable as exc:
+                if not isinstance(exc.__cause__, RETRYABLE):
+                    raise
+                err_console.print(f"[yellow]…[/] {exc.message} Sending it again "
+                                  f"(attempt {attempt + 1} of {SUBMIT_ATTEMPTS}); it will "
+                                  "not run twice.")
+        return self._request("POST", path, **keyed)
+
     def delete(self, path: str) -> Any:
         return self._request("DELETE", path)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout):
+                raise ApiUnreachable(f"RGrid API not reachable at {self.api_url} (no "
+                                     "connection within 10 s).", START_HINT) from exc
+            raise ApiTimeout(f"The API took longer than {REQUEST_SECONDS} s to answer.",
+                             "It may be overloaded; see `rgrid list` for what it did, and "
+                             "try again.") from exc
         except httpx.TransportError as exc:
             raise ApiUnreachable(f"RGrid API not reachable at {self.api_url}.",
                                  START_HINT) from exc

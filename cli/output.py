@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console(highlight=False)
@@ -14,7 +15,7 @@ JSON_FIELDS = ("id", "status", "exit_code", "runtime", "script_name", "args", "c
                "started_at", "finished_at", "duration_seconds", "error", "worker",
                "flow_run_id", "memory_mb", "cpus", "timeout_seconds", "batch_id",
                "batch_index", "retry_of", "attempt", "retried_errors", "cached_from",
-               "dependency_cache")
+               "dependency_cache", "notes")
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "timed_out": "red",
                 "cancelled": "yellow", "running": "cyan", "queued": "blue"}
 
@@ -54,7 +55,8 @@ def print_execution(execution: dict) -> None:
         rows.append(("attempt", f"{execution['attempt']} (retried automatically: "
                                 f"{'; '.join(execution['retried_errors'])})"))
     if execution.get("error"):
-        rows.append(("error", f"[red]{execution['error']}[/]"))
+        rows.append(("error", f"[red]{escape(execution['error'])}[/]"))
+    rows.extend(("note", f"[yellow]{escape(note)}[/]") for note in execution.get("notes") or [])
     for name, value in rows:
         table.add_row(name, str(value))
     console.print(table)

@@ -24,6 +24,10 @@ class DevSettings(BaseSettings):
     api_port: int = 8700
     worker_name: str = "rgrid-local-1"
     worker_limit: int = Field(4, description="Flow runs the local worker runs at once.")
+    control_worker_name: str = "rgrid-control-1"
+    control_worker_limit: int = Field(
+        100, description="Batch coordinators and schedule firings at once: each only waits "
+                         "and starts flow runs, a thread of the control worker.")
     start_worker: bool = Field(
         True, description="False leaves the pool empty (nodes an autoscaler brings serve it).")
     worker_query_seconds: float = Field(

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import yaml
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
@@ -24,13 +25,10 @@ from devstack.processes import ManagedProcess, http_ok
 from devstack.settings import DevSettings
 from rgrid_api.core.config import DEFAULT_RUNTIMES
 from rgrid_common.errors import RGridError
-from work_pools import PROCESS_POOL
+from work_pools import CONTROL_POOL, PROCESS_POOL, WorkPoolSpec, ensure_batch_queue
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-DEPLOYMENTS = ("rgrid-execute/rgrid-execute", "rgrid-batch/rgrid-batch",
-               "rgrid-batch-shard/rgrid-batch-shard",
-               "rgrid-scheduled-batch/rgrid-scheduled-batch")
-SERVICES = ("worker", "api", "prefect-server")  # in stopping order
+SERVICES = ("worker", "control-worker", "api", "prefect-server")  # in stopping order
 SECRET_NAMES = ("admin_key", "worker_token", "storage_signing_key")
 
 
@@ -48,8 +46,9 @@ class DevStack:
         ensure_docker_engine(self.home, self.say)
         ensure_runtime_images(list(DEFAULT_RUNTIMES.values()), self.say)
         self._start_prefect_server()
-        self._register_pool_and_deployment()
+        self._register_pools_and_deployments()
         self._start_api()
+        self._start_control_worker()
         self._start_worker()
         self._log_cli_in()
         self.say(f"✓ RGrid is up: API {self.settings.api_url}, Prefect UI "
@@ -61,17 +60,13 @@ class DevStack:
                 "--port", str(self.settings.prefect_port)]
         self._ensure_service("prefect-server", argv, self._prefect_env(), url, timeout=120)
 
-    def _register_pool_and_deployment(self) -> None:
+    def _register_pools_and_deployments(self) -> None:
         with SyncPrefectClient(api=self.settings.prefect_api_url) as client:
-            try:
-                client.create_work_pool(WorkPoolCreate(
-                    name=PROCESS_POOL.name, type=PROCESS_POOL.type,
-                    description=PROCESS_POOL.description,
-                    base_job_template=ProcessWorker.get_default_base_job_template()))
-                self.say(f"✓ work pool {PROCESS_POOL.name!r} created")
-            except ObjectAlreadyExists:
-                self.say(f"✓ work pool {PROCESS_POOL.name!r} exists")
-            if all(_deployment_exists(client, name) for name in DEPLOYMENTS):
+            for pool in (PROCESS_POOL, CONTROL_POOL):
+                self._ensure_pool(client, pool)
+            ensure_batch_queue(client, PROCESS_POOL.name)
+            if all(_deployment_current(client, name, where)
+                   for name, where in DEPLOYMENTS.items()):
                 self.say(f"✓ deployments {', '.join(DEPLOYMENTS)} registered")
                 return
         result = subprocess.run([_bin("prefect"), "--no-prompt", "deploy", "--all"],
@@ -81,6 +76,15 @@ class DevStack:
             raise RGridError(f"Registering the deployments failed:\n{result.stdout[-2000:]}"
                              f"{result.stderr[-2000:]}", "See prefect.yaml.")
         self.say(f"✓ deployments {', '.join(DEPLOYMENTS)} registered from prefect.yaml")
+
+    def _ensure_pool(self, client: SyncPrefectClient, pool: WorkPoolSpec) -> None:
+        try:
+            client.create_work_pool(WorkPoolCreate(
+                name=pool.name, type=pool.type, description=pool.description,
+                base_job_template=ProcessWorker.get_default_base_job_template()))
+            self.say(f"✓ work pool {pool.name!r} created")
+        except ObjectAlreadyExists:
+            self.say(f"✓ work pool {pool.name!r} exists")
 
     def _start_api(self) -> None:
         secrets_ = self._secrets()
@@ -124,8 +128,19 @@ class DevStack:
             return
         self.start_worker(process, self.settings.worker_name)
 
-    def start_worker(self, process: ManagedProcess, name: str) -> int:
-        """A warm worker on the process pool; more than one make a pool of several nodes."""
+    def _start_control_worker(self) -> None:
+        """Part of the control plane, so started even when nodes serve the pool."""
+        process = self.processes["control-worker"]
+        if process.pid:
+            self.say(f"✓ control worker already running (pid {process.pid})")
+            return
+        self.start_worker(process, self.settings.control_worker_name, pool=CONTROL_POOL,
+                          limit=self.settings.control_worker_limit)
+
+    def start_worker(self, process: ManagedProcess, name: str,
+                     pool: WorkPoolSpec = PROCESS_POOL, limit: int | None = None) -> int:
+        """A warm worker on ``pool``; more than one on the process pool make a pool of
+        several nodes."""
         env = {
             **self._prefect_env(),
             "PREFECT_WORKER_QUERY_SECONDS": str(self.settings.worker_query_seconds),
@@ -138,10 +153,10 @@ class DevStack:
         }
         if self.settings.package_index_cert:
             env["RGRID_PACKAGE_INDEX_CERT"] = str(self.settings.package_index_cert)
-        argv = [sys.executable, "-m", "work_pools.warm_worker", "--pool", PROCESS_POOL.name,
-                "--name", name, "--limit", str(self.settings.worker_limit)]
+        argv = [sys.executable, "-m", "work_pools.warm_worker", "--pool", pool.name,
+                "--name", name, "--limit", str(limit or self.settings.worker_limit)]
         pid = process.start(argv, env=env, cwd=self.home)
-        self.say(f"✓ worker {name!r} started (pid {pid})")
+        self.say(f"✓ worker {name!r} started on {pool.name!r} (pid {pid})")
         return pid
 
     def _log_cli_in(self) -> None:
@@ -235,13 +250,28 @@ class DevStack:
         return stored
 
 
-def _deployment_exists(client: SyncPrefectClient, name: str) -> bool:
-    """Registered, and from a prefect.yaml with pull steps (older ones had none, which
-    makes a stock worker copy "/" into each flow run's folder)."""
+def _declared_deployments() -> dict[str, tuple[str, str]]:
+    """prefect.yaml's deployments ("flow/deployment": each flow is named like its
+    deployment) and the pool and queue each belongs on."""
+    declared = yaml.safe_load((PROJECT_DIR / "prefect.yaml").read_text())["deployments"]
+    return {f"{d['name']}/{d['name']}": (d["work_pool"]["name"],
+                                         d["work_pool"]["work_queue_name"])
+            for d in declared}
+
+
+DEPLOYMENTS = _declared_deployments()
+
+
+def _deployment_current(client: SyncPrefectClient, name: str, where: tuple[str, str]) -> bool:
+    """Registered as prefect.yaml says now: on its pool and queue, and with pull steps
+    (older ones had none, which makes a stock worker copy "/" into each flow run's
+    folder; older ones ran coordinators on the execution pool)."""
     try:
-        return bool(client.read_deployment_by_name(name).pull_steps)
+        deployment = client.read_deployment_by_name(name)
     except ObjectNotFound:
         return False
+    return bool(deployment.pull_steps) and (deployment.work_pool_name,
+                                            deployment.work_queue_name) == where
 
 
 def _bin(name: str) -> str:

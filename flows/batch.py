@@ -7,6 +7,11 @@ in its own flow run, until none may start. The API's claim is what bounds the ba
 running items, pool-wide; an item costs one claim and one container start, not a flow run
 of its own.
 
+Coordination (this flow) runs on the control pool, never on an execution slot; shards
+wait in a queue of lower priority than single runs, and a running shard steps aside
+between items when single runs are waiting for a slot on its pool, so a busy pool still
+starts an ``rgrid run`` after at most one item (``work_pools``).
+
 Items come back to the queue when their attempt fails for a reason not their own (a lost
 worker, storage or engine errors; see ``rgrid_api.services.attempts``); the batch flow
 then starts shards again for them, so the batch ends only when every item has.
@@ -16,11 +21,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
 from prefect import flow, get_client, task
 from prefect.cache_policies import NONE
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunFilter,
+                                            FlowRunFilterExpectedStartTime, FlowRunFilterId,
+                                            FlowRunFilterState, FlowRunFilterStateType,
+                                            WorkPoolFilter, WorkPoolFilterName)
+from prefect.client.schemas.objects import StateType
 from prefect.deployments import run_deployment
 from prefect.logging import get_run_logger as flow_run_logger
 from prefect.runtime import flow_run
@@ -35,6 +46,11 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 FAILURES = (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
 READ_PAGE = 200  # the most flow runs Prefect returns per read
+SINGLE_RUN_FLOW = "rgrid-execute"
+STEP_ASIDE_CHECK_SECONDS = 1.0  # a shard asks Prefect at most this often
+# A single run due for less than this is one a worker with a free slot is still about to
+# take (workers poll every 0.5 s here, 10 s by Prefect's default).
+WAITING_AFTER_SECONDS = 1.0
 
 
 @task(name="rgrid-batch-shard-run", cache_policy=NONE)
@@ -98,10 +114,12 @@ def batch(batch_id: str) -> int:
 
 
 def run_shard_items(batch_id: str, *, fail_fast: bool, flow_run_id: str,
-                    settings: WorkerSettings, control_plane: ControlPlane) -> int:
+                    settings: WorkerSettings, control_plane: ControlPlane,
+                    step_aside: Callable[[], bool] = lambda: False) -> int:
     """Items run in the shard's own flow run, one after another, each logged there, with
     one set of clients; a Prefect task per item measured 0.2 s of a 0.8 s item, so items
-    are not tasks."""
+    are not tasks. Between items, the shard ends early when ``step_aside()`` says so; the
+    coordinator starts another for what is left."""
     ran = 0
     with worker_clients(settings) as clients:
         while job := control_plane.claim_next(batch_id, flow_run_id=flow_run_id,
@@ -113,7 +131,36 @@ def run_shard_items(batch_id: str, *, fail_fast: bool, flow_run_id: str,
             flow_run_logger().info("%s %s in %.2f s (attempt %d)", job.execution_id,
                                    status.value, time.perf_counter() - started, job.attempt)
             _stop_early_on_failure(batch_id, job, status, fail_fast, control_plane)
+            if step_aside():
+                flow_run_logger().info("single runs are waiting for a slot: stepping aside "
+                                       "after %d items", ran)
+                break
     return ran
+
+
+def single_runs_waiting_on(pool: str | None) -> Callable[[], bool]:
+    """Asks Prefect, at most every ``STEP_ASIDE_CHECK_SECONDS``, whether single runs are
+    waiting past their start time on ``pool``: then every slot is taken, and the shard's
+    is theirs next (they are on a queue of higher priority)."""
+    checked_at = time.monotonic()
+
+    def waiting() -> bool:
+        nonlocal checked_at
+        if pool is None or time.monotonic() - checked_at < STEP_ASIDE_CHECK_SECONDS:
+            return False
+        checked_at = time.monotonic()
+        due = datetime.now(timezone.utc) - timedelta(seconds=WAITING_AFTER_SECONDS)
+        with get_client(sync_client=True) as client:
+            return bool(client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[SINGLE_RUN_FLOW])),
+                work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[pool])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(
+                        any_=[StateType.SCHEDULED])),
+                    expected_start_time=FlowRunFilterExpectedStartTime(before_=due)),
+                limit=1))
+
+    return waiting
 
 
 def _stop_early_on_failure(batch_id: str, job: JobSpec, status: ExecutionStatus,
@@ -124,6 +171,11 @@ def _stop_early_on_failure(batch_id: str, job: JobSpec, status: ExecutionStatus,
         log.info("fail-fast: cancelled %d queued items of %s", cancelled, batch_id)
 
 
+def _own_pool() -> str | None:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(UUID(str(flow_run.get_id()))).work_pool_name
+
+
 @flow(name="rgrid-batch-shard")
 def batch_shard(batch_id: str, fail_fast: bool = False) -> int:
     settings = WorkerSettings()
@@ -131,6 +183,7 @@ def batch_shard(batch_id: str, fail_fast: bool = False) -> int:
     try:
         return run_shard_items(batch_id, fail_fast=fail_fast,
                                flow_run_id=str(flow_run.get_id()), settings=settings,
-                               control_plane=control_plane)
+                               control_plane=control_plane,
+                               step_aside=single_runs_waiting_on(_own_pool()))
     finally:
         control_plane.close()

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+import docker.errors
 import httpx
+import requests
 from prefect import flow
 from prefect.runtime import flow_run
 
@@ -19,7 +21,7 @@ from flows.dependencies import dependency_layer
 from flows.heartbeat import Heartbeat
 from flows.log_shipper import LogShipper
 from flows.outcome import finish_report
-from flows.outputs import upload_outputs
+from flows.outputs import storable, upload_outputs
 from flows.settings import WorkerSettings
 from flows.work_dir import changed_files, fingerprints, fresh_work_dir, place_inputs, place_script
 from rgrid_api.schemas import FinishRequest, JobSpec
@@ -101,16 +103,8 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
             except Exception:
                 connected.forget_docker()
                 raise
-    except Exception as exc:  # noqa: BLE001 - every such failure is retried, none is lost
-        reason = (f"{exc.message} {exc.hint}".strip() if isinstance(exc, RGridError)
-                  else f"internal error: {exc!r}")
-        log.warning("attempt %d of %s failed transiently: %s", job.attempt, execution_id,
-                    reason, exc_info=not isinstance(exc, RGridError))
-        try:
-            control_plane.give_back(execution_id, job.attempt, reason)
-        except Conflict:  # the API had given this attempt to another worker already
-            log.warning("attempt %d of %s was no longer current", job.attempt, execution_id)
-        return control_plane.execution_status(execution_id)
+    except Exception as exc:  # noqa: BLE001 - each such failure is retried or reported
+        return _give_back_or_fail(exc, job, control_plane)
     if heartbeat.lost.is_set():  # the API gave the execution to another worker
         log.warning("attempt %d of %s was stopped; its result is dropped", job.attempt,
                     execution_id)
@@ -118,6 +112,38 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
     report.attempt = job.attempt
     control_plane.finish(execution_id, report)
     return report.status
+
+
+def is_transient(exc: Exception) -> bool:
+    """Whether another attempt, maybe on another node, could pass: the engine, storage or
+    the network failing. Anything else (a bug, a request that cannot be carried out) would
+    fail the same way every time, so it is never retried."""
+    if isinstance(exc, RGridError):
+        return exc.transient
+    if isinstance(exc, docker.errors.APIError):
+        return exc.is_server_error()
+    return isinstance(exc, (httpx.TransportError, requests.RequestException, OSError))
+
+
+def _give_back_or_fail(exc: Exception, job: JobSpec,
+                       control_plane: ControlPlane) -> ExecutionStatus:
+    execution_id = job.execution_id
+    reason = (f"{exc.message} {exc.hint}".strip() if isinstance(exc, RGridError)
+              else f"internal error: {exc!r}")
+    try:
+        if is_transient(exc):
+            log.warning("attempt %d of %s failed transiently: %s", job.attempt, execution_id,
+                        reason, exc_info=not isinstance(exc, RGridError))
+            control_plane.give_back(execution_id, job.attempt, reason)
+        else:
+            log.error("attempt %d of %s failed: %s", job.attempt, execution_id, reason,
+                      exc_info=True)
+            control_plane.finish(execution_id, FinishRequest(
+                status=ExecutionStatus.FAILED, attempt=job.attempt,
+                error=f"{reason} (not retried: it would fail the same way again)"))
+    except Conflict:  # the API had given this attempt to another worker already
+        log.warning("attempt %d of %s was no longer current", job.attempt, execution_id)
+    return control_plane.execution_status(execution_id)
 
 
 def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
@@ -144,9 +170,11 @@ def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
         return _failed(exc)
     report = finish_report(outcome, job, shipper.stderr_tail)
     report.dependency_cache = layer.cache if layer else None
+    outputs, report.notes = storable(changed_files(work_dir, job_files))
+    for note in report.notes:
+        shipper.note(f"[rgrid] {note}\n")
     try:
-        report.outputs = upload_outputs(control_plane, clients.storage, job,
-                                        changed_files(work_dir, job_files), scratch)
+        report.outputs = upload_outputs(control_plane, clients.storage, job, outputs, scratch)
     except RGridError as exc:
         if exc.transient:
             raise

@@ -11,8 +11,27 @@ from flows.control_plane import ControlPlane
 from flows.work_dir import LocalOutput
 from rgrid_api.schemas import JobSpec, OutputCompletion, OutputFile, OutputUpload
 from rgrid_common.transfer import send_to_target, sha256_of, wire_form
+from rgrid_common.validation import output_path_problem, printable
 
 PARALLEL_UPLOADS = 4
+NOTED_SKIPS = 20  # skipped outputs named one by one; beyond, a count
+
+
+def storable(files: list[LocalOutput]) -> tuple[list[LocalOutput], list[str]]:
+    """The outputs the store can hold, and a note for each it cannot (a name that is not
+    UTF-8, too long, or holding control characters): those are skipped one by one, the
+    others still come back."""
+    kept, notes = [], []
+    for output in files:
+        problem = output_path_problem(output.path)
+        if problem is None:
+            kept.append(output)
+        elif len(notes) < NOTED_SKIPS:
+            notes.append(f"output {printable(output.path)!r} not kept: {problem}")
+    skipped = len(files) - len(kept)
+    if skipped > len(notes):
+        notes.append(f"{skipped - len(notes)} more outputs not kept for their names")
+    return kept, notes
 
 
 def upload_outputs(control_plane: ControlPlane, storage: httpx.Client, job: JobSpec,

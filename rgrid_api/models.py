@@ -49,6 +49,8 @@ class Batch(Base):
     """One script over many input files: each item is an execution with ``batch_id``."""
 
     __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("account_id", "idempotency_key",
+                                       name="uq_batches_account_idempotency_key"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("bat"))
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
@@ -66,6 +68,7 @@ class Batch(Base):
                                                           nullable=True)
     coordinator_attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     schedule_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Schedule(Base):
@@ -86,7 +89,9 @@ class Schedule(Base):
 
 class Execution(Base):
     __tablename__ = "executions"
-    __table_args__ = (Index("ix_executions_account_cache_key", "account_id", "cache_key"),)
+    __table_args__ = (Index("ix_executions_account_cache_key", "account_id", "cache_key"),
+                      UniqueConstraint("account_id", "idempotency_key",
+                                       name="uq_executions_account_idempotency_key"))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("ex"))
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
@@ -126,6 +131,13 @@ class Execution(Base):
     cache_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     result_cache: Mapped[str | None] = mapped_column(String(8), nullable=True)  # hit|miss|off
     cached_from: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # What the execution's outcome should say beside its status (outputs not kept, …).
+    notes: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # The client's key for its submission: sent again (a retry), it finds this execution.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+MAX_LOG_SEQ = 2**31 - 1  # the seq column's range (a 32-bit integer on PostgreSQL)
 
 
 class LogChunk(Base):

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from rgrid_common.status import ExecutionStatus
+from rgrid_common.errors import InvalidInput
+from rgrid_common.validation import Text, check_env
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
@@ -95,7 +97,7 @@ class BlobCompletion(UploadCompletion):
 
 
 class OutputCompletion(UploadCompletion):
-    path: str = Field(min_length=1, max_length=1024)
+    path: Text = Field(min_length=1, max_length=1024)
 
 
 class UploadOffer(UploadTarget):
@@ -110,28 +112,37 @@ class UploadOffers(BaseModel):
 
 class InputFile(BlobRef):
     arg_indexes: list[int] = Field(min_length=1, description="The args that name this file.")
-    name: str = Field(min_length=1, max_length=255)
+    name: Text = Field(min_length=1, max_length=255)
 
 
 class ScriptSpec(BaseModel):
     """What runs, and within which limits: shared by an execution and a batch's items."""
 
-    script_name: str = Field(min_length=1, max_length=255)
-    script_content: str
-    env: dict[str, str] = Field(default_factory=dict)
-    runtime: str | None = None
+    script_name: Text = Field(min_length=1, max_length=255)
+    script_content: Text
+    env: dict[Text, Text] = Field(default_factory=dict, max_length=1000)
+    runtime: Text | None = Field(None, max_length=100)
     memory_mb: int | None = Field(None, gt=0)
-    cpus: float | None = Field(None, gt=0)
+    cpus: float | None = Field(None, gt=0, allow_inf_nan=False)
     timeout_seconds: int | None = Field(None, gt=0)
-    requirements: str | None = Field(
+    requirements: Text | None = Field(
         None, max_length=64 * 1024,
         description="requirements.txt content: installed into a cached dependency layer.")
     use_cache: bool = Field(True, description="Serve an identical earlier success from "
                                               "the result cache instead of running.")
 
+    @field_validator("env")
+    @classmethod
+    def _env_the_runtime_accepts(cls, env: dict[str, str]) -> dict[str, str]:
+        """Refused here (422), not at run time after every attempt failed."""
+        try:
+            return check_env(env)
+        except InvalidInput as exc:
+            raise ValueError(f"{exc.message} {exc.hint}") from exc
+
 
 class ItemSpec(BaseModel):
-    args: list[str] = Field(default_factory=list, max_length=1000)
+    args: list[Text] = Field(default_factory=list, max_length=1000)
     inputs: list[InputFile] = Field(default_factory=list, max_length=1000)
 
 
@@ -235,6 +246,9 @@ class ExecutionPublic(BaseModel):
         None, description="The earlier execution whose result this one is (not run again).")
     dependency_cache: Literal["hit", "miss"] | None = Field(
         None, description="Whether the requirements' layer was reused or built.")
+    notes: list[str] = Field(default_factory=list,
+                             description="What the outcome says beside its status, such as "
+                                         "outputs that could not be kept.")
 
     _utc = field_validator("created_at", "started_at", "finished_at")(_as_utc)
 
@@ -244,7 +258,7 @@ class ExecutionList(BaseModel):
 
 
 class LogChunkIn(BaseModel):
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=2**31 - 1)
     stream: str = Field(pattern=r"^(stdout|stderr)$")
     data: str
 
@@ -298,7 +312,7 @@ class JobSpec(BaseModel):
 
 
 class OutputFile(BlobRef):
-    path: str = Field(min_length=1, max_length=1024)
+    path: Text = Field(min_length=1, max_length=1024)
     content_type: str = Field("application/octet-stream", max_length=255)
 
 
@@ -328,6 +342,8 @@ class FinishRequest(AttemptReport):
     error: str | None = Field(None, max_length=20_000)
     outputs: list[OutputFile] = Field(default_factory=list, max_length=1000)
     dependency_cache: Literal["hit", "miss"] | None = None
+    notes: list[Text] = Field(default_factory=list, max_length=100,
+                              description="What the outcome should say beside the status.")
 
 
 class CacheCounts(BaseModel):

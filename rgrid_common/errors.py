@@ -60,6 +60,12 @@ class ApiUnreachable(RGridError):
     code = "api_unreachable"
 
 
+class ApiTimeout(ApiUnreachable):
+    """The API took the request but did not answer in time: it may have done the work."""
+
+    code = "api_timeout"
+
+
 class DockerUnavailable(RGridError):
     status_code = 503
     code = "docker_unavailable"
@@ -86,7 +92,7 @@ class QuotaExceeded(ProviderError):
 ERRORS_BY_CODE: dict[str, type[RGridError]] = {
     cls.code: cls
     for cls in (RGridError, InvalidInput, NotFound, Unauthorized, Forbidden, Conflict,
-                ServiceUnavailable, ApiUnreachable, DockerUnavailable, ProviderError,
+                ServiceUnavailable, ApiUnreachable, ApiTimeout, DockerUnavailable, ProviderError,
                 ProviderUnreachable, QuotaExceeded)
 }
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from rgrid_common.errors import InvalidInput
+from rgrid_common.validation import check_env
 
 _MEMORY = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
 _UNIT_BYTES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def parse_memory(text: str) -> int:
@@ -30,14 +30,14 @@ def parse_memory(text: str) -> int:
 
 
 def parse_env(pairs: list[str]) -> dict[str, str]:
-    """``["K=V", ...]`` → dict; the name must be a valid variable name."""
+    """``["K=V", ...]`` → dict, checked as the API will check it (``check_env``)."""
     env: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not _ENV_NAME.match(name):
+        if not sep:
             raise InvalidInput(
                 f"Invalid --env value: {pair!r}.",
                 "Use --env NAME=VALUE, where NAME is letters, digits and underscores.",
             )
         env[name] = value
-    return env
+    return check_env(env)

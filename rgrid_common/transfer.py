@@ -147,7 +147,7 @@ def download_verified(http: httpx.Client, url: str, folder: Path, *, sha256: str
     size and sha256 match. The caller moves it to its final name. On failure nothing is
     left behind."""
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{name}.{secrets.token_hex(6)}.part"
+    partial = folder / f".rgrid-{secrets.token_hex(8)}.part"  # a 255-byte name fits too
 
     def attempt() -> None:
         digest, received = hashlib.sha256(), 0

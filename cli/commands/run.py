@@ -96,7 +96,7 @@ def run(
     client = context.api()
     upload_inputs(client, inputs, force=no_cache_inputs)
     body = {**spec, "args": script_args, "inputs": [item.as_request() for item in inputs]}
-    execution = client.post("/api/v1/executions", body)
+    execution = client.submit("/api/v1/executions", body)
     if execution.get("cached_from") and not as_json:
         err_console.print(f"[green]✓[/] Cached result from {execution['cached_from']} "
                           f"({time.monotonic() - started:.1f}s) — --no-cache to run again")

@@ -31,7 +31,7 @@ def run_batch(spec: dict, patterns: list[str], extra_args: list[str],
     client = context.api()
     files, request = batch_request(client, spec, patterns, extra_args, parallel=options.parallel,
                                    fail_fast=options.fail_fast, force_upload=options.force_upload)
-    batch = client.post("/api/v1/batches", request)
+    batch = client.submit("/api/v1/batches", request)
     err_console.print(f"Starting batch {batch['id']}: {len(files)} "
                       f"file{'s' * (len(files) != 1)}, {options.parallel} parallel")
     return follow_batch_to_the_end(client, batch, files, options)

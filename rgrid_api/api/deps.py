@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
@@ -72,6 +72,10 @@ def current_account(session: SessionDep, credentials: BearerDep) -> Account:
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", pattern=r"^[A-Za-z0-9_.:-]{8,64}$",
+    description="The client's key for this submission: sent again, the first one's "
+                "execution or batch is answered, never a second.")]
 
 
 def _require_shared_secret(expected: SecretStr | None,

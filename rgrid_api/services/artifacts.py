@@ -18,6 +18,7 @@ from rgrid_api.schemas import (ArtifactPublic, BlobCompletion, BlobRef, InputDow
                                PartTarget, UploadCompletion, UploadOffer)
 from rgrid_api.storage import ObjectStore, SignedUpload
 from rgrid_common.errors import InvalidInput, NotFound
+from rgrid_common.validation import output_path_problem, printable
 
 Clock = Callable[[], datetime]
 INPUT, OUTPUT = "input", "output"
@@ -158,10 +159,13 @@ def container_args(session: Session, execution: Execution, work_dir: str) -> lis
 
 def checked_output_path(path: str) -> str:
     normal = posixpath.normpath(path)
-    if (path != normal or normal.startswith(("/", "../")) or normal in (".", "..")
-            or _CONTROL_CHARS.search(normal)):
+    if path != normal or normal.startswith(("/", "../")) or normal in (".", ".."):
         raise InvalidInput(f"Refused output path: {path!r}.",
                            "Outputs must be relative paths inside /work.")
+    problem = output_path_problem(normal)
+    if problem:
+        raise InvalidInput(f"Refused output path {printable(path)!r}: {problem}.",
+                           "The worker skips such outputs; this one should not have come.")
     return normal
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
-from rgrid_api.models import Batch, Execution, LogChunk
+from rgrid_api.models import Batch, Execution, LogChunk, as_utc
 from rgrid_api.services.executions import FlowRunScheduler, next_log_seq, transition
 from rgrid_common.errors import Conflict, RGridError
 from rgrid_common.status import ExecutionStatus
@@ -59,12 +59,10 @@ def give_back(session: Session, execution: Execution, *, attempt: int, reason: s
 def sweep(session: Session, *, settings: Settings, scheduler: FlowRunScheduler,
           now: datetime) -> list[str]:
     """Gives back running executions whose worker has been silent for
-    ``lost_after_seconds``, and schedules retried executions whose flow run could not be
-    created before (Prefect was unreachable). Returns the ids given back."""
-    for execution in session.scalars(select(Execution).where(
-            Execution.status == ExecutionStatus.QUEUED.value, Execution.attempt > 1,
-            Execution.batch_id.is_(None), Execution.flow_run_id.is_(None))).all():
-        _schedule_attempt(session, execution, scheduler)
+    ``lost_after_seconds``; gives queued executions whose flow run ended before claiming
+    them (or never came to be) a new one; replaces coordinators that died. Returns the
+    ids given back."""
+    replace_dead_flow_runs(session, settings=settings, scheduler=scheduler, now=now)
     replace_silent_coordinators(session, settings=settings, scheduler=scheduler, now=now)
     cutoff = now - timedelta(seconds=settings.lost_after_seconds)
     lost = session.scalars(select(Execution).where(
@@ -84,6 +82,63 @@ def sweep(session: Session, *, settings: Settings, scheduler: FlowRunScheduler,
     return handled
 
 
+def replace_dead_flow_runs(session: Session, *, settings: Settings,
+                           scheduler: FlowRunScheduler, now: datetime) -> list[str]:
+    """A queued execution (not a batch item: shards claim those) whose flow run crashed,
+    failed or was cancelled before it claimed the execution, or that has had no flow run
+    for ``lost_after_seconds``, gets a new flow run as its next attempt, or fails once
+    the attempts are spent, saying why in its log. Returns the ids handled."""
+    queued = session.scalars(select(Execution).where(
+        Execution.status == ExecutionStatus.QUEUED.value, Execution.batch_id.is_(None))).all()
+    cutoff = now - timedelta(seconds=settings.lost_after_seconds)
+    orphans = {execution.id: "it has no flow run" for execution in queued
+               if execution.flow_run_id is None and as_utc(execution.created_at) < cutoff}
+    try:
+        ended = scheduler.ended_flow_runs(
+            [execution.flow_run_id for execution in queued if execution.flow_run_id])
+    except RGridError:
+        log.exception("could not read the flow runs of queued executions")
+        ended = {}
+    orphans.update({execution.id: f"its flow run ended before it started ({ended[run]})"
+                    for execution in queued if (run := execution.flow_run_id) in ended})
+    for execution in queued:
+        if execution.id in orphans:
+            _start_again(session, execution, orphans[execution.id], settings=settings,
+                         scheduler=scheduler, now=now)
+    return list(orphans)
+
+
+def _start_again(session: Session, execution: Execution, reason: str, *, settings: Settings,
+                 scheduler: FlowRunScheduler, now: datetime) -> None:
+    attempt, dead_run = execution.attempt, execution.flow_run_id
+    reason = f"attempt {attempt}: {reason}"
+    retry = attempt < settings.max_attempts
+    changed = session.execute(
+        update(Execution)
+        .where(Execution.id == execution.id, Execution.status == ExecutionStatus.QUEUED.value,
+               Execution.attempt == attempt, _same(Execution.flow_run_id, dead_run))
+        .values(**({"attempt": attempt + 1, "flow_run_id": None} if retry else
+                   {"status": ExecutionStatus.FAILED.value, "finished_at": now,
+                    "error": f"{reason} (gave up after {attempt} attempts)"}),
+                retried_errors=[*execution.retried_errors, reason])).rowcount
+    if not changed:  # claimed or changed meanwhile
+        session.rollback()
+        return
+    _note(session, execution, f"[rgrid] {reason}; " + (
+        f"starting a new one (attempt {attempt + 1} of {settings.max_attempts})\n" if retry
+        else f"giving up after {attempt} attempts\n"))
+    session.commit()
+    session.refresh(execution)
+    log.warning("execution %s: %s; %s", execution.id, reason,
+                "rescheduled" if retry else "failed")
+    if retry:
+        _schedule_attempt(session, execution, scheduler)
+
+
+def _same(column, value):
+    return column.is_(None) if value is None else column == value
+
+
 def _mark_crashed(scheduler: FlowRunScheduler, flow_run_id: str | None, message: str) -> None:
     """The flow run that held a lost attempt is dead: Prefect is told, so its UI and a
     batch's coordinator (which counts live shards) know."""
@@ -98,11 +153,12 @@ def _mark_crashed(scheduler: FlowRunScheduler, flow_run_id: str | None, message:
 def replace_silent_coordinators(session: Session, *, settings: Settings,
                                 scheduler: FlowRunScheduler, now: datetime) -> list[str]:
     """A running batch whose coordinating flow run has stopped reporting in (its worker
-    died) gets a new one, which picks up where it left off. One that never reported in is
-    still waiting for a slot, and is left alone."""
+    died), or ended before it ever did, gets a new one, which picks up where it left off.
+    One that never reported in and whose flow run lives is still waiting to start."""
     cutoff = now - timedelta(seconds=settings.lost_after_seconds)
-    silent = session.scalars(select(Batch).where(
-        Batch.status == "running", Batch.heartbeat_at < cutoff)).all()
+    silent = list(session.scalars(select(Batch).where(
+        Batch.status == "running", Batch.heartbeat_at < cutoff)).all())
+    silent += _coordinators_ended_unheard(session, scheduler)
     for batch in silent:
         attempt = batch.coordinator_attempt + 1
         _mark_crashed(scheduler, batch.flow_run_id, "the batch's coordinator stopped reporting in")
@@ -117,6 +173,18 @@ def replace_silent_coordinators(session: Session, *, settings: Settings,
         batch.coordinator_attempt, batch.heartbeat_at = attempt, None
         session.commit()
     return [batch.id for batch in silent]
+
+
+def _coordinators_ended_unheard(session: Session, scheduler: FlowRunScheduler) -> list[Batch]:
+    waiting = session.scalars(select(Batch).where(
+        Batch.status == "running", Batch.heartbeat_at.is_(None),
+        Batch.flow_run_id.is_not(None))).all()
+    try:
+        ended = scheduler.ended_flow_runs([batch.flow_run_id for batch in waiting])
+    except RGridError:
+        log.exception("could not read the flow runs of waiting coordinators")
+        return []
+    return [batch for batch in waiting if batch.flow_run_id in ended]
 
 
 def _note(session: Session, execution: Execution, text: str) -> None:

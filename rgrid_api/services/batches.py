@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 from rgrid_api.core.config import Settings
 from rgrid_api.models import Account, Batch, Execution, utcnow
 from rgrid_api.schemas import BatchCreate, BatchPlan, BatchPublic, JobSpec
-from rgrid_api.services import executions
+from rgrid_api.services import executions, idempotency
 from rgrid_api.services.executions import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, NotFound, RGridError
@@ -22,18 +22,23 @@ RUNNING, FINISHED = "running", "finished"
 
 def create_batch(session: Session, *, account: Account, request: BatchCreate,
                  settings: Settings, scheduler: FlowRunScheduler, store: ObjectStore,
-                 now: datetime, schedule_id: str | None = None) -> Batch:
+                 now: datetime, schedule_id: str | None = None,
+                 idempotency_key: str | None = None) -> Batch:
     """Every item recorded ``queued``, then the batch flow run; nothing remains if any
-    item is refused or Prefect cannot take the run."""
+    item is refused or Prefect cannot take the run. A request sent again with its
+    ``idempotency_key`` gets the first's batch."""
     checked = executions.checked_spec(request, settings)
     batch = Batch(account_id=account.id, script_name=request.script_name,
                   total=len(request.items), parallel=request.parallel,
-                  fail_fast=request.fail_fast, status=RUNNING, schedule_id=schedule_id)
-    return _record_and_schedule(session, batch, scheduler, [
-        lambda index, item=item: executions.add_execution(
-            session, store, account=account, checked=checked, item=item, settings=settings,
-            now=now, batch_id=batch.id, batch_index=index)
-        for item in request.items])
+                  fail_fast=request.fail_fast, status=RUNNING, schedule_id=schedule_id,
+                  idempotency_key=idempotency_key)
+    return idempotency.once(session, Batch, account_id=account.id, key=idempotency_key,
+                            submit=lambda: _record_and_schedule(session, batch, scheduler, [
+                                lambda index, item=item: executions.add_execution(
+                                    session, store, account=account, checked=checked,
+                                    item=item, settings=settings, now=now,
+                                    batch_id=batch.id, batch_index=index)
+                                for item in request.items]))
 
 
 def _schedule(session: Session, batch: Batch, scheduler: FlowRunScheduler) -> None:

@@ -16,10 +16,9 @@ from rgrid_api.models import Account, Execution, LogChunk, as_utc, utcnow
 from rgrid_api.runtimes import Runtime, RuntimeCatalogue
 from rgrid_api.schemas import (ExecutionCreate, FinishRequest, ItemSpec, JobSpec, LogChunkIn,
                                ScriptSpec)
-from rgrid_api.services import artifacts, result_cache
+from rgrid_api.services import artifacts, idempotency, result_cache
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, InvalidInput, NotFound, RGridError
-from rgrid_common.limits import parse_env
 from rgrid_common.requirements import Requirements, parse_requirements
 from rgrid_common.status import ExecutionStatus, can_transition
 
@@ -39,6 +38,8 @@ class FlowRunScheduler(Protocol):
 
     def mark_crashed(self, flow_run_id: str, message: str) -> None: ...
 
+    def ended_flow_runs(self, flow_run_ids: list[str]) -> dict[str, str]: ...
+
     def next_run_at(self, deployment_id: str) -> datetime | None: ...
 
 
@@ -56,7 +57,6 @@ def checked_spec(spec: ScriptSpec, settings: Settings) -> CheckedSpec:
     """Checks what every execution of ``spec`` shares; the CLI checked it too, but the API
     is the one that must not be fooled."""
     _validate_script(spec, settings)
-    parse_env([f"{k}={v}" for k, v in spec.env.items()])
     runtime = RuntimeCatalogue(settings.runtimes, settings.default_runtime).resolve(
         spec.runtime, spec.script_name)
     return CheckedSpec(spec, runtime, _checked_requirements(spec, runtime),
@@ -155,19 +155,26 @@ def retry_execution(session: Session, *, account: Account, execution_id: str,
 
 def create_execution(session: Session, *, account: Account, request: ExecutionCreate,
                      settings: Settings, scheduler: FlowRunScheduler, store: ObjectStore,
-                     now: datetime) -> Execution:
-    """Record the execution ``queued`` and start its flow run; nothing remains if that fails."""
+                     now: datetime, idempotency_key: str | None = None) -> Execution:
+    """Record the execution ``queued`` and start its flow run; nothing remains if that
+    fails. A request sent again with its ``idempotency_key`` gets the first's execution."""
     checked = checked_spec(request, settings)
-    try:
-        execution = add_execution(session, store, account=account, checked=checked,
-                                  item=request, settings=settings, now=now)
-    except RGridError:
-        session.rollback()
-        raise
-    session.commit()
-    if execution.cached_from:
-        return execution
-    return _schedule(session, execution, scheduler)
+
+    def submit() -> Execution:
+        try:
+            execution = add_execution(session, store, account=account, checked=checked,
+                                      item=request, settings=settings, now=now,
+                                      idempotency_key=idempotency_key)
+        except RGridError:
+            session.rollback()
+            raise
+        session.commit()
+        if execution.cached_from:
+            return execution
+        return _schedule(session, execution, scheduler)
+
+    return idempotency.once(session, Execution, account_id=account.id, key=idempotency_key,
+                            submit=submit)
 
 
 def _schedule(session: Session, execution: Execution, scheduler: FlowRunScheduler) -> Execution:
@@ -353,6 +360,7 @@ def finish_execution(session: Session, *, execution_id: str, request: FinishRequ
     execution.exit_code = request.exit_code
     execution.error = request.error
     execution.dependency_cache = request.dependency_cache
+    execution.notes = request.notes
     session.commit()
     return execution
 

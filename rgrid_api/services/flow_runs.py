@@ -13,8 +13,8 @@ import httpx
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import DeploymentScheduleCreate
 from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterId,
-                                            FlowRunFilter, FlowRunFilterState,
-                                            FlowRunFilterStateType)
+                                            FlowRunFilter, FlowRunFilterId,
+                                            FlowRunFilterState, FlowRunFilterStateType)
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.client.schemas.sorting import FlowRunSort
@@ -24,6 +24,7 @@ from prefect.states import Crashed
 from rgrid_common.errors import InvalidInput, ServiceUnavailable
 
 log = logging.getLogger(__name__)
+READ_PAGE = 200  # the most flow runs Prefect returns per read
 
 
 class PrefectFlowRunScheduler:
@@ -96,6 +97,27 @@ class PrefectFlowRunScheduler:
             except ObjectNotFound:
                 pass
 
+    def ended_flow_runs(self, flow_run_ids: list[str]) -> dict[str, str]:
+        """Of ``flow_run_ids``, those that have ended or that Prefect does not know, each
+        with what it says of them ("Crashed: …", "unknown to Prefect")."""
+        ids = {_uuid(flow_run_id): flow_run_id for flow_run_id in flow_run_ids
+               if _uuid(flow_run_id)}
+        ended: dict[str, str] = {}
+        with self._reaching_prefect():
+            client = self._connected_client()
+            seen: set[UUID] = set()
+            keys = list(ids)
+            for start in range(0, len(keys), READ_PAGE):
+                page = keys[start:start + READ_PAGE]
+                for run in client.read_flow_runs(
+                        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page)),
+                        limit=len(page)):
+                    seen.add(run.id)
+                    if run.state is not None and run.state.is_final():
+                        ended[ids[run.id]] = _described(run.state)
+        ended.update({ids[run_id]: "unknown to Prefect" for run_id in ids.keys() - seen})
+        return ended
+
     def next_run_at(self, deployment_id: str) -> datetime | None:
         with self._reaching_prefect():
             runs = self._connected_client().read_flow_runs(
@@ -154,6 +176,17 @@ class PrefectFlowRunScheduler:
         if self._client is not None:
             self._client.__exit__(None, None, None)
             self._client = None
+
+
+def _uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:  # not a Prefect flow run (a test's own claimant)
+        return None
+
+
+def _described(state) -> str:
+    return f"{state.name}: {state.message}" if state.message else state.name
 
 
 def _timing(cron: str | None, every_seconds: int | None) -> CronSchedule | IntervalSchedule:

@@ -97,7 +97,7 @@ class LocalObjectStore:
         """Write an upload to a temporary file; move it into place only when it is whole."""
         target = self.path_of(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{secrets.token_hex(8)}.part")
+        partial = target.with_name(f".{secrets.token_hex(8)}.part")  # a 255-byte name fits
         written = 0
         try:
             with partial.open("wb") as handle:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 from prefect.client.orchestration import SyncPrefectClient
+from prefect.states import Crashed
 
 from rgrid_api.core.db import session_scope
 from rgrid_api.models import Execution, utcnow
@@ -107,3 +108,61 @@ def test_the_sweep_gives_back_what_a_silent_worker_held_and_spares_the_rest(
         dead = client.read_flow_run(UUID(silent["flow_run_id"]))
     assert dead.state.is_crashed() and "stopped responding" in dead.state.message
     assert state["flow_run_id"] != silent["flow_run_id"], "the retry has a flow run of its own"
+
+
+def _crash(api_settings, flow_run_id: str, message: str = "killed before it started") -> None:
+    """What a worker that died between taking a flow run and claiming leaves: the flow
+    run ended, the execution still queued."""
+    with SyncPrefectClient(api=api_settings.prefect_api_url) as client:
+        client.set_flow_run_state(UUID(flow_run_id), Crashed(message=message), force=True)
+
+
+def _sweep(api: TestClient, api_settings) -> list[str]:
+    for session in session_scope(api_settings.database_url):
+        return attempts.sweep(session, settings=api_settings,
+                              scheduler=api.app.state.scheduler, now=utcnow())
+
+
+def test_a_flow_run_that_died_before_claiming_is_replaced_and_the_execution_runs_once(
+        api, alice, worker_headers, api_settings):
+    execution = submit(alice)
+    _crash(api_settings, execution["flow_run_id"])
+
+    _sweep(api, api_settings)
+
+    state = alice.get(f"/api/v1/executions/{execution['id']}").json()
+    assert (state["status"], state["attempt"]) == ("queued", 2)
+    assert state["retried_errors"] == [
+        "attempt 1: its flow run ended before it started (Crashed: killed before it started)"]
+    with SyncPrefectClient(api=api_settings.prefect_api_url) as client:
+        replacement = client.read_flow_run(UUID(state["flow_run_id"]))
+    assert replacement.name == f"{execution['id']}-attempt-2"
+    assert replacement.state.is_scheduled()
+    assert _claim(api, worker_headers, execution["id"], state["flow_run_id"])["attempt"] == 2
+    late = api.post(f"{WORKER}/{execution['id']}/claim",
+                    json={"flow_run_id": execution["flow_run_id"], "worker": "w"},
+                    headers=worker_headers)
+    assert late.status_code == 409, "the dead flow run cannot run it as well"
+    assert api.post(f"{WORKER}/{execution['id']}/finish", json={
+        "attempt": 2, "status": "succeeded", "exit_code": 0},
+        headers=worker_headers).status_code == 204
+    assert alice.get(f"/api/v1/executions/{execution['id']}").json()["status"] == "succeeded"
+    logs = alice.get(f"/api/v1/executions/{execution['id']}/logs").json()["chunks"]
+    assert logs[0]["data"] == ("[rgrid] attempt 1: its flow run ended before it started "
+                               "(Crashed: killed before it started); starting a new one "
+                               "(attempt 2 of 3)\n")
+
+
+def test_an_execution_whose_flow_runs_keep_dying_fails_saying_so(
+        api, alice, api_settings):
+    execution = submit(alice)
+    for _ in range(3):
+        current = alice.get(f"/api/v1/executions/{execution['id']}").json()["flow_run_id"]
+        _crash(api_settings, current, "the node vanished")
+        _sweep(api, api_settings)
+
+    state = alice.get(f"/api/v1/executions/{execution['id']}").json()
+    assert (state["status"], state["attempt"]) == ("failed", 3)
+    assert state["error"] == ("attempt 3: its flow run ended before it started (Crashed: the "
+                              "node vanished) (gave up after 3 attempts)")
+    assert len(state["retried_errors"]) == 3

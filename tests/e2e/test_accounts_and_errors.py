@@ -43,6 +43,10 @@ def test_login_stores_a_checked_key(rgrid, stack, tmp_path):
 @pytest.mark.parametrize(("args", "message", "hint"), [
     (("run", "missing.py"), "File not found: missing.py.", "Check the path and try again."),
     (("run", "ok.py", "--env", "NOEQUALS"), "Invalid --env value", "NAME=VALUE"),
+    (("run", "ok.py", "--env", "PATH=/nowhere"), "PATH is set by the runtime",
+     "Choose another name"),
+    (("run", "ok.py", "--env", "1ST=x"), "Invalid environment variable name: '1ST'",
+     "does not start with a digit"),
     (("run", "ok.py", "--memory", "lots"), "Invalid memory limit", "512m"),
     (("run", "ok.py", "--runtime", "cobol"), "Unknown runtime: 'cobol'.", "python3.11"),
     (("run", "notes.txt"), "Cannot tell the runtime", "--runtime"),

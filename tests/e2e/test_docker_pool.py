@@ -1,7 +1,8 @@
 """The Docker-type work pool as a Hetzner node runs it, on this machine: prefect-docker's
 worker runs each flow run in the RGrid runner image (built offline, once), which starts
-the user's container on the same engine through the socket. The stack's deployments are
-moved onto that pool, so `rgrid run` and batches go through it unchanged."""
+the user's container on the same engine through the socket. The stack's execution and
+shard deployments are moved onto that pool (coordinators stay on the control pool, as they
+do beside a real control plane), so `rgrid run` and batches go through it unchanged."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from devstack.processes import ManagedProcess
 from devstack.stack import DEPLOYMENTS, DevStack, _bin
 from tests.conftest import _running_stack, write_script
 from tests.helpers import Rgrid, wait_for, worker_polling
+from work_pools import PROCESS_POOL, ensure_batch_queue
 from work_pools.docker import DOCKER_POOL, base_job_template, node_env
 
 NODE = "docker-node-1"
@@ -58,10 +60,12 @@ def _move_deployments_to_a_docker_pool(stack: DevStack, runner: str, state: Path
     with SyncPrefectClient(api=stack.settings.prefect_api_url) as client:
         client.create_work_pool(WorkPoolCreate(name=DOCKER_POOL.name, type=DOCKER_POOL.type,
                                                base_job_template=template))
-        for name in DEPLOYMENTS:
-            deployment = client.read_deployment_by_name(name)
-            client.update_deployment(deployment.id, DeploymentUpdate(
-                work_pool_name=DOCKER_POOL.name))
+        ensure_batch_queue(client, DOCKER_POOL.name)
+        for name, (pool, queue) in DEPLOYMENTS.items():
+            if pool == PROCESS_POOL.name:  # coordination stays on the control pool
+                deployment = client.read_deployment_by_name(name)
+                client.update_deployment(deployment.id, DeploymentUpdate(
+                    work_pool_name=DOCKER_POOL.name, work_queue_name=queue))
 
 
 def _worker_env(stack: DevStack) -> dict[str, str]:

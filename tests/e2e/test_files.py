@@ -240,3 +240,48 @@ def test_files_over_100_mb_go_to_s3_in_parts_both_ways(s3_stack, s3_endpoint, tm
     [blob] = [obj for name, obj in stored.items() if name.endswith(expected)]
     assert output.etag.strip('"').endswith("-2") and blob.etag.strip('"').endswith("-2"), \
         "both went up as multipart uploads of 2 parts"
+
+
+def test_signed_urls_never_reach_the_api_log(stack, rgrid, tmp_path):
+    """A signed URL lets anyone read its object until it expires: the access log keeps
+    the path and drops the query string that signs it."""
+    write_script(tmp_path, "keep.py", "open('kept.txt', 'w').write('kept ' * 400)\n")
+
+    result = rgrid("run", str(tmp_path / "keep.py"), "--no-cache")
+
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "kept.txt").read_text() == "kept " * 400
+    storage_lines = [line for line in (stack.home / "logs" / "api.log").read_text(
+        errors="replace").splitlines() if "/api/v1/storage/" in line]
+    assert any("kept.txt" in line for line in storage_lines)
+    assert not [line for line in storage_lines if "?" in line or "sig=" in line]
+
+
+AWKWARD_NAMES = """\
+import os
+open("é.txt", "w").write("accent\\n")
+open("a" * 251 + ".txt", "w").write("long\\n")
+open(b"latin1-\\xff.txt", "wb").write(b"not utf-8\\n")
+deep = "/".join(["d" * 200] * 5)
+os.makedirs(deep)
+open(deep + "/deep.txt", "w").write("deep\\n")
+print("wrote")
+"""
+
+
+def test_output_names_the_store_cannot_hold_are_skipped_one_by_one(files_rgrid, tmp_path):
+    write_script(tmp_path, "names.py", AWKWARD_NAMES)
+
+    result = files_rgrid("run", str(tmp_path / "names.py"), "--no-cache")
+
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "é.txt").read_text() == "accent\n"
+    assert (tmp_path / ("a" * 251 + ".txt")).read_text() == "long\n"
+    assert not (tmp_path / ("d" * 200)).exists()
+    assert "output 'latin1-\\xff.txt' not kept: its name is not valid UTF-8" in result.stderr
+    execution = files_rgrid("status", _last_execution(files_rgrid)["id"], "--json").json()
+    assert execution["status"] == "succeeded" and execution["attempt"] == 1
+    assert execution["notes"] == [
+        "output 'latin1-\\xff.txt' not kept: its name is not valid UTF-8",
+        f"output '{'/'.join(['d' * 200] * 5)}/deep.txt' not kept: its path is longer "
+        "than 960 bytes"]

@@ -2,8 +2,8 @@ from datetime import datetime
 
 from fastapi import APIRouter, status
 
-from rgrid_api.api.deps import (CurrentAccount, NowDep, SchedulerDep, SessionDep, SettingsDep,
-                                StoreDep)
+from rgrid_api.api.deps import (CurrentAccount, IdempotencyKey, NowDep, SchedulerDep,
+                                SessionDep, SettingsDep, StoreDep)
 from rgrid_api.api.routes.executions import to_public
 from rgrid_api.schemas import BatchCreate, BatchPublic, ExecutionList
 from rgrid_api.services import batches
@@ -14,9 +14,10 @@ router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_batch(body: BatchCreate, account: CurrentAccount, session: SessionDep,
                  settings: SettingsDep, scheduler: SchedulerDep, store: StoreDep,
-                 now: NowDep) -> BatchPublic:
+                 now: NowDep, idempotency_key: IdempotencyKey = None) -> BatchPublic:
     batch = batches.create_batch(session, account=account, request=body, settings=settings,
-                                 scheduler=scheduler, store=store, now=now)
+                                 scheduler=scheduler, store=store, now=now,
+                                 idempotency_key=idempotency_key)
     return batches.public_batch(session, batch)
 
 

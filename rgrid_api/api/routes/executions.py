@@ -3,9 +3,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, status
 
-from rgrid_api.api.deps import (CurrentAccount, NowDep, SchedulerDep, SessionDep, SettingsDep,
-                                StoreDep)
-from rgrid_api.models import Execution
+from rgrid_api.api.deps import (CurrentAccount, IdempotencyKey, NowDep, SchedulerDep,
+                                SessionDep, SettingsDep, StoreDep)
+from rgrid_api.models import MAX_LOG_SEQ, Execution
 from rgrid_api.schemas import (ArtifactList, BatchPublic, BatchRetry, ExecutionCreate,
                                ExecutionList, ExecutionPublic, LogChunkPublic, LogPage)
 from rgrid_api.services import artifacts, batches, executions
@@ -23,10 +23,10 @@ def to_public(execution: Execution) -> ExecutionPublic:
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_execution(body: ExecutionCreate, account: CurrentAccount, session: SessionDep,
                      settings: SettingsDep, scheduler: SchedulerDep, store: StoreDep,
-                     now: NowDep) -> ExecutionPublic:
+                     now: NowDep, idempotency_key: IdempotencyKey = None) -> ExecutionPublic:
     return to_public(executions.create_execution(
         session, account=account, request=body, settings=settings, scheduler=scheduler,
-        store=store, now=now))
+        store=store, now=now, idempotency_key=idempotency_key))
 
 
 @router.post("/retry", status_code=status.HTTP_201_CREATED)
@@ -66,7 +66,8 @@ def get_execution(execution_id: str, account: CurrentAccount,
 
 @router.get("/{execution_id}/logs")
 def read_logs(execution_id: str, account: CurrentAccount, session: SessionDep,
-              after: int = Query(-1, ge=-1),
+              after: int = Query(-1, ge=-1, le=MAX_LOG_SEQ,
+                                 description="The last seq read; -1 for the start."),
               stream: Literal["stdout", "stderr"] | None = None,
               limit: int = Query(1000, ge=1, le=5000)) -> LogPage:
     execution = executions.get_execution(session, account=account, execution_id=execution_id)
