@@ -19,7 +19,8 @@ class DevSettings(BaseSettings):
     host: str = "127.0.0.1"
     prefect_database_url: str | None = Field(
         None, description="The Prefect server's database (postgresql+asyncpg://…); unset, "
-                          "SQLite in the dev home, which logs lock contention under load.")
+                          "a database of its own on this machine's PostgreSQL, installed "
+                          "and started if missing (SQLite did not hold the load).")
     prefect_port: int = 4200
     api_port: int = 8700
     worker_name: str = "rgrid-local-1"

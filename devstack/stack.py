@@ -20,6 +20,7 @@ from prefect.workers.process import ProcessWorker
 from blocks.object_storage import DEFAULT_BLOCK_NAME, S3Location, save_s3_block
 from cli.config import read_config, write_config
 from devstack.engine import Say, ensure_docker_engine
+from devstack.postgres import ensure_prefect_database
 from devstack.images import ensure_runtime_images
 from devstack.processes import ManagedProcess, http_ok
 from devstack.settings import DevSettings
@@ -29,7 +30,7 @@ from work_pools import CONTROL_POOL, PROCESS_POOL, WorkPoolSpec, ensure_batch_qu
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SERVICES = ("worker", "control-worker", "api", "prefect-server")  # in stopping order
-SECRET_NAMES = ("admin_key", "worker_token", "storage_signing_key")
+SECRET_NAMES = ("admin_key", "worker_token", "storage_signing_key", "prefect_database_password")
 
 
 class DevStack:
@@ -58,7 +59,15 @@ class DevStack:
         url = f"{self.settings.prefect_api_url}/health"
         argv = [_bin("prefect"), "server", "start", "--host", self.settings.host,
                 "--port", str(self.settings.prefect_port)]
-        self._ensure_service("prefect-server", argv, self._prefect_env(), url, timeout=120)
+        env = {**self._prefect_env(),
+               "PREFECT_API_DATABASE_CONNECTION_URL": self._prefect_database_url()}
+        self._ensure_service("prefect-server", argv, env, url, timeout=120)
+
+    def _prefect_database_url(self) -> str:
+        """The configured one, or PostgreSQL on this machine (see devstack.postgres)."""
+        if self.settings.prefect_database_url:
+            return self.settings.prefect_database_url
+        return ensure_prefect_database(self._secrets()["prefect_database_password"], self.say)
 
     def _register_pools_and_deployments(self) -> None:
         with SyncPrefectClient(api=self.settings.prefect_api_url) as client:
@@ -226,8 +235,6 @@ class DevStack:
             "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
             # a new schedule's first runs are made within seconds, not the default minute
             "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
-            **({"PREFECT_API_DATABASE_CONNECTION_URL": self.settings.prefect_database_url}
-               if self.settings.prefect_database_url else {}),
         }
 
     def secret(self, name: str) -> str:
