@@ -16,7 +16,6 @@ from rgrid_common.errors import ApiTimeout, ApiUnreachable, Unauthorized, error_
 RETRYABLE = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError,
              httpx.ReadError)
 START_HINT = "Start it with `./scripts/dev up`, or point RGRID_API_URL at a running API."
-REQUEST_SECONDS = 60
 SUBMIT_ATTEMPTS = 3
 
 
@@ -30,8 +29,9 @@ class ApiClient:
                                "Run `rgrid login` (or `./scripts/dev up` on a single machine), "
                                "or set RGRID_API_KEY.")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.timeout = settings.request_timeout_seconds
         self._http = http.client(base_url=self.api_url, headers=headers,
-                                 timeout=httpx.Timeout(REQUEST_SECONDS, connect=10))
+                                 timeout=httpx.Timeout(self.timeout, connect=10))
 
     def get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None}
@@ -66,7 +66,7 @@ class ApiClient:
             if isinstance(exc, httpx.ConnectTimeout):
                 raise ApiUnreachable(f"RGrid API not reachable at {self.api_url} (no "
                                      "connection within 10 s).", START_HINT) from exc
-            raise ApiTimeout(f"The API took longer than {REQUEST_SECONDS} s to answer.",
+            raise ApiTimeout(f"The API took longer than {self.timeout:g} s to answer.",
                              "It may be overloaded; see `rgrid list` for what it did, and "
                              "try again.") from exc
         except httpx.TransportError as exc:

@@ -25,6 +25,8 @@ class CliSettings(BaseSettings):
     api_key: SecretStr | None = None
     admin_key: SecretStr | None = None
     poll_seconds: float = 0.25
+    request_timeout_seconds: float = Field(
+        60, gt=0, description="How long the CLI waits for the API's answer to a request.")
     debug: bool = Field(False, description="Show tracebacks of unexpected errors.")
 
     def resolved(self) -> CliSettings:
