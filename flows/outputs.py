@@ -11,7 +11,7 @@ from flows.control_plane import ControlPlane
 from flows.work_dir import LocalOutput
 from rgrid_api.schemas import JobSpec, OutputCompletion, OutputFile, OutputUpload
 from rgrid_common.transfer import send_to_target, sha256_of, wire_form
-from rgrid_common.validation import output_path_problem, printable
+from rgrid_common.validation import output_path_problem, shown_name
 
 PARALLEL_UPLOADS = 4
 NOTED_SKIPS = 20  # skipped outputs named one by one; beyond, a count
@@ -27,7 +27,7 @@ def storable(files: list[LocalOutput]) -> tuple[list[LocalOutput], list[str]]:
         if problem is None:
             kept.append(output)
         elif len(notes) < NOTED_SKIPS:
-            notes.append(f"output {printable(output.path)!r} not kept: {problem}")
+            notes.append(f"output '{shown_name(output.path)}' not kept: {problem}")
     skipped = len(files) - len(kept)
     if skipped > len(notes):
         notes.append(f"{skipped - len(notes)} more outputs not kept for their names")

@@ -95,6 +95,6 @@ async def _sweep_attempts(scheduler: FlowRunScheduler, settings: Settings, clock
 
 def _sweep_once(scheduler: FlowRunScheduler, settings: Settings, now: datetime) -> None:
     for session in session_scope(settings.database_url):
-        given_back = attempts.sweep(session, settings=settings, scheduler=scheduler, now=now)
-        if given_back:
-            log.warning("workers lost: gave back %s", ", ".join(given_back))
+        handled = attempts.sweep(session, settings=settings, scheduler=scheduler, now=now)
+        if handled:
+            log.warning("swept (lost worker or dead flow run): %s", ", ".join(handled))

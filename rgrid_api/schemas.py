@@ -157,7 +157,7 @@ class BatchCreate(ScriptSpec):
 
 
 class ScheduleCreate(BaseModel):
-    cron: str | None = Field(None, max_length=120, description="Five-field cron, UTC.")
+    cron: Text | None = Field(None, max_length=120, description="Five-field cron, UTC.")
     every_seconds: int | None = Field(None, ge=10, le=366 * 24 * 3600,
                                       description="Or a fixed interval.")
     batch: BatchCreate

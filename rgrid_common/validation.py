@@ -39,13 +39,12 @@ def check_env(env: dict[str, str]) -> dict[str, str]:
         if name in RESERVED_ENV:
             raise InvalidInput(f"The environment variable {name} is set by the runtime and "
                                "cannot be overridden.",
-                               f"Choose another name; reserved: {', '.join(sorted(RESERVED_ENV))}.")
+                               "Choose another name; reserved: "
+                               f"{', '.join(sorted(RESERVED_ENV))}.")
         if "\x00" in value:
             raise InvalidInput(f"The value of {name} contains a NUL byte.",
                                "Environment values cannot hold NUL; pass binary data in a file.")
     return env
-
-
 
 
 MAX_NAME_BYTES = 255  # one file or folder name, as filesystems hold it
@@ -78,3 +77,12 @@ def printable(text: str) -> str:
     except UnicodeEncodeError:  # a lone surrogate that stands for no byte
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return raw.decode("utf-8", "backslashreplace")
+
+
+_CONTROL_ONLY = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def shown_name(name: str) -> str:
+    """A file name as it can be printed on one line: undecodable bytes and control
+    characters as ``\\xNN``."""
+    return _CONTROL_ONLY.sub(lambda match: f"\\x{ord(match.group()):02x}", printable(name))

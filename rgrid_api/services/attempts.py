@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from rgrid_api.core.config import Settings
 from rgrid_api.models import Batch, Execution, LogChunk, as_utc
 from rgrid_api.services.executions import FlowRunScheduler, next_log_seq, transition
+from rgrid_api.services.flow_runs import UNKNOWN
 from rgrid_common.errors import Conflict, RGridError
 from rgrid_common.status import ExecutionStatus
 
@@ -59,16 +60,15 @@ def give_back(session: Session, execution: Execution, *, attempt: int, reason: s
 def sweep(session: Session, *, settings: Settings, scheduler: FlowRunScheduler,
           now: datetime) -> list[str]:
     """Gives back running executions whose worker has been silent for
-    ``lost_after_seconds``; gives queued executions whose flow run ended before claiming
-    them (or never came to be) a new one; replaces coordinators that died. Returns the
-    ids given back."""
-    replace_dead_flow_runs(session, settings=settings, scheduler=scheduler, now=now)
+    ``lost_after_seconds`` or whose flow run ended; gives queued executions whose flow run
+    ended before claiming them (or never came to be) a new one; replaces coordinators that
+    died. Returns the ids of the executions handled."""
+    handled = replace_dead_flow_runs(session, settings=settings, scheduler=scheduler, now=now)
     replace_silent_coordinators(session, settings=settings, scheduler=scheduler, now=now)
     cutoff = now - timedelta(seconds=settings.lost_after_seconds)
     lost = session.scalars(select(Execution).where(
         Execution.status == RUNNING,
         func.coalesce(Execution.heartbeat_at, Execution.started_at) < cutoff)).all()
-    handled = []
     for execution in lost:
         flow_run_id, worker = execution.claimed_by, execution.worker
         try:
@@ -84,28 +84,44 @@ def sweep(session: Session, *, settings: Settings, scheduler: FlowRunScheduler,
 
 def replace_dead_flow_runs(session: Session, *, settings: Settings,
                            scheduler: FlowRunScheduler, now: datetime) -> list[str]:
-    """A queued execution (not a batch item: shards claim those) whose flow run crashed,
-    failed or was cancelled before it claimed the execution, or that has had no flow run
-    for ``lost_after_seconds``, gets a new flow run as its next attempt, or fails once
-    the attempts are spent, saying why in its log. Returns the ids handled."""
+    """Compares executions with their flow runs in Prefect. A queued execution (not a
+    batch item: shards claim those) whose flow run crashed, failed or was cancelled before
+    it claimed the execution gets a new flow run as its next attempt, or fails once the
+    attempts are spent, saying why in its log; one that has had no flow run for
+    ``lost_after_seconds`` gets one. A running execution whose flow run has ended is given
+    back at once, without waiting for its heartbeats to stop. Returns the ids handled."""
     queued = session.scalars(select(Execution).where(
         Execution.status == ExecutionStatus.QUEUED.value, Execution.batch_id.is_(None))).all()
-    cutoff = now - timedelta(seconds=settings.lost_after_seconds)
-    orphans = {execution.id: "it has no flow run" for execution in queued
-               if execution.flow_run_id is None and as_utc(execution.created_at) < cutoff}
+    running = session.scalars(select(Execution).where(
+        Execution.status == RUNNING, Execution.claimed_by.is_not(None))).all()
     try:
         ended = scheduler.ended_flow_runs(
-            [execution.flow_run_id for execution in queued if execution.flow_run_id])
+            [e.flow_run_id for e in queued if e.flow_run_id] + [e.claimed_by for e in running])
     except RGridError:
-        log.exception("could not read the flow runs of queued executions")
+        log.exception("could not read the flow runs of queued and running executions")
         ended = {}
-    orphans.update({execution.id: f"its flow run ended before it started ({ended[run]})"
-                    for execution in queued if (run := execution.flow_run_id) in ended})
+    cutoff = now - timedelta(seconds=settings.lost_after_seconds)
+    orphaned = [execution.id for execution in queued if execution.flow_run_id in ended]
     for execution in queued:
-        if execution.id in orphans:
-            _start_again(session, execution, orphans[execution.id], settings=settings,
-                         scheduler=scheduler, now=now)
-    return list(orphans)
+        if execution.id in orphaned:
+            _start_again(session, execution, f"its flow run ended before it started "
+                                             f"({ended[execution.flow_run_id]})",
+                         settings=settings, scheduler=scheduler, now=now)
+        elif execution.flow_run_id is None and (execution.attempt > 1 or
+                                                as_utc(execution.created_at) < cutoff):
+            # Prefect could not take it when it was queued (again), or the API stopped
+            # before it could ask: this attempt's flow run is made now.
+            _schedule_attempt(session, execution, scheduler)
+    abandoned = [execution for execution in running
+                 if ended.get(execution.claimed_by, UNKNOWN) != UNKNOWN]
+    for execution in abandoned:  # a flow run Prefect forgot is left to the heartbeats
+        try:
+            give_back(session, execution, attempt=execution.attempt, settings=settings,
+                      scheduler=scheduler, reason=f"its flow run ended while it ran "
+                                                  f"({ended[execution.claimed_by]})")
+        except Conflict:  # it finished or reported in the meantime
+            session.rollback()
+    return orphaned + [execution.id for execution in abandoned]
 
 
 def _start_again(session: Session, execution: Execution, reason: str, *, settings: Settings,

@@ -25,6 +25,7 @@ from rgrid_common.errors import InvalidInput, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 READ_PAGE = 200  # the most flow runs Prefect returns per read
+UNKNOWN = "unknown to Prefect"
 
 
 class PrefectFlowRunScheduler:
@@ -115,7 +116,7 @@ class PrefectFlowRunScheduler:
                     seen.add(run.id)
                     if run.state is not None and run.state.is_final():
                         ended[ids[run.id]] = _described(run.state)
-        ended.update({ids[run_id]: "unknown to Prefect" for run_id in ids.keys() - seen})
+        ended.update({ids[run_id]: UNKNOWN for run_id in ids.keys() - seen})
         return ended
 
     def next_run_at(self, deployment_id: str) -> datetime | None:

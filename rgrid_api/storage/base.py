@@ -7,7 +7,9 @@ from typing import Protocol
 
 from rgrid_common.errors import InvalidInput
 
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/ ()+,=@]*$")
+# Any UTF-8 name, but no control character or backslash, and a plain first character.
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9_][^\x00-\x1f\x7f\\]*$")
+MAX_KEY_BYTES = 1024  # S3's limit
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class ObjectStore(Protocol):
 def checked_key(key: str) -> str:
     """Keys are relative, normalised paths; nothing may climb out with ``..``."""
     parts = key.split("/")
-    if (not _SAFE_KEY.match(key) or any(part in ("", ".", "..") for part in parts)):
+    if (not _SAFE_KEY.match(key) or any(part in ("", ".", "..") for part in parts)
+            or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES
+            or any("\ud800" <= char <= "\udfff" for char in key)):
         raise InvalidInput(f"Invalid object key: {key!r}.")
     return key

@@ -166,3 +166,19 @@ def test_an_execution_whose_flow_runs_keep_dying_fails_saying_so(
     assert state["error"] == ("attempt 3: its flow run ended before it started (Crashed: the "
                               "node vanished) (gave up after 3 attempts)")
     assert len(state["retried_errors"]) == 3
+
+
+def test_a_running_execution_whose_flow_run_ended_is_given_back_without_waiting(
+        api, alice, worker_headers, api_settings):
+    execution = submit(alice)
+    _claim(api, worker_headers, execution["id"], execution["flow_run_id"])
+    _crash(api_settings, execution["flow_run_id"], "its process was killed")
+
+    handled = _sweep(api, api_settings)  # its heartbeat is fresh: only Prefect tells
+
+    assert execution["id"] in handled
+    state = alice.get(f"/api/v1/executions/{execution['id']}").json()
+    assert (state["status"], state["attempt"]) == ("queued", 2)
+    assert state["retried_errors"] == [
+        f"attempt 1 on node-{execution['flow_run_id']}: its flow run ended while it ran "
+        "(Crashed: its process was killed)"]

@@ -11,7 +11,7 @@ import docker
 import pytest
 
 from flows.control_plane import ControlPlane
-from flows.execute import run_execution
+from flows.execute import run_claimed, run_execution
 from flows.sandbox import ATTEMPT_LABEL, EXECUTION_LABEL
 from flows.settings import WorkerSettings
 from rgrid_common.status import ExecutionStatus
@@ -107,3 +107,20 @@ def test_an_attempt_given_to_another_worker_is_stopped_and_its_result_dropped(
     assert engine.containers.list(all=True, filters=labels) == []
     state = alice.get(f"/api/v1/executions/{execution['id']}").json()
     assert (state["status"], state["attempt"], state["exit_code"]) == ("queued", 2, None)
+
+
+def test_a_failure_that_would_repeat_fails_at_once_without_retries(
+        alice, control_plane, tmp_path):
+    """The engine refusing the container (here: its command does not exist in the image)
+    fails the same way on every node, so it is not given back for another attempt."""
+    execution = submit(alice)
+    job = control_plane.claim(execution["id"], flow_run_id="fr-1", worker="node-7")
+    job = job.model_copy(update={"command": ["/no/such/interpreter"]})
+
+    status = run_claimed(job, settings=_worker_settings(tmp_path), control_plane=control_plane)
+
+    assert status == ExecutionStatus.FAILED
+    state = alice.get(f"/api/v1/executions/{execution['id']}").json()
+    assert (state["status"], state["attempt"], state["retried_errors"]) == ("failed", 1, [])
+    assert state["error"].startswith("internal error: APIError")
+    assert state["error"].endswith("(not retried: it would fail the same way again)")

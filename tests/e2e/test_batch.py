@@ -95,8 +95,8 @@ def _batch_of(rgrid: Rgrid, script_name: str, status: str | None = None) -> str 
 @pytest.mark.slow
 def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_path, stack,
                                                              second_worker):
-    """Whichever worker runs the first item is killed (it may hold the batch's coordinator
-    too); a third worker keeps the pool's capacity. The killed one is started again after,
+    """Whichever worker runs the first item is killed (the batch's coordinator is on the
+    control pool, out of reach); a third worker keeps the pool's capacity. The killed one is started again after,
     and removes the container its earlier life left."""
     workers = {"rgrid-test-worker": stack.processes["worker"],
                second_worker: ManagedProcess("worker-2", stack.home),

@@ -260,6 +260,7 @@ def test_signed_urls_never_reach_the_api_log(stack, rgrid, tmp_path):
 AWKWARD_NAMES = """\
 import os
 open("é.txt", "w").write("accent\\n")
+open("q&a #1? 50%.txt", "w").write("url-ish\\n")
 open("a" * 251 + ".txt", "w").write("long\\n")
 open(b"latin1-\\xff.txt", "wb").write(b"not utf-8\\n")
 deep = "/".join(["d" * 200] * 5)
@@ -276,6 +277,7 @@ def test_output_names_the_store_cannot_hold_are_skipped_one_by_one(files_rgrid, 
 
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "é.txt").read_text() == "accent\n"
+    assert (tmp_path / "q&a #1? 50%.txt").read_text() == "url-ish\n"
     assert (tmp_path / ("a" * 251 + ".txt")).read_text() == "long\n"
     assert not (tmp_path / ("d" * 200)).exists()
     assert "output 'latin1-\\xff.txt' not kept: its name is not valid UTF-8" in result.stderr
