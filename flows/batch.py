@@ -31,6 +31,7 @@ from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunF
                                             FlowRunFilterExpectedStartTime, FlowRunFilterId,
                                             FlowRunFilterState, FlowRunFilterStateType,
                                             WorkPoolFilter, WorkPoolFilterName)
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import StateType
 from prefect.deployments import run_deployment
 from prefect.logging import get_run_logger as flow_run_logger
@@ -138,7 +139,7 @@ def run_shard_items(batch_id: str, *, fail_fast: bool, flow_run_id: str,
     return ran
 
 
-def single_runs_waiting_on(pool: str | None) -> Callable[[], bool]:
+def single_runs_waiting_on(client: SyncPrefectClient, pool: str | None) -> Callable[[], bool]:
     """Asks Prefect, at most every ``STEP_ASIDE_CHECK_SECONDS``, whether single runs are
     waiting past their start time on ``pool``: then every slot is taken, and the shard's
     is theirs next (they are on a queue of higher priority)."""
@@ -150,15 +151,14 @@ def single_runs_waiting_on(pool: str | None) -> Callable[[], bool]:
             return False
         checked_at = time.monotonic()
         due = datetime.now(timezone.utc) - timedelta(seconds=WAITING_AFTER_SECONDS)
-        with get_client(sync_client=True) as client:
-            return bool(client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=[SINGLE_RUN_FLOW])),
-                work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[pool])),
-                flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(
-                        any_=[StateType.SCHEDULED])),
-                    expected_start_time=FlowRunFilterExpectedStartTime(before_=due)),
-                limit=1))
+        return bool(client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[SINGLE_RUN_FLOW])),
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[pool])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(
+                    any_=[StateType.SCHEDULED])),
+                expected_start_time=FlowRunFilterExpectedStartTime(before_=due)),
+            limit=1))
 
     return waiting
 
@@ -171,19 +171,16 @@ def _stop_early_on_failure(batch_id: str, job: JobSpec, status: ExecutionStatus,
         log.info("fail-fast: cancelled %d queued items of %s", cancelled, batch_id)
 
 
-def _own_pool() -> str | None:
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(UUID(str(flow_run.get_id()))).work_pool_name
-
-
 @flow(name="rgrid-batch-shard")
 def batch_shard(batch_id: str, fail_fast: bool = False) -> int:
     settings = WorkerSettings()
     control_plane = ControlPlane.from_settings(settings)
+    flow_run_id = str(flow_run.get_id())
     try:
-        return run_shard_items(batch_id, fail_fast=fail_fast,
-                               flow_run_id=str(flow_run.get_id()), settings=settings,
-                               control_plane=control_plane,
-                               step_aside=single_runs_waiting_on(_own_pool()))
+        with get_client(sync_client=True) as prefect:
+            own_pool = prefect.read_flow_run(UUID(flow_run_id)).work_pool_name
+            return run_shard_items(batch_id, fail_fast=fail_fast, flow_run_id=flow_run_id,
+                                   settings=settings, control_plane=control_plane,
+                                   step_aside=single_runs_waiting_on(prefect, own_pool))
     finally:
         control_plane.close()
