@@ -26,7 +26,8 @@ NEEDS_ROOT_HINT = ("Install and start PostgreSQL yourself and point "
                    "(postgresql+asyncpg://user:password@127.0.0.1:5432/name).")
 
 
-def ensure_prefect_database(password: str, say: Say) -> str:
+def ensure_prefect_database(password: str, say: Say, *, database: str = DATABASE,
+                            role: str = ROLE) -> str:
     """The URL of Prefect's database, made (role, database) and started if needed."""
     if shutil.which("pg_ctlcluster") is None:
         _as_root("PostgreSQL is not installed.")
@@ -39,11 +40,11 @@ def ensure_prefect_database(password: str, say: Say) -> str:
         subprocess.run(["pg_ctlcluster", version, "main", "start"], check=True,
                        capture_output=True)
     _as_root("RGrid's Prefect database cannot be made without root.")
-    _psql(_role_sql(password))
-    if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'").strip() != "1":
-        _psql(f'CREATE DATABASE "{DATABASE}" OWNER "{ROLE}"')
-        say(f"✓ PostgreSQL database {DATABASE!r} created for Prefect")
-    return f"postgresql+asyncpg://{ROLE}:{password}@127.0.0.1:{port}/{DATABASE}"
+    _psql(_role_sql(role, password))
+    if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'").strip() != "1":
+        _psql(f'CREATE DATABASE "{database}" OWNER "{role}"')
+        say(f"✓ PostgreSQL database {database!r} created for Prefect")
+    return f"postgresql+asyncpg://{role}:{password}@127.0.0.1:{port}/{database}"
 
 
 def _cluster() -> tuple[str, str, bool]:
@@ -58,11 +59,11 @@ def _cluster() -> tuple[str, str, bool]:
     return newest[0], newest[2], newest[3] == "online"
 
 
-def _role_sql(password: str) -> str:
+def _role_sql(role: str, password: str) -> str:
     quoted = password.replace("'", "''")
-    return (f"DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}') THEN "
-            f"ALTER ROLE \"{ROLE}\" LOGIN PASSWORD '{quoted}'; ELSE "
-            f"CREATE ROLE \"{ROLE}\" LOGIN PASSWORD '{quoted}'; END IF; END $$;")
+    return (f"DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
+            f"ALTER ROLE \"{role}\" LOGIN PASSWORD '{quoted}'; ELSE "
+            f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{quoted}'; END IF; END $$;")
 
 
 def _psql(sql: str) -> str:
