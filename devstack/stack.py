@@ -20,8 +20,8 @@ from prefect.workers.process import ProcessWorker
 from blocks.object_storage import DEFAULT_BLOCK_NAME, S3Location, save_s3_block
 from cli.config import read_config, write_config
 from devstack.engine import Say, ensure_docker_engine
-from devstack.postgres import ensure_prefect_database
 from devstack.images import ensure_runtime_images
+from devstack.postgres import ensure_prefect_database
 from devstack.processes import ManagedProcess, http_ok
 from devstack.settings import DevSettings
 from rgrid_api.core.config import DEFAULT_RUNTIMES

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,9 +43,12 @@ class Rgrid:
         return CliResult(done.returncode, done.stdout, done.stderr)
 
     def start(self, *args: str, **env: str) -> subprocess.Popen:
-        """The command in the background (its stderr to read while it runs)."""
+        """The command in the background (its stderr to read while it runs), taking
+        SIGINT as from a terminal's Ctrl+C even where the test runner itself ignores it
+        (a shell's background jobs do, and a child inherits what is ignored)."""
         return subprocess.Popen(self._argv(args), cwd=self.cwd, env=self._env(env),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=_sigint_as_from_a_terminal)
 
     @staticmethod
     def _argv(args: tuple[str, ...]) -> list[str]:
@@ -56,6 +60,10 @@ class Rgrid:
 
     def with_env(self, **env: str) -> Rgrid:
         return Rgrid(self.config, self.cwd, {**self.env, **env})
+
+
+def _sigint_as_from_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(condition, timeout: float, what: str = "the condition", every: float = 0.3):
