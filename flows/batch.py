@@ -40,7 +40,7 @@ from prefect.runtime import flow_run
 from flows.control_plane import ControlPlane
 from flows.execute import run_claimed, worker_clients
 from flows.settings import WorkerSettings
-from rgrid_api.schemas import BatchPlan, JobSpec
+from rgrid_common.protocol import BatchPlan, JobSpec
 from rgrid_common.status import ExecutionStatus
 
 log = logging.getLogger(__name__)

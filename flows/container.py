@@ -15,8 +15,8 @@ from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
 from flows.sandbox import ATTEMPT_LABEL, EXECUTION_LABEL, WORKER_LABEL, container_options
-from rgrid_api.schemas import JobSpec
 from rgrid_common.errors import DockerUnavailable, RGridError
+from rgrid_common.protocol import JobSpec
 
 OutputSink = Callable[[str, str], None]
 

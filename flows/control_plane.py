@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 
 from flows.settings import WorkerSettings
-from rgrid_api.schemas import (BatchPlan, FinishRequest, JobSpec, LogChunkIn, OutputCompletion,
-                               OutputFile, OutputUpload, OutputUploads)
 from rgrid_common.errors import Conflict, error_from_problem
+from rgrid_common.protocol import (BatchPlan, FinishRequest, JobSpec, LogChunkIn,
+                                   OutputCompletion, OutputFile, OutputUpload, OutputUploads)
 from rgrid_common.status import ExecutionStatus
 
 

@@ -24,8 +24,8 @@ from flows.outcome import finish_report
 from flows.outputs import storable, upload_outputs
 from flows.settings import WorkerSettings
 from flows.work_dir import changed_files, fingerprints, fresh_work_dir, place_inputs, place_script
-from rgrid_api.schemas import FinishRequest, JobSpec
 from rgrid_common.errors import Conflict, RGridError
+from rgrid_common.protocol import FinishRequest, JobSpec
 from rgrid_common.status import ExecutionStatus
 
 log = logging.getLogger(__name__)

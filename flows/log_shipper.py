@@ -7,7 +7,7 @@ import threading
 from collections import deque
 
 from flows.control_plane import ControlPlane
-from rgrid_api.schemas import LogChunkIn
+from rgrid_common.protocol import LogChunkIn
 
 log = logging.getLogger(__name__)
 MAX_CHUNK_CHARS = 64 * 1024

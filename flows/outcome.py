@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flows.container import ContainerOutcome
-from rgrid_api.schemas import FinishRequest, JobSpec
+from rgrid_common.protocol import FinishRequest, JobSpec
 from rgrid_common.status import ExecutionStatus
 
 TRACEBACK_TAIL_LINES = 20

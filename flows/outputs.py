@@ -9,7 +9,7 @@ import httpx
 
 from flows.control_plane import ControlPlane
 from flows.work_dir import LocalOutput
-from rgrid_api.schemas import JobSpec, OutputCompletion, OutputFile, OutputUpload
+from rgrid_common.protocol import JobSpec, OutputCompletion, OutputFile, OutputUpload
 from rgrid_common.transfer import send_to_target, sha256_of, wire_form
 from rgrid_common.validation import output_path_problem, shown_name
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rgrid_api.schemas import JobSpec
+from rgrid_common.protocol import WORK_DIR, JobSpec
 
-CONTAINER_WORK_DIR = "/work"
 TMPFS_SIZE = "64m"
 EXECUTION_LABEL = "rgrid.execution"
 WORKER_LABEL = "rgrid.worker"
@@ -19,7 +18,7 @@ def container_options(job: JobSpec, *, work_dir: Path, uid: int, worker: str) ->
         "image": job.image,
         "command": job.command,
         "user": f"{uid}:{uid}",
-        "working_dir": CONTAINER_WORK_DIR,
+        "working_dir": WORK_DIR,
         "environment": {
             "HOME": "/tmp",
             "PYTHONUNBUFFERED": "1",
@@ -29,7 +28,7 @@ def container_options(job: JobSpec, *, work_dir: Path, uid: int, worker: str) ->
         "network_mode": "none",
         "read_only": True,
         "tmpfs": {"/tmp": f"rw,nosuid,nodev,noexec,size={TMPFS_SIZE}"},
-        "volumes": {str(work_dir): {"bind": CONTAINER_WORK_DIR, "mode": "rw"}},
+        "volumes": {str(work_dir): {"bind": WORK_DIR, "mode": "rw"}},
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "privileged": False,

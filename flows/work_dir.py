@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from rgrid_api.schemas import InputDownload, JobSpec
+from rgrid_common.protocol import InputDownload, JobSpec
 from rgrid_common.transfer import download_verified
 
 Fingerprint = tuple[int, int]  # size, mtime in ns

@@ -1,4 +1,6 @@
-"""Request and response bodies: ``XCreate`` comes in, ``XPublic`` goes out."""
+"""Request and response bodies of the API's users: ``XCreate`` comes in, ``XPublic`` goes
+out. What the workers send and receive is the wire contract in ``rgrid_common.protocol``;
+the shapes it shares with users' requests are imported from there."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from rgrid_common.status import ExecutionStatus
 from rgrid_common.errors import InvalidInput
+from rgrid_common.protocol import SHA256, BlobRef, LogChunkIn, UploadCompletion, UploadTarget
+from rgrid_common.status import ExecutionStatus
 from rgrid_common.validation import Text, check_env
 
 
@@ -32,72 +35,14 @@ class AccountCreated(AccountPublic):
     api_key: str = Field(description="Shown once; only its hash is stored.")
 
 
-SHA256 = Field(pattern=r"^[0-9a-f]{64}$")
-
-
-class BlobRef(BaseModel):
-    sha256: str = SHA256
-    size: int = Field(ge=0, description="Bytes of the file itself.")
-    encoding: Literal["identity", "gzip"] = Field(
-        "identity", description="gzip: stored and sent compressed, served with "
-                                "Content-Encoding: gzip so clients get the file back as is.")
-    stored_size: int | None = Field(None, ge=0, description="Bytes as stored; with gzip.")
-
-    @property
-    def bytes_stored(self) -> int:
-        return self.size if self.stored_size is None else self.stored_size
-
-    @model_validator(mode="after")
-    def _gzip_has_stored_size(self) -> BlobRef:
-        if self.encoding == "gzip" and self.stored_size is None:
-            raise ValueError("stored_size is required with gzip encoding")
-        return self
-
-
 class UploadRequest(BaseModel):
     files: list[BlobRef] = Field(max_length=1000)
     force: bool = Field(False, description="Upload even what the store already holds.")
 
 
-class PartTarget(BaseModel):
-    number: int
-    url: str
-
-
-class MultipartTarget(BaseModel):
-    """PUT each ``part_size`` slice of the file to its URL, then complete the upload with
-    the ETags the server answered."""
-
-    upload_id: str
-    part_size: int
-    parts: list[PartTarget]
-
-
-class UploadTarget(BaseModel):
-    """Where to send one file: a single signed PUT (``url``) or a multipart upload."""
-
-    url: str | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
-    multipart: MultipartTarget | None = None
-
-
-class CompletedPart(BaseModel):
-    number: int = Field(ge=1, le=10_000)
-    etag: str = Field(min_length=1, max_length=200)
-
-
-class UploadCompletion(BaseModel):
-    upload_id: str = Field(min_length=1, max_length=1024)
-    parts: list[CompletedPart] = Field(min_length=1, max_length=10_000)
-
-
 class BlobCompletion(UploadCompletion):
     sha256: str = SHA256
     encoding: Literal["identity", "gzip"] = "identity"
-
-
-class OutputCompletion(UploadCompletion):
-    path: Text = Field(min_length=1, max_length=1024)
 
 
 class UploadOffer(UploadTarget):
@@ -209,16 +154,6 @@ class BatchRetry(BaseModel):
     batch_id: str
 
 
-class BatchPlan(BaseModel):
-    """What the batch flow needs: how many items wait, how many run, and the bound."""
-
-    batch_id: str
-    parallel: int
-    fail_fast: bool
-    queued: int
-    running: int
-
-
 class ExecutionPublic(BaseModel):
     id: str
     status: ExecutionStatus
@@ -257,12 +192,6 @@ class ExecutionList(BaseModel):
     executions: list[ExecutionPublic]
 
 
-class LogChunkIn(BaseModel):
-    seq: int = Field(ge=0, le=2**31 - 1)
-    stream: str = Field(pattern=r"^(stdout|stderr)$")
-    data: str
-
-
 class LogChunkPublic(LogChunkIn):
     pass
 
@@ -271,79 +200,6 @@ class LogPage(BaseModel):
     chunks: list[LogChunkPublic]
     next_after: int = Field(description="Pass as ?after= to read what follows.")
     status: ExecutionStatus
-
-
-class LogBatch(BaseModel):
-    chunks: list[LogChunkIn] = Field(max_length=1000)
-
-
-class ClaimRequest(BaseModel):
-    flow_run_id: str = Field(min_length=1, max_length=64)
-    worker: str = Field("", max_length=255)
-
-
-class InputDownload(BaseModel):
-    name: str
-    url: str
-    sha256: str
-    size: int
-    encoding: str = "identity"
-
-
-class JobSpec(BaseModel):
-    """Everything a flow needs to run one execution's container."""
-
-    execution_id: str
-    inputs: list[InputDownload] = Field(default_factory=list)
-    image: str
-    script_name: str
-    script_content: str
-    command: list[str]
-    env: dict[str, str]
-    memory_mb: int
-    cpus: float
-    pids_limit: int
-    timeout_seconds: int
-    attempt: int = Field(1, description="Sent back with heartbeats and the finish; a stale "
-                                        "attempt's reports are refused.")
-    log_seq_start: int = Field(0, description="First log seq of this attempt.")
-    requirements: str | None = Field(None, description="Normalised requirements.txt, "
-                                                       "installed over ``image`` first.")
-
-
-class OutputFile(BlobRef):
-    path: Text = Field(min_length=1, max_length=1024)
-    content_type: str = Field("application/octet-stream", max_length=255)
-
-
-class AttemptReport(BaseModel):
-    attempt: int | None = Field(None, ge=1, description="The claimed attempt reporting.")
-
-
-class OutputUploadRequest(AttemptReport):
-    files: list[OutputFile] = Field(max_length=1000)
-
-
-class OutputUpload(UploadTarget):
-    path: str
-
-
-class OutputUploads(BaseModel):
-    uploads: list[OutputUpload]
-
-
-class GiveBackRequest(AttemptReport):
-    reason: str = Field(max_length=2000)
-
-
-class FinishRequest(AttemptReport):
-    status: ExecutionStatus
-    exit_code: int | None = None
-    error: str | None = Field(None, max_length=20_000)
-    outputs: list[OutputFile] = Field(default_factory=list, max_length=1000)
-    dependency_cache: Literal["hit", "miss"] | None = None
-    notes: list[Text] = Field(default_factory=list, max_length=100,
-                              description="What the outcome should say beside the status.")
 
 
 class CacheCounts(BaseModel):

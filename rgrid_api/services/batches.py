@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session, aliased
 
 from rgrid_api.core.config import Settings
 from rgrid_api.models import Account, Batch, Execution, utcnow
-from rgrid_api.schemas import BatchCreate, BatchPlan, BatchPublic, JobSpec
+from rgrid_api.schemas import BatchCreate, BatchPublic
 from rgrid_api.services import executions, idempotency
 from rgrid_api.services.executions import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, NotFound, RGridError
+from rgrid_common.protocol import BatchPlan, JobSpec
 from rgrid_common.status import ExecutionStatus
 
 RUNNING, FINISHED = "running", "finished"

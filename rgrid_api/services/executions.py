@@ -14,16 +14,15 @@ from sqlalchemy.orm import Session
 from rgrid_api.core.config import Settings
 from rgrid_api.models import Account, Execution, LogChunk, as_utc, utcnow
 from rgrid_api.runtimes import Runtime, RuntimeCatalogue
-from rgrid_api.schemas import (ExecutionCreate, FinishRequest, ItemSpec, JobSpec, LogChunkIn,
-                               ScriptSpec)
+from rgrid_api.schemas import ExecutionCreate, ItemSpec, ScriptSpec
 from rgrid_api.services import artifacts, idempotency, result_cache
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, InvalidInput, NotFound, RGridError
+from rgrid_common.protocol import WORK_DIR, FinishRequest, JobSpec, LogChunkIn
 from rgrid_common.requirements import Requirements, parse_requirements
 from rgrid_common.status import ExecutionStatus, can_transition
 
 _SAFE_SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]*$")
-WORK_DIR = "/work"
 
 
 class FlowRunScheduler(Protocol):

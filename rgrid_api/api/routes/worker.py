@@ -4,10 +4,10 @@ from fastapi import APIRouter, Depends, status
 
 from rgrid_api.api.deps import (NowDep, SchedulerDep, SessionDep, SettingsDep, StoreDep,
                                 require_worker)
-from rgrid_api.schemas import (AttemptReport, ClaimRequest, FinishRequest, GiveBackRequest,
-                               JobSpec, LogBatch, OutputCompletion, OutputUploadRequest,
-                               OutputUploads)
 from rgrid_api.services import artifacts, attempts, executions
+from rgrid_common.protocol import (AttemptReport, ClaimRequest, FinishRequest, GiveBackRequest,
+                                   JobSpec, LogBatch, OutputCompletion, OutputUploadRequest,
+                                   OutputUploads)
 
 router = APIRouter(prefix="/api/v1/worker/executions", tags=["worker"],
                    dependencies=[Depends(require_worker)])

@@ -5,8 +5,8 @@ from pydantic import BaseModel
 
 from rgrid_api.api.deps import (NowDep, SchedulerDep, SessionDep, SettingsDep, StoreDep,
                                 require_worker)
-from rgrid_api.schemas import BatchPlan, ClaimRequest, JobSpec
 from rgrid_api.services import batches, schedules
+from rgrid_common.protocol import BatchPlan, ClaimRequest, JobSpec
 
 router = APIRouter(prefix="/api/v1/worker/batches", tags=["worker"],
                    dependencies=[Depends(require_worker)])

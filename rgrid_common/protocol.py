@@ -1,0 +1,159 @@
+"""The wire contract between the RGrid API and its workers: every body a flow sends or
+receives, and the container's side of a job (its /work). Defined once, here, so that a
+worker node needs only ``rgrid_common`` and the flows, never the API package."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from rgrid_common.status import ExecutionStatus
+from rgrid_common.validation import Text
+
+WORK_DIR = "/work"  # where the script, its inputs and its outputs are, in the container
+SHA256 = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class BlobRef(BaseModel):
+    sha256: str = SHA256
+    size: int = Field(ge=0, description="Bytes of the file itself.")
+    encoding: Literal["identity", "gzip"] = Field(
+        "identity", description="gzip: stored and sent compressed, served with "
+                                "Content-Encoding: gzip so clients get the file back as is.")
+    stored_size: int | None = Field(None, ge=0, description="Bytes as stored; with gzip.")
+
+    @property
+    def bytes_stored(self) -> int:
+        return self.size if self.stored_size is None else self.stored_size
+
+    @model_validator(mode="after")
+    def _gzip_has_stored_size(self) -> BlobRef:
+        if self.encoding == "gzip" and self.stored_size is None:
+            raise ValueError("stored_size is required with gzip encoding")
+        return self
+
+
+class PartTarget(BaseModel):
+    number: int
+    url: str
+
+
+class MultipartTarget(BaseModel):
+    """PUT each ``part_size`` slice of the file to its URL, then complete the upload with
+    the ETags the server answered."""
+
+    upload_id: str
+    part_size: int
+    parts: list[PartTarget]
+
+
+class UploadTarget(BaseModel):
+    """Where to send one file: a single signed PUT (``url``) or a multipart upload."""
+
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    multipart: MultipartTarget | None = None
+
+
+class CompletedPart(BaseModel):
+    number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=200)
+
+
+class UploadCompletion(BaseModel):
+    upload_id: str = Field(min_length=1, max_length=1024)
+    parts: list[CompletedPart] = Field(min_length=1, max_length=10_000)
+
+
+class OutputCompletion(UploadCompletion):
+    path: Text = Field(min_length=1, max_length=1024)
+
+
+class BatchPlan(BaseModel):
+    """What the batch flow needs: how many items wait, how many run, and the bound."""
+
+    batch_id: str
+    parallel: int
+    fail_fast: bool
+    queued: int
+    running: int
+
+
+class LogChunkIn(BaseModel):
+    seq: int = Field(ge=0, le=2**31 - 1)
+    stream: str = Field(pattern=r"^(stdout|stderr)$")
+    data: str
+
+
+class LogBatch(BaseModel):
+    chunks: list[LogChunkIn] = Field(max_length=1000)
+
+
+class ClaimRequest(BaseModel):
+    flow_run_id: str = Field(min_length=1, max_length=64)
+    worker: str = Field("", max_length=255)
+
+
+class InputDownload(BaseModel):
+    name: str
+    url: str
+    sha256: str
+    size: int
+    encoding: str = "identity"
+
+
+class JobSpec(BaseModel):
+    """Everything a flow needs to run one execution's container."""
+
+    execution_id: str
+    inputs: list[InputDownload] = Field(default_factory=list)
+    image: str
+    script_name: str
+    script_content: str
+    command: list[str]
+    env: dict[str, str]
+    memory_mb: int
+    cpus: float
+    pids_limit: int
+    timeout_seconds: int
+    attempt: int = Field(1, description="Sent back with heartbeats and the finish; a stale "
+                                        "attempt's reports are refused.")
+    log_seq_start: int = Field(0, description="First log seq of this attempt.")
+    requirements: str | None = Field(None, description="Normalised requirements.txt, "
+                                                       "installed over ``image`` first.")
+
+
+class OutputFile(BlobRef):
+    path: Text = Field(min_length=1, max_length=1024)
+    content_type: str = Field("application/octet-stream", max_length=255)
+
+
+class AttemptReport(BaseModel):
+    attempt: int | None = Field(None, ge=1, description="The claimed attempt reporting.")
+
+
+class OutputUploadRequest(AttemptReport):
+    files: list[OutputFile] = Field(max_length=1000)
+
+
+class OutputUpload(UploadTarget):
+    path: str
+
+
+class OutputUploads(BaseModel):
+    uploads: list[OutputUpload]
+
+
+class GiveBackRequest(AttemptReport):
+    reason: str = Field(max_length=2000)
+
+
+class FinishRequest(AttemptReport):
+    status: ExecutionStatus
+    exit_code: int | None = None
+    error: str | None = Field(None, max_length=20_000)
+    outputs: list[OutputFile] = Field(default_factory=list, max_length=1000)
+    dependency_cache: Literal["hit", "miss"] | None = None
+    notes: list[Text] = Field(default_factory=list, max_length=100,
+                              description="What the outcome should say beside the status.")
