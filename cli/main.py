@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib import metadata
 
 import typer
 
@@ -31,6 +32,19 @@ app.add_typer(schedules.schedule_app, name="schedule")
 app.add_typer(cache.cache_app, name="cache")
 
 USAGE_EXIT_CODE = 2
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        print(f"rgrid {metadata.version('rgrid')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version,
+                                          is_eager=True, help="Print the version and exit.")
+             ) -> None:
+    """Run scripts on machines you don't manage."""
 
 
 def main() -> None:

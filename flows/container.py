@@ -59,7 +59,8 @@ def _create_container(client: docker.DockerClient, job: JobSpec, work_dir: Path,
                                                             worker=worker))
     except ImageNotFound as exc:
         raise RGridError(f"Runtime image {job.image!r} is not on this worker.",
-                         "Build it with `rgrid dev up` or `docker pull` it on the worker.") from exc
+                         "Build it with `./scripts/dev up` or `docker pull` it on the "
+                         "worker.") from exc
 
 
 def remove_leftovers(client: docker.DockerClient, worker: str) -> int:

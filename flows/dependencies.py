@@ -69,7 +69,7 @@ def dependency_layer(engine: docker.DockerClient, *, base_image: str, requiremen
         return Layer(tag, MISS)
     except ImageNotFound as exc:
         raise RGridError(f"Runtime image {base_image!r} is not on this worker.",
-                         "Build it with `rgrid dev up` or `docker pull` it on the worker."
+                         "Build it with `./scripts/dev up` or `docker pull` it on the worker."
                          ) from exc
     except (DockerException, requests.RequestException) as exc:
         raise DockerUnavailable(f"The Docker engine failed while preparing dependencies: {exc}",

@@ -38,6 +38,3 @@ def account_for_key(session: Session, *, key: str) -> Account:
                            "Check the key, or run `rgrid login` with a valid one.")
     return account
 
-
-def find_account_by_name(session: Session, *, name: str) -> Account | None:
-    return session.scalar(select(Account).where(Account.name == name))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 import re
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -20,7 +19,6 @@ from rgrid_common.protocol import (BlobRef, InputDownload, MultipartTarget, Outp
                                    OutputFile, OutputUpload, PartTarget, UploadCompletion)
 from rgrid_common.validation import output_path_problem, printable
 
-Clock = Callable[[], datetime]
 INPUT, OUTPUT = "input", "output"
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 

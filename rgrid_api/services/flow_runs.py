@@ -136,7 +136,7 @@ class PrefectFlowRunScheduler:
         except (httpx.HTTPError, OSError) as exc:
             raise ServiceUnavailable(
                 f"The Prefect server at {self.api_url} is not reachable.",
-                "Start it (`rgrid dev up` on a single machine) and try again.",
+                "Start it (`./scripts/dev up` on a single machine) and try again.",
             ) from exc
 
     def _create(self, deployment_name: str, parameters: dict, *, name: str,
@@ -168,7 +168,7 @@ class PrefectFlowRunScheduler:
             except ObjectNotFound as exc:
                 raise ServiceUnavailable(
                     f"The Prefect deployment {name!r} is not registered.",
-                    "Register it with `rgrid dev up` (single machine) or "
+                    "Register it with `./scripts/dev up` (single machine) or "
                     "`prefect deploy --all` from the project folder.",
                 ) from exc
         return self._deployment_ids[name]
