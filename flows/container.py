@@ -13,6 +13,7 @@ import docker
 import requests
 from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
+from urllib3.exceptions import ReadTimeoutError
 
 from flows.sandbox import ATTEMPT_LABEL, EXECUTION_LABEL, WORKER_LABEL, container_options
 from rgrid_common.errors import DockerUnavailable, RGridError
@@ -88,8 +89,12 @@ def _run_to_completion(container: Container, job: JobSpec,
     timed_out = False
     try:
         container.wait(timeout=job.timeout_seconds)
-    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-        # how the docker SDK reports that wait() ran past its timeout
+    except requests.exceptions.RequestException as exc:
+        if not _is_read_timeout(exc):
+            raise DockerUnavailable(
+                f"The Docker engine went away while {job.execution_id} ran: {exc!r}",
+                "The execution is tried again; if it keeps happening, check the engine "
+                "on that worker.") from exc
         timed_out = True
         container.kill()
     for reader in readers:
@@ -98,6 +103,15 @@ def _run_to_completion(container: Container, job: JobSpec,
     state = container.attrs["State"]
     return ContainerOutcome(exit_code=state.get("ExitCode"), timed_out=timed_out,
                             oom_killed=bool(state.get("OOMKilled")))
+
+
+def _is_read_timeout(exc: requests.exceptions.RequestException) -> bool:
+    """How the docker SDK reports that wait() ran past its timeout: a ReadTimeout or, on a
+    unix socket, a ConnectionError around urllib3's ReadTimeoutError. Anything else (a
+    refused connection, a response cut short) is the engine gone (stopped, restarted,
+    its socket cut), not the script's timeout."""
+    return isinstance(exc, requests.exceptions.ReadTimeout) or any(
+        isinstance(arg, ReadTimeoutError) for arg in exc.args)
 
 
 def _start_reader(container: Container, stream: str, on_output: OutputSink) -> threading.Thread:

@@ -16,6 +16,8 @@ from flows.sandbox import ATTEMPT_LABEL, EXECUTION_LABEL
 from flows.settings import WorkerSettings
 from rgrid_common.status import ExecutionStatus
 from tests.api.conftest import submit
+from tests.cuttable_socket import CuttableSocket
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -124,3 +126,27 @@ def test_a_failure_that_would_repeat_fails_at_once_without_retries(
     assert (state["status"], state["attempt"], state["retried_errors"]) == ("failed", 1, [])
     assert state["error"].startswith("internal error: APIError")
     assert state["error"].endswith("(not retried: it would fail the same way again)")
+
+
+def test_an_engine_lost_mid_run_is_retried_not_taken_for_a_timeout(
+        alice, control_plane, tmp_path):
+    execution = submit(alice, script_content="import time\ntime.sleep(120)\n")
+    engine = docker.from_env()
+    labels = {"label": [f"{EXECUTION_LABEL}={execution['id']}", f"{ATTEMPT_LABEL}=1"]}
+    outcome: list = []
+    with CuttableSocket(tmp_path / "engine.sock") as relay:
+        settings = _worker_settings(tmp_path, docker_host=relay.url)
+        runner = threading.Thread(target=lambda: outcome.append(run_execution(
+            execution["id"], flow_run_id="fr-1", settings=settings,
+            control_plane=control_plane)))
+        runner.start()
+        wait_for(lambda: engine.containers.list(filters=labels), 60, "the container running")
+
+        assert relay.cut() > 0  # the engine "restarts": what was open breaks
+        runner.join(timeout=60)
+
+    assert not runner.is_alive() and outcome == [ExecutionStatus.QUEUED]
+    state = alice.get(f"/api/v1/executions/{execution['id']}").json()
+    assert (state["status"], state["attempt"]) == ("queued", 2), "retried, not timed out"
+    assert "The Docker engine went away while" in state["retried_errors"][0]
+    assert engine.containers.list(all=True, filters=labels) == [], "and its container removed"
