@@ -96,8 +96,9 @@ def _batch_of(rgrid: Rgrid, script_name: str, status: str | None = None) -> str 
 def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_path, stack,
                                                              second_worker):
     """Whichever worker runs the first item is killed (the batch's coordinator is on the
-    control pool, out of reach); a third worker keeps the pool's capacity. The killed one is started again after,
-    and removes the container its earlier life left."""
+    control pool, out of reach); a third worker keeps the pool's capacity. The killed one
+    is started again after, whatever happened (the stack's other tests need it), and
+    removes the container its earlier life left."""
     workers = {"rgrid-test-worker": stack.processes["worker"],
                second_worker: ManagedProcess("worker-2", stack.home),
                "rgrid-test-worker-3": ManagedProcess("worker-3", stack.home)}
@@ -117,13 +118,16 @@ def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_p
         os.killpg(workers[victim["worker"]].pid, signal.SIGKILL)
 
         _, stderr = run.communicate(timeout=600)
-        assert _containers_of(victim["worker"]), "the killed worker's container outlives it"
-        workers[victim["worker"]].stop()
-        stack.start_worker(workers[victim["worker"]], victim["worker"])
-        wait_for(lambda: not _containers_of(victim["worker"]), 60,
-                  "the restarted worker to remove what its earlier life left")
+        left_behind = _containers_of(victim["worker"])
     finally:
+        if victim:
+            workers[victim["worker"]].stop()
+            stack.start_worker(workers[victim["worker"]], victim["worker"])
         workers["rgrid-test-worker-3"].stop()
+
+    assert left_behind, "the killed worker's container outlives it"
+    wait_for(lambda: not _containers_of(victim["worker"]), 60,
+             "the restarted worker to remove what its earlier life left")
 
     assert run.returncode == 0, stderr
     assert "12 succeeded, 0 failed" in stderr
