@@ -80,6 +80,11 @@ pathlib.Path("result.txt").write_text(pathlib.Path(sys.argv[1]).read_text().uppe
 """
 
 
+def _restart(stack, process: ManagedProcess, name: str) -> None:
+    process.stop()
+    stack.start_worker(process, name)
+
+
 def _batch_items(rgrid: Rgrid, batch_id: str) -> list[dict]:
     return [e for e in rgrid("list", "--json", "--limit", "200").json()
             if e["batch_id"] == batch_id]
@@ -118,16 +123,14 @@ def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_p
         os.killpg(workers[victim["worker"]].pid, signal.SIGKILL)
 
         _, stderr = run.communicate(timeout=600)
-        left_behind = _containers_of(victim["worker"])
+        assert _containers_of(victim["worker"]), "the killed worker's container outlives it"
+        _restart(stack, workers[victim["worker"]], victim["worker"])
+        wait_for(lambda: not _containers_of(victim["worker"]), 60,
+                  "the restarted worker to remove what its earlier life left")
     finally:
-        if victim:
-            workers[victim["worker"]].stop()
-            stack.start_worker(workers[victim["worker"]], victim["worker"])
+        if victim and workers[victim["worker"]].pid is None:  # failed before its restart
+            _restart(stack, workers[victim["worker"]], victim["worker"])
         workers["rgrid-test-worker-3"].stop()
-
-    assert left_behind, "the killed worker's container outlives it"
-    wait_for(lambda: not _containers_of(victim["worker"]), 60,
-             "the restarted worker to remove what its earlier life left")
 
     assert run.returncode == 0, stderr
     assert "12 succeeded, 0 failed" in stderr
