@@ -32,10 +32,11 @@ from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunF
                                             FlowRunFilterState, FlowRunFilterStateType,
                                             WorkPoolFilter, WorkPoolFilterName)
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import State, StateType
 from prefect.deployments import run_deployment
 from prefect.logging import get_run_logger as flow_run_logger
 from prefect.runtime import flow_run
+from prefect.states import Cancelled
 
 from flows.control_plane import ControlPlane
 from flows.execute import run_claimed, worker_clients
@@ -86,8 +87,10 @@ def _live(shard_ids: set[UUID]) -> set[UUID]:
     return live
 
 
-def run_batch(batch_id: str, *, settings: WorkerSettings, control_plane: ControlPlane) -> int:
-    """Tops the batch's shards up until every item has finished; the shards started."""
+def run_batch(batch_id: str, *, settings: WorkerSettings, control_plane: ControlPlane
+              ) -> BatchPlan:
+    """Tops the batch's shards up until every item has finished; the last plan (with
+    ``cancelled`` when its owner cancelled it)."""
     started = 0
     live: set[UUID] = set()
     while True:
@@ -101,17 +104,22 @@ def run_batch(batch_id: str, *, settings: WorkerSettings, control_plane: Control
             started += 1
         time.sleep(POLL_SECONDS)
     control_plane.finish_batch(batch_id)
-    return started
+    log.info("batch %s: %d shards started", batch_id, started)
+    return plan
 
 
 @flow(name="rgrid-batch")
-def batch(batch_id: str) -> int:
+def batch(batch_id: str) -> str | State:
+    """Ends Cancelled in Prefect when the batch's owner cancelled it."""
     settings = WorkerSettings()
     control_plane = ControlPlane.from_settings(settings)
     try:
-        return run_batch(batch_id, settings=settings, control_plane=control_plane)
+        plan = run_batch(batch_id, settings=settings, control_plane=control_plane)
     finally:
         control_plane.close()
+    if plan.cancelled:
+        return Cancelled(message=f"{batch_id} was cancelled by its owner (rgrid cancel)")
+    return "finished"
 
 
 def run_shard_items(batch_id: str, *, fail_fast: bool, flow_run_id: str,

@@ -44,11 +44,15 @@ def connect_docker(worker_name: str, base_url: str | None = None) -> docker.Dock
 
 
 def run_container(client: docker.DockerClient, job: JobSpec, *, work_dir: Path, uid: int,
-                  worker: str, on_output: OutputSink) -> ContainerOutcome:
-    """Run the job's container on ``work_dir`` as /work; the container is removed after."""
+                  worker: str, on_output: OutputSink,
+                  stopped: threading.Event | None = None) -> ContainerOutcome:
+    """Run the job's container on ``work_dir`` as /work; the container is removed after.
+    ``stopped`` set (the attempt was cancelled or given to another worker) before the
+    container started, it is killed as soon as it has; set later, ``stop_attempt`` kills
+    it."""
     container = _create_container(client, job, work_dir, uid, worker)
     try:
-        return _run_to_completion(container, job, on_output)
+        return _run_to_completion(container, job, on_output, stopped)
     finally:
         container.remove(force=True)
 
@@ -82,9 +86,11 @@ def stop_attempt(client: docker.DockerClient, execution_id: str, attempt: int) -
     return len(running)
 
 
-def _run_to_completion(container: Container, job: JobSpec,
-                       on_output: OutputSink) -> ContainerOutcome:
+def _run_to_completion(container: Container, job: JobSpec, on_output: OutputSink,
+                       stopped: threading.Event | None) -> ContainerOutcome:
     container.start()
+    if stopped is not None and stopped.is_set():
+        container.kill()
     readers = [_start_reader(container, stream, on_output) for stream in ("stdout", "stderr")]
     timed_out = False
     try:

@@ -27,12 +27,13 @@ from docker.errors import DockerException, ImageNotFound
 
 from flows.settings import WorkerSettings
 from rgrid_common.errors import DockerUnavailable, RGridError
+from rgrid_common.status import CacheOutcome
 
 REPOSITORY = "rgrid-deps"
 LAYER_LABEL = "rgrid.dependencies"
 REQUIREMENTS_IN_IMAGE = "/tmp/rgrid-requirements.txt"
 CA_IN_IMAGE = "/tmp/rgrid-index-ca.pem"
-HIT, MISS = "hit", "miss"
+HIT, MISS = CacheOutcome.HIT.value, CacheOutcome.MISS.value
 Say = Callable[[str], None]
 _ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # the engine paints a build's stderr red
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +14,9 @@ import docker.errors
 import httpx
 import requests
 from prefect import flow
+from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
+from prefect.states import Cancelled
 
 from flows.container import connect_docker, run_container, stop_attempt
 from flows.control_plane import ControlPlane
@@ -34,10 +37,13 @@ STORAGE_TIMEOUT = httpx.Timeout(60, connect=10)
 
 def run_execution(execution_id: str, *, flow_run_id: str, settings: WorkerSettings,
                   control_plane: ControlPlane) -> ExecutionStatus | None:
-    """Claim, run and report one execution; None when another flow run owns it."""
+    """Claim, run and report one execution; None when another flow run owns it,
+    ``cancelled`` when its owner cancelled it before it started."""
     job = control_plane.claim(execution_id, flow_run_id=flow_run_id,
                               worker=settings.worker_name)
     if job is None:
+        if control_plane.execution_status(execution_id) == ExecutionStatus.CANCELLED:
+            return ExecutionStatus.CANCELLED
         log.info("execution %r is owned by another flow run; nothing to do", execution_id)
         return None
     return run_claimed(job, settings=settings, control_plane=control_plane)
@@ -99,19 +105,27 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
                              for_container=False) as scratch):
             try:
                 report = _run_and_collect(work_dir, job, settings, control_plane, connected,
-                                          shipper, scratch)
+                                          shipper, scratch, stopped=heartbeat.lost)
             except Exception:
                 connected.forget_docker()
                 raise
+            changed_to = (control_plane.execution_status(execution_id) if heartbeat.lost.is_set()
+                   else None)
+            if changed_to == ExecutionStatus.CANCELLED:
+                shipper.note(f"[rgrid] cancelled by its owner (rgrid cancel): attempt "
+                             f"{job.attempt} on {settings.worker_name} was stopped\n")
     except Exception as exc:  # noqa: BLE001 - each such failure is retried or reported
         return _give_back_or_fail(exc, job, control_plane)
-    if heartbeat.lost.is_set():  # the API gave the execution to another worker
+    report.attempt = job.attempt
+    if changed_to is None:
+        control_plane.finish(execution_id, report)
+        return report.status
+    if changed_to == ExecutionStatus.CANCELLED:  # what the script wrote before it was stopped
+        control_plane.finish(execution_id, report)
+    else:  # the API gave the execution to another worker
         log.warning("attempt %d of %s was stopped; its result is dropped", job.attempt,
                     execution_id)
-        return control_plane.execution_status(execution_id)
-    report.attempt = job.attempt
-    control_plane.finish(execution_id, report)
-    return report.status
+    return changed_to
 
 
 def is_transient(exc: Exception) -> bool:
@@ -148,7 +162,8 @@ def _give_back_or_fail(exc: Exception, job: JobSpec,
 
 def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
                      control_plane: ControlPlane, clients: Clients,
-                     shipper: LogShipper, scratch: Path) -> FinishRequest:
+                     shipper: LogShipper, scratch: Path,
+                     stopped: threading.Event) -> FinishRequest:
     """Script and inputs into /work, the container, then — whatever the script's outcome —
     the files it left there. An output the API refuses (too large, too many) fails an
     otherwise successful execution, saying why."""
@@ -163,7 +178,8 @@ def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
         place_inputs(work_dir, job.inputs, clients.storage)
         job_files = fingerprints(work_dir)
         outcome = run_container(engine, job, work_dir=work_dir, uid=settings.container_uid,
-                                worker=settings.worker_name, on_output=shipper.write)
+                                worker=settings.worker_name, on_output=shipper.write,
+                                stopped=stopped)
     except RGridError as exc:
         if exc.transient:
             raise
@@ -205,7 +221,8 @@ def _report_crash(_flow, flow_run_, state) -> None:
 
 
 @flow(name="rgrid-execute", on_failure=[_report_crash], on_crashed=[_report_crash])
-def execute(execution_id: str) -> str:
+def execute(execution_id: str) -> str | State:
+    """Ends Cancelled in Prefect when the execution's owner cancelled it."""
     settings = WorkerSettings()
     control_plane = ControlPlane.from_settings(settings)
     try:
@@ -213,4 +230,6 @@ def execute(execution_id: str) -> str:
                                settings=settings, control_plane=control_plane)
     finally:
         control_plane.close()
+    if status == ExecutionStatus.CANCELLED:
+        return Cancelled(message=f"{execution_id} was cancelled by its owner (rgrid cancel)")
     return status.value if status else "skipped"

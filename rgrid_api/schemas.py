@@ -132,6 +132,15 @@ class ScheduleList(BaseModel):
     schedules: list[SchedulePublic]
 
 
+class CancelOutcome(BaseModel):
+    """What ``rgrid cancel`` did to an execution or a batch."""
+
+    id: str
+    status: str = Field(description="Its status after the request.")
+    cancelled: int = Field(description="Executions this request cancelled: 0 when it had "
+                                       "finished already.")
+
+
 class BatchPublic(BaseModel):
     id: str
     status: str

@@ -78,6 +78,13 @@ class BatchPlan(BaseModel):
     fail_fast: bool
     queued: int
     running: int
+    cancelled: bool = False  # by its owner: the coordinator ends its flow run Cancelled
+
+
+class CancelRequest(BaseModel):
+    """The coordinator's fail-fast: why the batch's queued items will not run."""
+
+    reason: Text = Field(max_length=2000)
 
 
 class LogChunkIn(BaseModel):

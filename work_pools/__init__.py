@@ -42,7 +42,6 @@ BATCH_QUEUE = WorkQueueSpec(
 def ensure_batch_queue(client, pool: str) -> None:
     """``BATCH_QUEUE`` on ``pool`` with its priority (Prefect would make it on first use
     with the default priority, putting shards level with single runs)."""
-    from prefect.client.schemas.actions import WorkQueueUpdate
     from prefect.exceptions import ObjectAlreadyExists
 
     try:

@@ -17,9 +17,10 @@ from rgrid_api.storage import ObjectStore, SignedUpload
 from rgrid_common.errors import InvalidInput, NotFound
 from rgrid_common.protocol import (BlobRef, InputDownload, MultipartTarget, OutputCompletion,
                                    OutputFile, OutputUpload, PartTarget, UploadCompletion)
+from rgrid_common.status import ArtifactKind
 from rgrid_common.validation import output_path_problem, printable
 
-INPUT, OUTPUT = "input", "output"
+INPUT, OUTPUT = ArtifactKind.INPUT.value, ArtifactKind.OUTPUT.value
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 
 

@@ -12,8 +12,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
-from rgrid_api.models import Batch, Execution, LogChunk, as_utc
-from rgrid_api.services.executions import FlowRunScheduler, next_log_seq, transition
+from rgrid_api.models import Batch, Execution, as_utc
+from rgrid_api.services import lifecycle
+from rgrid_api.services.executions import FlowRunScheduler, add_note
 from rgrid_api.services.flow_runs import UNKNOWN
 from rgrid_common.errors import Conflict, RGridError
 from rgrid_common.status import ExecutionStatus
@@ -23,37 +24,31 @@ RUNNING = ExecutionStatus.RUNNING.value
 
 
 def give_back(session: Session, execution: Execution, *, attempt: int, reason: str,
-              settings: Settings, scheduler: FlowRunScheduler) -> Execution:
+              settings: Settings, scheduler: FlowRunScheduler, now: datetime) -> Execution:
     """Ends ``attempt`` of a running execution for ``reason``: queued again for the next
     attempt, or failed once the attempts are spent. A stale attempt gets 409."""
-    if execution.status != RUNNING or execution.attempt != attempt:
+    reason = f"attempt {attempt} on {execution.worker or 'a worker'}: {reason}"
+    retry = attempt < settings.max_attempts
+    if retry:
+        moved = lifecycle.requeue(session, execution, attempt=attempt, now=now,
+                                  retried_errors=[*execution.retried_errors, reason])
+    else:
+        moved = lifecycle.finish(session, execution, ExecutionStatus.FAILED, now=now,
+                                 attempt=attempt,
+                                 error=f"{reason} (gave up after {attempt} attempts)")
+    if not moved:
+        session.rollback()
         raise Conflict(f"Attempt {attempt} of execution {execution.id!r} is no longer "
                        f"current.")
-    reason = f"attempt {attempt} on {execution.worker or 'a worker'}: {reason}"
-    if attempt >= settings.max_attempts:
-        transition(execution, ExecutionStatus.FAILED)
-        execution.error = f"{reason} (gave up after {attempt} attempts)"
-        _note(session, execution, f"[rgrid] {reason}; giving up after {attempt} attempts\n")
-        session.commit()
-        return execution
-    requeued = session.execute(
-        update(Execution)
-        .where(Execution.id == execution.id, Execution.status == RUNNING,
-               Execution.attempt == attempt)
-        .values(status=ExecutionStatus.QUEUED.value, attempt=attempt + 1, claimed_by=None,
-                worker=None, started_at=None, heartbeat_at=None, flow_run_id=None,
-                retried_errors=[*execution.retried_errors, reason])
-    ).rowcount
-    if not requeued:
-        session.rollback()
-        raise Conflict(f"Execution {execution.id!r} changed while being retried.")
-    _note(session, execution, f"[rgrid] {reason}; retrying (attempt {attempt + 1} of "
-                              f"{settings.max_attempts})\n")
+    _note(session, execution, f"[rgrid] {reason}; " + (
+        f"retrying (attempt {attempt + 1} of {settings.max_attempts})\n" if retry
+        else f"giving up after {attempt} attempts\n"))
     session.commit()
     session.refresh(execution)
-    if execution.batch_id is None:  # a batch's shards claim it again by themselves
+    if retry and execution.batch_id is None:  # a batch's shards claim it again themselves
         _schedule_attempt(session, execution, scheduler)
-    log.info("execution %s: %s; attempt %d queued", execution.id, reason, attempt + 1)
+    log.info("execution %s: %s; %s", execution.id, reason,
+             f"attempt {attempt + 1} queued" if retry else "failed")
     return execution
 
 
@@ -73,7 +68,7 @@ def sweep(session: Session, *, settings: Settings, scheduler: FlowRunScheduler,
         flow_run_id, worker = execution.claimed_by, execution.worker
         try:
             give_back(session, execution, attempt=execution.attempt, settings=settings,
-                      scheduler=scheduler, reason="the worker stopped responding")
+                      scheduler=scheduler, reason="the worker stopped responding", now=now)
         except Conflict:  # it reported in the meantime
             session.rollback()
             continue
@@ -117,8 +112,8 @@ def replace_dead_flow_runs(session: Session, *, settings: Settings,
     for execution in abandoned:  # a flow run Prefect forgot is left to the heartbeats
         try:
             give_back(session, execution, attempt=execution.attempt, settings=settings,
-                      scheduler=scheduler, reason=f"its flow run ended while it ran "
-                                                  f"({ended[execution.claimed_by]})")
+                      scheduler=scheduler, now=now, reason=f"its flow run ended while it ran "
+                                                           f"({ended[execution.claimed_by]})")
         except Conflict:  # it finished or reported in the meantime
             session.rollback()
     return orphaned + [execution.id for execution in abandoned]
@@ -129,14 +124,20 @@ def _start_again(session: Session, execution: Execution, reason: str, *, setting
     attempt, dead_run = execution.attempt, execution.flow_run_id
     reason = f"attempt {attempt}: {reason}"
     retry = attempt < settings.max_attempts
-    changed = session.execute(
-        update(Execution)
-        .where(Execution.id == execution.id, Execution.status == ExecutionStatus.QUEUED.value,
-               Execution.attempt == attempt, _same(Execution.flow_run_id, dead_run))
-        .values(**({"attempt": attempt + 1, "flow_run_id": None} if retry else
-                   {"status": ExecutionStatus.FAILED.value, "finished_at": now,
-                    "error": f"{reason} (gave up after {attempt} attempts)"}),
-                retried_errors=[*execution.retried_errors, reason])).rowcount
+    same_attempt = (Execution.attempt == attempt, _same(Execution.flow_run_id, dead_run))
+    if retry:  # still queued: the next attempt's flow run is made below
+        changed = session.execute(
+            update(Execution)
+            .where(Execution.id == execution.id,
+                   Execution.status == ExecutionStatus.QUEUED.value, *same_attempt)
+            .values(attempt=attempt + 1, flow_run_id=None,
+                    retried_errors=[*execution.retried_errors, reason])).rowcount
+    else:
+        changed = lifecycle.finish(
+            session, execution, ExecutionStatus.FAILED, now=now,
+            from_status=ExecutionStatus.QUEUED, also=same_attempt,
+            error=f"{reason} (gave up after {attempt} attempts)",
+            retried_errors=[*execution.retried_errors, reason])
     if not changed:  # claimed or changed meanwhile
         session.rollback()
         return
@@ -204,9 +205,7 @@ def _coordinators_ended_unheard(session: Session, scheduler: FlowRunScheduler) -
 
 
 def _note(session: Session, execution: Execution, text: str) -> None:
-    """A line in the execution's own log, so `rgrid logs` tells the story."""
-    session.add(LogChunk(execution_id=execution.id, seq=next_log_seq(session, execution.id),
-                         stream="stderr", data=text))
+    add_note(session, execution.id, text)
 
 
 def _schedule_attempt(session: Session, execution: Execution,

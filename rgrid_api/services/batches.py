@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
-from rgrid_api.models import Account, Batch, Execution, utcnow
+from rgrid_api.models import Account, Batch, Execution
 from rgrid_api.schemas import BatchCreate, BatchPublic
-from rgrid_api.services import executions, idempotency
+from rgrid_api.services import executions, idempotency, lifecycle
 from rgrid_api.services.executions import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, NotFound, RGridError
 from rgrid_common.protocol import BatchPlan, JobSpec
-from rgrid_common.status import ExecutionStatus
+from rgrid_common.status import BatchStatus, ExecutionStatus
 
-RUNNING, FINISHED = "running", "finished"
+RUNNING, FINISHED = BatchStatus.RUNNING.value, BatchStatus.FINISHED.value
 
 
 def create_batch(session: Session, *, account: Account, request: BatchCreate,
@@ -34,7 +34,7 @@ def create_batch(session: Session, *, account: Account, request: BatchCreate,
                   fail_fast=request.fail_fast, status=RUNNING, schedule_id=schedule_id,
                   idempotency_key=idempotency_key)
     return idempotency.once(session, Batch, account_id=account.id, key=idempotency_key,
-                            submit=lambda: _record_and_schedule(session, batch, scheduler, [
+                            submit=lambda: _record_and_schedule(session, batch, scheduler, now, [
                                 lambda index, item=item: executions.add_execution(
                                     session, store, account=account, checked=checked,
                                     item=item, settings=settings, now=now,
@@ -59,7 +59,7 @@ def retry_failed(session: Session, *, account: Account, batch_id: str, settings:
                  scheduler: FlowRunScheduler, store: ObjectStore, now: datetime) -> Batch:
     """A new batch of the items that did not succeed, each linked to the one it retries."""
     original = get_batch(session, account=account, batch_id=batch_id)
-    if original.status != FINISHED:
+    if original.status == RUNNING:
         raise Conflict(f"Batch {batch_id!r} is still running.",
                        f"Wait for it (`rgrid watch {batch_id}`), then retry.")
     failed = [item for item in batch_executions(session, original)
@@ -69,7 +69,7 @@ def retry_failed(session: Session, *, account: Account, batch_id: str, settings:
     batch = Batch(account_id=account.id, script_name=original.script_name, total=len(failed),
                   parallel=original.parallel, fail_fast=original.fail_fast, status=RUNNING,
                   retry_of=original.id)
-    return _record_and_schedule(session, batch, scheduler, [
+    return _record_and_schedule(session, batch, scheduler, now, [
         lambda index, item=item: executions.clone_execution(
             session, store, item, settings=settings, now=now, batch_id=batch.id,
             batch_index=index)
@@ -77,7 +77,7 @@ def retry_failed(session: Session, *, account: Account, batch_id: str, settings:
 
 
 def _record_and_schedule(session: Session, batch: Batch, scheduler: FlowRunScheduler,
-                         add_items: list) -> Batch:
+                         now: datetime, add_items: list) -> Batch:
     """The batch and every item (``add_items[i](i)`` adds item i), committed together or
     not at all, then the batch's flow run."""
     session.add(batch)
@@ -90,7 +90,7 @@ def _record_and_schedule(session: Session, batch: Batch, scheduler: FlowRunSched
         raise
     session.commit()
     if plan(session, batch.id).queued == 0:  # every item answered by the result cache
-        finish(session, batch.id)
+        finish(session, batch.id, now)
         return batch
     _schedule(session, batch, scheduler)
     return batch
@@ -157,14 +157,15 @@ def plan(session: Session, batch_id: str) -> BatchPlan:
         .group_by(Execution.status)).all())
     return BatchPlan(batch_id=batch.id, parallel=batch.parallel, fail_fast=batch.fail_fast,
                      queued=counts.get(ExecutionStatus.QUEUED.value, 0),
-                     running=counts.get(ExecutionStatus.RUNNING.value, 0))
+                     running=counts.get(ExecutionStatus.RUNNING.value, 0),
+                     cancelled=batch.status == BatchStatus.CANCELLED.value)
 
 
 CLAIM_RACES = 5
 
 
 def claim_next(session: Session, *, batch_id: str, flow_run_id: str, worker: str,
-               settings: Settings, store: ObjectStore) -> JobSpec | None:
+               settings: Settings, store: ObjectStore, now: datetime) -> JobSpec | None:
     """Claims the batch's first queued item for a shard, unless ``parallel`` items already
     run; None when nothing may start now.
 
@@ -175,33 +176,18 @@ def claim_next(session: Session, *, batch_id: str, flow_run_id: str, worker: str
     batch = _batch_by_id(session, batch_id)
     for _ in range(CLAIM_RACES):
         session.execute(select(Batch.id).where(Batch.id == batch_id).with_for_update())
-        claimed = session.execute(_claim_first_queued(batch, flow_run_id, worker)).scalar()
+        claimed = lifecycle.claim_next_in_batch(session, batch_id=batch.id,
+                                                parallel=batch.parallel,
+                                                flow_run_id=flow_run_id, worker=worker,
+                                                now=now)
         session.commit()
         if claimed is not None:
-            return executions.claim_execution(session, execution_id=claimed,
-                                              flow_run_id=flow_run_id, worker=worker,
-                                              settings=settings, store=store)
+            return executions.claimed_job(session, execution_id=claimed,
+                                          flow_run_id=flow_run_id, settings=settings,
+                                          store=store)
         if not _may_start_more(session, batch):
             return None
     return None
-
-
-def _claim_first_queued(batch: Batch, flow_run_id: str, worker: str):
-    item, peer = aliased(Execution), aliased(Execution)
-    first_queued = (select(item.id).where(item.batch_id == batch.id,
-                                          item.status == ExecutionStatus.QUEUED.value)
-                    .order_by(item.batch_index).limit(1).scalar_subquery())
-    running = (select(func.count(peer.id)).where(
-        peer.batch_id == batch.id, peer.status == ExecutionStatus.RUNNING.value)
-        .scalar_subquery())
-    now = utcnow()
-    return (update(Execution)
-            .where(Execution.id == first_queued,
-                   Execution.status == ExecutionStatus.QUEUED.value,
-                   running < batch.parallel)
-            .values(status=ExecutionStatus.RUNNING.value, claimed_by=flow_run_id,
-                    worker=worker, started_at=now, heartbeat_at=now)
-            .returning(Execution.id))
 
 
 def _may_start_more(session: Session, batch: Batch) -> bool:
@@ -211,20 +197,32 @@ def _may_start_more(session: Session, batch: Batch) -> bool:
     return counts.queued > 0 and counts.running < batch.parallel
 
 
-def cancel_queued(session: Session, batch_id: str, reason: str) -> int:
+def cancel_queued(session: Session, batch_id: str, reason: str, now: datetime) -> int:
     """Fail-fast: what has not started will not."""
     _batch_by_id(session, batch_id)
-    cancelled = session.execute(
-        update(Execution).where(Execution.batch_id == batch_id,
-                                Execution.status == ExecutionStatus.QUEUED.value)
-        .values(status=ExecutionStatus.CANCELLED.value, error=reason, finished_at=utcnow())
-    ).rowcount
+    cancelled = lifecycle.cancel_queued_in_batch(session, batch_id, now=now, reason=reason)
     session.commit()
     return cancelled
 
 
-def finish(session: Session, batch_id: str) -> None:
+def finish(session: Session, batch_id: str, now: datetime) -> None:
+    """Every item has ended; a batch its owner cancelled stays ``cancelled``."""
     batch = _batch_by_id(session, batch_id)
-    if batch.status != FINISHED:
-        batch.status, batch.finished_at = FINISHED, utcnow()
+    if batch.status == RUNNING:
+        batch.status, batch.finished_at = FINISHED, now
         session.commit()
+
+
+def cancel_batch(session: Session, *, account: Account, batch_id: str,
+                 now: datetime) -> tuple[Batch, int]:
+    """Its queued items never start, its running ones are stopped (their workers learn it
+    at their next heartbeat), and it is ``cancelled``; with the number of items cancelled.
+    Its coordinator sees it and ends its flow run Cancelled. A finished batch is left
+    as it is (0 items)."""
+    batch = get_batch(session, account=account, batch_id=batch_id)
+    if batch.status != RUNNING:
+        return batch, 0
+    items = executions.cancel_where(session, Execution.batch_id == batch.id, now=now)
+    batch.status, batch.finished_at = BatchStatus.CANCELLED.value, now
+    session.commit()
+    return batch, items

@@ -8,19 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
-from rgrid_api.models import Account, Execution, LogChunk, as_utc, utcnow
+from rgrid_api.models import Account, Execution, LogChunk, as_utc
 from rgrid_api.runtimes import Runtime, RuntimeCatalogue
 from rgrid_api.schemas import ExecutionCreate, ItemSpec, ScriptSpec
-from rgrid_api.services import artifacts, idempotency, result_cache
+from rgrid_api.services import artifacts, idempotency, lifecycle, result_cache
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, InvalidInput, NotFound, RGridError
 from rgrid_common.protocol import WORK_DIR, FinishRequest, JobSpec, LogChunkIn
 from rgrid_common.requirements import Requirements, parse_requirements
-from rgrid_common.status import ExecutionStatus, can_transition
+from rgrid_common.status import ExecutionStatus
 
 _SAFE_SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]*$")
 
@@ -36,6 +36,8 @@ class FlowRunScheduler(Protocol):
     def delete_schedule(self, deployment_id: str) -> None: ...
 
     def mark_crashed(self, flow_run_id: str, message: str) -> None: ...
+
+    def cancel_flow_run(self, flow_run_id: str, message: str) -> None: ...
 
     def ended_flow_runs(self, flow_run_ids: list[str]) -> dict[str, str]: ...
 
@@ -227,6 +229,37 @@ def list_executions(session: Session, *, account: Account, status: ExecutionStat
     return list(session.scalars(query.order_by(Execution.created_at.desc()).limit(limit)))
 
 
+CANCELLED_BY_OWNER = "cancelled by its owner (rgrid cancel)"
+
+
+def cancel_execution(session: Session, *, account: Account, execution_id: str,
+                     scheduler: FlowRunScheduler, now: datetime) -> tuple[Execution, bool]:
+    """A queued execution never starts (its flow run is marked Cancelled in Prefect); a
+    running one is stopped by its worker at its next heartbeat. With whether it was
+    cancelled now: a finished execution is left as it is."""
+    execution = get_execution(session, account=account, execution_id=execution_id)
+    flow_run_id = execution.flow_run_id
+    cancelled = cancel_where(session, Execution.id == execution.id, now=now)
+    session.commit()
+    session.refresh(execution)
+    if cancelled and flow_run_id and execution.claimed_by is None:
+        scheduler.cancel_flow_run(flow_run_id, CANCELLED_BY_OWNER)
+    return execution, bool(cancelled)
+
+
+def cancel_where(session: Session, *conditions, now: datetime) -> int:
+    """Cancels the queued and running executions matching ``conditions``, not committed;
+    how many. A queued one's log says so here; a running one's worker says so in its log
+    when it stops the container (this side writing to a log still being shipped would
+    take a sequence number the worker's next line needs)."""
+    queued = lifecycle.cancel(session, Execution.status == ExecutionStatus.QUEUED.value,
+                              *conditions, now=now, reason=CANCELLED_BY_OWNER)
+    for execution_id in queued:
+        add_note(session, execution_id, f"[rgrid] {CANCELLED_BY_OWNER}\n")
+    running = lifecycle.cancel(session, *conditions, now=now, reason=CANCELLED_BY_OWNER)
+    return len(queued) + len(running)
+
+
 def read_logs(session: Session, *, execution: Execution, after: int, stream: str | None,
               limit: int) -> list[LogChunk]:
     """An execution served from the cache has the logs of the one that ran."""
@@ -248,23 +281,26 @@ def _execution_by_id(session: Session, execution_id: str) -> Execution:
 
 
 def claim_execution(session: Session, *, execution_id: str, flow_run_id: str, worker: str,
-                    settings: Settings, store: ObjectStore) -> JobSpec:
+                    settings: Settings, store: ObjectStore, now: datetime) -> JobSpec:
     """Atomically move ``queued → running`` for one flow run; a second claimant gets 409.
 
     The conditional UPDATE is the claim: whatever races or retries happen in Prefect, only
     one flow run ever runs an execution. The same flow run claiming again (a retry of it)
     gets the job back.
     """
-    claimed = session.execute(
-        update(Execution)
-        .where(Execution.id == execution_id, Execution.status == ExecutionStatus.QUEUED.value)
-        .values(status=ExecutionStatus.RUNNING.value, claimed_by=flow_run_id, worker=worker,
-                started_at=utcnow(), heartbeat_at=utcnow())
-    ).rowcount
+    lifecycle.claim(session, execution_id, flow_run_id=flow_run_id, worker=worker, now=now)
     session.commit()
+    return claimed_job(session, execution_id=execution_id, flow_run_id=flow_run_id,
+                       settings=settings, store=store)
+
+
+def claimed_job(session: Session, *, execution_id: str, flow_run_id: str, settings: Settings,
+                store: ObjectStore) -> JobSpec:
+    """The job of an execution ``flow_run_id`` has claimed; 409 for any other claimant."""
     execution = _execution_by_id(session, execution_id)
-    if not claimed and not (execution.status == ExecutionStatus.RUNNING.value
-                            and execution.claimed_by == flow_run_id):
+    session.refresh(execution)  # the claim was an UPDATE of the row, not of this object
+    if not (execution.status == ExecutionStatus.RUNNING.value
+            and execution.claimed_by == flow_run_id):
         raise Conflict(f"Execution {execution_id!r} is {execution.status}, "
                        f"claimed by {execution.claimed_by!r}.")
     return _job_spec(session, store, execution, settings)
@@ -301,6 +337,14 @@ def next_log_seq(session: Session, execution_id: str) -> int:
     return 0 if last is None else last + 1
 
 
+def add_note(session: Session, execution_id: str, text: str) -> None:
+    """A line of RGrid's own in the execution's log (stderr), so `rgrid logs` tells the
+    story. Only for an execution no worker is shipping logs of."""
+    session.add(LogChunk(execution_id=execution_id, seq=next_log_seq(session, execution_id),
+                         stream="stderr", data=text))
+    session.flush()
+
+
 def append_logs(session: Session, *, execution_id: str, chunks: list[LogChunkIn],
                 settings: Settings) -> None:
     """Store log chunks; a chunk already stored (same seq, resent on retry) is skipped."""
@@ -334,6 +378,17 @@ def running_execution(session: Session, execution_id: str,
     return execution
 
 
+def reporting_execution(session: Session, execution_id: str,
+                        attempt: int | None = None) -> Execution:
+    """The execution, if its worker may still report outputs: it runs, or it was cancelled
+    while ``attempt`` ran (what the script wrote before it was stopped is kept)."""
+    execution = _execution_by_id(session, execution_id)
+    if not was_cancelled_while_running(execution):
+        return running_execution(session, execution_id, attempt)
+    _ensure_current(execution, attempt)
+    return execution
+
+
 def _ensure_current(execution: Execution, attempt: int | None) -> None:
     if attempt is not None and attempt != execution.attempt:
         raise Conflict(f"Attempt {attempt} of execution {execution.id!r} is no longer "
@@ -348,12 +403,25 @@ def record_heartbeat(session: Session, *, execution_id: str, attempt: int | None
 
 def finish_execution(session: Session, *, execution_id: str, request: FinishRequest,
                      store: ObjectStore, settings: Settings, now: datetime) -> Execution:
+    """The worker's report. Sent again (a retry of the request), it is a no-op. For an
+    execution cancelled while this attempt ran, only what the script wrote is kept: the
+    status stays ``cancelled``."""
     execution = _execution_by_id(session, execution_id)
     current = ExecutionStatus(execution.status)
     if current == request.status and current.is_finished:
         return execution
     _ensure_current(execution, request.attempt)
-    transition(execution, request.status)
+    if was_cancelled_while_running(execution):
+        artifacts.record_outputs(session, store, execution=execution, files=request.outputs,
+                                 settings=settings, now=now)
+        execution.notes = request.notes
+        session.commit()
+        return execution
+    if not lifecycle.finish(session, execution, request.status, now=now,
+                            attempt=request.attempt):
+        session.rollback()
+        raise Conflict(f"Execution {execution.id!r} cannot go from {execution.status} "
+                       f"to {request.status.value}.")
     artifacts.record_outputs(session, store, execution=execution, files=request.outputs,
                              settings=settings, now=now)
     execution.exit_code = request.exit_code
@@ -364,18 +432,10 @@ def finish_execution(session: Session, *, execution_id: str, request: FinishRequ
     return execution
 
 
-def transition(execution: Execution, new: ExecutionStatus) -> None:
-    """The one place a status changes."""
-    current = ExecutionStatus(execution.status)
-    if not can_transition(current, new):
-        raise Conflict(f"Execution {execution.id!r} cannot go from {current.value} "
-                       f"to {new.value}.")
-    execution.status = new.value
-    now = utcnow()
-    if new == ExecutionStatus.RUNNING and execution.started_at is None:
-        execution.started_at = now
-    if new.is_finished:
-        execution.finished_at = now
+def was_cancelled_while_running(execution: Execution) -> bool:
+    """Cancelled after a flow run claimed it: that worker may still report its outputs."""
+    return (execution.status == ExecutionStatus.CANCELLED.value
+            and execution.claimed_by is not None)
 
 
 def duration_seconds(execution: Execution) -> float | None:

@@ -15,11 +15,11 @@ from prefect.client.schemas.actions import DeploymentScheduleCreate
 from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterId,
                                             FlowRunFilter, FlowRunFilterId,
                                             FlowRunFilterState, FlowRunFilterStateType)
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import State, StateType
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.exceptions import ObjectNotFound
-from prefect.states import Crashed
+from prefect.states import Cancelled, Crashed
 
 from rgrid_common.errors import InvalidInput, ServiceUnavailable
 
@@ -87,14 +87,19 @@ class PrefectFlowRunScheduler:
 
     def mark_crashed(self, flow_run_id: str, message: str) -> None:
         """For a flow run whose worker died: nothing else would ever end it."""
-        try:
-            flow_run = UUID(flow_run_id)
-        except ValueError:  # not a Prefect flow run (a test's own claimant)
+        self._force_state(flow_run_id, Crashed(message=message))
+
+    def cancel_flow_run(self, flow_run_id: str, message: str) -> None:
+        """For the flow run of an execution cancelled before it started: it never will."""
+        self._force_state(flow_run_id, Cancelled(message=message))
+
+    def _force_state(self, flow_run_id: str, state: State) -> None:
+        flow_run = _uuid(flow_run_id)
+        if flow_run is None:  # not a Prefect flow run (a test's own claimant)
             return
         with self._reaching_prefect():
             try:
-                self._connected_client().set_flow_run_state(flow_run, Crashed(message=message),
-                                                            force=True)
+                self._connected_client().set_flow_run_state(flow_run, state, force=True)
             except ObjectNotFound:
                 pass
 

@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 
 from rgrid_api.models import Account, Artifact, Execution, as_utc
 from rgrid_api.schemas import CacheCounts, CacheStats, ItemSpec, ResultCacheStats, ScriptSpec
+from rgrid_api.services import lifecycle
 from rgrid_api.storage import ObjectStore
 from rgrid_common.requirements import Requirements
-from rgrid_common.status import ExecutionStatus
+from rgrid_common.status import ArtifactKind, CacheOutcome, ExecutionStatus
 
-HIT, MISS, OFF = "hit", "miss", "off"
+HIT, MISS, OFF = (outcome.value for outcome in CacheOutcome)
+OUTPUT = ArtifactKind.OUTPUT.value
 KEY_VERSION = 1
 CANDIDATES = 5  # newest successes looked at; older ones are as likely to have expired
 
@@ -53,7 +55,7 @@ def find_cached(session: Session, store: ObjectStore, *, account_id: str, key: s
         select(Execution)
         .where(Execution.account_id == account_id, Execution.cache_key == key,
                Execution.status == ExecutionStatus.SUCCEEDED.value)
-        .order_by(Execution.finished_at.desc()).limit(CANDIDATES))
+        .order_by(Execution.finished_at.desc(), Execution.created_at.desc()).limit(CANDIDATES))
     for candidate in candidates:
         if _outputs_alive(session, store, candidate, now):
             return candidate
@@ -63,7 +65,7 @@ def find_cached(session: Session, store: ObjectStore, *, account_id: str, key: s
 def _outputs_alive(session: Session, store: ObjectStore, execution: Execution,
                    now: datetime) -> bool:
     outputs = session.scalars(select(Artifact).where(Artifact.execution_id == execution.id,
-                                                     Artifact.kind == "output"))
+                                                     Artifact.kind == OUTPUT))
     return all(as_utc(output.expires_at) > now and store.stat(output.key) is not None
                for output in outputs)
 
@@ -73,15 +75,14 @@ def serve_from_cache(session: Session, execution: Execution, source: Execution,
     """``execution`` becomes a success with ``source``'s result: its outputs linked (the
     same stored objects, the same expiry), its exit code; its logs are read from the
     execution that ran."""
-    execution.status = ExecutionStatus.SUCCEEDED.value
-    execution.exit_code = source.exit_code
-    execution.cached_from = source.cached_from or source.id
-    execution.result_cache = HIT
-    execution.started_at = execution.finished_at = now
+    lifecycle.finish(session, execution, ExecutionStatus.SUCCEEDED, now=now,
+                     from_status=ExecutionStatus.QUEUED, started_at=now,
+                     exit_code=source.exit_code, cached_from=source.cached_from or source.id,
+                     result_cache=HIT)
     for output in session.scalars(select(Artifact).where(Artifact.execution_id == source.id,
-                                                         Artifact.kind == "output")):
+                                                         Artifact.kind == OUTPUT)):
         session.add(Artifact(
-            account_id=execution.account_id, execution_id=execution.id, kind="output",
+            account_id=execution.account_id, execution_id=execution.id, kind=OUTPUT,
             path=output.path, size=output.size, sha256=output.sha256,
             content_type=output.content_type, encoding=output.encoding, key=output.key,
             expires_at=output.expires_at))
@@ -97,7 +98,7 @@ def stats(session: Session, *, account: Account, now: datetime) -> CacheStats:
         .group_by(Execution.dependency_cache)).all())
     entries = session.scalar(select(func.count()).select_from(Execution).where(
         mine, *_entry_conditions(), ~Execution.id.in_(select(Artifact.execution_id).where(
-            Artifact.kind == "output", Artifact.expires_at <= now))))
+            Artifact.kind == OUTPUT, Artifact.expires_at <= now))))
     return CacheStats(
         result=ResultCacheStats(hits=results.get(HIT, 0), misses=results.get(MISS, 0),
                                 skipped=results.get(OFF, 0), entries=entries),

@@ -5,7 +5,7 @@ from fastapi import APIRouter, status
 from rgrid_api.api.deps import (CurrentAccount, IdempotencyKey, NowDep, SchedulerDep,
                                 SessionDep, SettingsDep, StoreDep)
 from rgrid_api.api.routes.executions import to_public
-from rgrid_api.schemas import BatchCreate, BatchPublic, ExecutionList
+from rgrid_api.schemas import BatchCreate, BatchPublic, CancelOutcome, ExecutionList
 from rgrid_api.services import batches
 
 router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
@@ -25,6 +25,16 @@ def create_batch(body: BatchCreate, account: CurrentAccount, session: SessionDep
 def get_batch(batch_id: str, account: CurrentAccount, session: SessionDep) -> BatchPublic:
     return batches.public_batch(session, batches.get_batch(session, account=account,
                                                            batch_id=batch_id))
+
+
+@router.post("/{batch_id}/cancel")
+def cancel_batch(batch_id: str, account: CurrentAccount, session: SessionDep,
+                 now: NowDep) -> CancelOutcome:
+    """Its queued items never start, its running ones are stopped; a finished batch is
+    left as it is (``cancelled`` is 0)."""
+    batch, cancelled = batches.cancel_batch(session, account=account, batch_id=batch_id,
+                                            now=now)
+    return CancelOutcome(id=batch.id, status=batch.status, cancelled=cancelled)
 
 
 @router.get("/{batch_id}/executions")

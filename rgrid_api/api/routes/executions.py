@@ -6,10 +6,11 @@ from fastapi import APIRouter, Query, status
 from rgrid_api.api.deps import (CurrentAccount, IdempotencyKey, NowDep, SchedulerDep,
                                 SessionDep, SettingsDep, StoreDep)
 from rgrid_api.models import MAX_LOG_SEQ, Execution
-from rgrid_api.schemas import (ArtifactList, BatchPublic, BatchRetry, ExecutionCreate,
-                               ExecutionList, ExecutionPublic, LogChunkPublic, LogPage)
+from rgrid_api.schemas import (ArtifactList, BatchPublic, BatchRetry, CancelOutcome,
+                               ExecutionCreate, ExecutionList, ExecutionPublic, LogChunkPublic,
+                               LogPage)
 from rgrid_api.services import artifacts, batches, executions
-from rgrid_common.status import ExecutionStatus
+from rgrid_common.status import ArtifactKind, ExecutionStatus
 
 router = APIRouter(prefix="/api/v1/executions", tags=["executions"])
 
@@ -46,6 +47,16 @@ def retry_execution(execution_id: str, account: CurrentAccount, session: Session
     return to_public(executions.retry_execution(
         session, account=account, execution_id=execution_id, settings=settings,
         scheduler=scheduler, store=store, now=now))
+
+
+@router.post("/{execution_id}/cancel")
+def cancel_execution(execution_id: str, account: CurrentAccount, session: SessionDep,
+                     scheduler: SchedulerDep, now: NowDep) -> CancelOutcome:
+    """Queued, it never starts; running, its worker stops it within a heartbeat; finished,
+    nothing changes (``cancelled`` is 0)."""
+    execution, cancelled = executions.cancel_execution(
+        session, account=account, execution_id=execution_id, scheduler=scheduler, now=now)
+    return CancelOutcome(id=execution.id, status=execution.status, cancelled=int(cancelled))
 
 
 @router.get("")
@@ -86,7 +97,7 @@ def read_logs(execution_id: str, account: CurrentAccount, session: SessionDep,
 @router.get("/{execution_id}/artifacts")
 def list_artifacts(execution_id: str, account: CurrentAccount, session: SessionDep,
                    settings: SettingsDep, store: StoreDep, now: NowDep,
-                   kind: Literal["input", "output"] | None = None) -> ArtifactList:
+                   kind: ArtifactKind | None = None) -> ArtifactList:
     execution = executions.get_execution(session, account=account, execution_id=execution_id)
     return ArtifactList(artifacts=artifacts.public_artifacts(
-        session, store, execution=execution, kind=kind, settings=settings, now=now))
+        session, store, execution=execution, kind=kind.value if kind else None, settings=settings, now=now))

@@ -20,10 +20,10 @@ def execution_status(execution_id: str, session: SessionDep) -> dict:
 
 @router.post("/{execution_id}/claim")
 def claim(execution_id: str, body: ClaimRequest, session: SessionDep,
-          settings: SettingsDep, store: StoreDep) -> JobSpec:
+          settings: SettingsDep, store: StoreDep, now: NowDep) -> JobSpec:
     return executions.claim_execution(session, execution_id=execution_id,
                                       flow_run_id=body.flow_run_id, worker=body.worker,
-                                      settings=settings, store=store)
+                                      settings=settings, store=store, now=now)
 
 
 @router.post("/{execution_id}/heartbeat", status_code=status.HTTP_204_NO_CONTENT)
@@ -36,12 +36,12 @@ def heartbeat(execution_id: str, body: AttemptReport, session: SessionDep,
 
 @router.post("/{execution_id}/give-back", status_code=status.HTTP_204_NO_CONTENT)
 def give_back(execution_id: str, body: GiveBackRequest, session: SessionDep,
-              settings: SettingsDep, scheduler: SchedulerDep) -> None:
+              settings: SettingsDep, scheduler: SchedulerDep, now: NowDep) -> None:
     """The attempt failed for a reason not the script's own: retried, or failed when
     the attempts are spent."""
     execution = executions.running_execution(session, execution_id)
     attempts.give_back(session, execution, attempt=body.attempt or execution.attempt,
-                       reason=body.reason, settings=settings, scheduler=scheduler)
+                       reason=body.reason, settings=settings, scheduler=scheduler, now=now)
 
 
 @router.post("/{execution_id}/logs", status_code=status.HTTP_204_NO_CONTENT)
@@ -54,7 +54,7 @@ def append_logs(execution_id: str, body: LogBatch, session: SessionDep,
 @router.post("/{execution_id}/output-uploads")
 def output_uploads(execution_id: str, body: OutputUploadRequest, session: SessionDep,
                    settings: SettingsDep, store: StoreDep) -> OutputUploads:
-    execution = executions.running_execution(session, execution_id, body.attempt)
+    execution = executions.reporting_execution(session, execution_id, body.attempt)
     return OutputUploads(uploads=artifacts.offer_output_uploads(
         store, execution=execution, files=body.files, settings=settings))
 
@@ -63,7 +63,7 @@ def output_uploads(execution_id: str, body: OutputUploadRequest, session: Sessio
              status_code=status.HTTP_204_NO_CONTENT)
 def complete_output_upload(execution_id: str, body: OutputCompletion, session: SessionDep,
                            store: StoreDep) -> None:
-    execution = executions.running_execution(session, execution_id)
+    execution = executions.reporting_execution(session, execution_id)
     artifacts.complete_output_upload(store, execution=execution, completion=body)
 
 

@@ -1,21 +1,15 @@
 """What the batch and schedule flows ask of the API, with the worker token."""
 
 from fastapi import APIRouter, Depends, Response, status
-from pydantic import BaseModel
-
 from rgrid_api.api.deps import (NowDep, SchedulerDep, SessionDep, SettingsDep, StoreDep,
                                 require_worker)
 from rgrid_api.services import batches, schedules
-from rgrid_common.protocol import BatchPlan, ClaimRequest, JobSpec
+from rgrid_common.protocol import BatchPlan, CancelRequest, ClaimRequest, JobSpec
 
 router = APIRouter(prefix="/api/v1/worker/batches", tags=["worker"],
                    dependencies=[Depends(require_worker)])
 schedules_router = APIRouter(prefix="/api/v1/worker/schedules", tags=["worker"],
                              dependencies=[Depends(require_worker)])
-
-
-class CancelRequest(BaseModel):
-    reason: str
 
 
 @router.post("/{batch_id}/plan")
@@ -27,15 +21,16 @@ def plan(batch_id: str, session: SessionDep, now: NowDep) -> BatchPlan:
 @router.post("/{batch_id}/claim-next", response_model=JobSpec,
              responses={204: {"description": "Nothing left to claim."}})
 def claim_next(batch_id: str, body: ClaimRequest, session: SessionDep, settings: SettingsDep,
-               store: StoreDep) -> JobSpec | Response:
+               store: StoreDep, now: NowDep) -> JobSpec | Response:
     job = batches.claim_next(session, batch_id=batch_id, flow_run_id=body.flow_run_id,
-                             worker=body.worker, settings=settings, store=store)
+                             worker=body.worker, settings=settings, store=store, now=now)
     return job if job else Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{batch_id}/cancel-queued")
-def cancel_queued(batch_id: str, body: CancelRequest, session: SessionDep) -> dict:
-    return {"cancelled": batches.cancel_queued(session, batch_id, body.reason)}
+def cancel_queued(batch_id: str, body: CancelRequest, session: SessionDep,
+                  now: NowDep) -> dict:
+    return {"cancelled": batches.cancel_queued(session, batch_id, body.reason, now)}
 
 
 @schedules_router.post("/{schedule_id}/fire", status_code=status.HTTP_201_CREATED)
@@ -48,5 +43,5 @@ def fire_schedule(schedule_id: str, session: SessionDep, settings: SettingsDep,
 
 
 @router.post("/{batch_id}/finish", status_code=status.HTTP_204_NO_CONTENT)
-def finish(batch_id: str, session: SessionDep) -> None:
-    batches.finish(session, batch_id)
+def finish(batch_id: str, session: SessionDep, now: NowDep) -> None:
+    batches.finish(session, batch_id, now)

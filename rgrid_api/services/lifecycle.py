@@ -1,0 +1,130 @@
+"""The one place an execution's status changes.
+
+Each move is one conditional UPDATE: it changes only a row whose status is one from which
+``ALLOWED_TRANSITIONS`` lets it reach the new one (and whose attempt or claimant, where
+given, is still the caller's). So whatever races — two flow runs claiming, a worker
+finishing as its owner cancels, the sweep requeueing as a heartbeat lands — exactly one
+wins, and the others learn it from the count of rows moved, not from an exception.
+
+Nothing here commits: the caller adds what belongs with the move (log lines, outputs)
+and commits once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
+
+from rgrid_api.models import Execution
+from rgrid_common.status import ExecutionStatus, sources_of
+
+QUEUED, RUNNING = ExecutionStatus.QUEUED, ExecutionStatus.RUNNING
+_NOT_CLAIMED = {"claimed_by": None, "worker": None, "started_at": None, "heartbeat_at": None}
+
+
+def _moved(new: ExecutionStatus, now: datetime, values: dict[str, Any]) -> dict[str, Any]:
+    """What a move to ``new`` writes besides ``values``: its status and its clock."""
+    stamps: dict[str, Any] = {}
+    if new == RUNNING:
+        stamps = {"started_at": now, "heartbeat_at": now}
+    elif new == QUEUED:
+        stamps = dict(_NOT_CLAIMED)
+    elif new.is_finished:
+        stamps = {"finished_at": now}
+    return {**stamps, **values, "status": new.value}
+
+
+def _move(session: Session, new: ExecutionStatus, *conditions, now: datetime,
+          execution: Execution | None = None, **values: Any) -> int:
+    """Moves the executions matching ``conditions`` that may reach ``new``; how many.
+    ``execution``, when given and moved, holds the values written (sessions here keep
+    their objects past a commit)."""
+    allowed = [status.value for status in sources_of(new)]
+    written = _moved(new, now, values)
+    statement = (update(Execution)
+                 .where(Execution.status.in_(allowed), *conditions)
+                 .values(**written))
+    moved = session.execute(statement).rowcount
+    if moved and execution is not None:
+        for name, value in written.items():
+            set_committed_value(execution, name, value)
+    return moved
+
+
+def _one(execution: Execution | str):
+    return Execution.id == (execution if isinstance(execution, str) else execution.id)
+
+
+def claim(session: Session, execution_id: str, *, flow_run_id: str, worker: str,
+          now: datetime) -> bool:
+    """``queued → running`` for one flow run: the claim that makes it the only runner."""
+    return bool(_move(session, RUNNING, _one(execution_id), Execution.status == QUEUED.value,
+                      now=now, claimed_by=flow_run_id, worker=worker))
+
+
+def claim_next_in_batch(session: Session, *, batch_id: str, parallel: int, flow_run_id: str,
+                        worker: str, now: datetime) -> str | None:
+    """The batch's first queued item ``→ running`` for a shard, unless ``parallel`` items
+    run already; its id, or None. One statement both picks and bounds."""
+    item, peer = aliased(Execution), aliased(Execution)
+    first_queued = (select(item.id).where(item.batch_id == batch_id,
+                                          item.status == QUEUED.value)
+                    .order_by(item.batch_index).limit(1).scalar_subquery())
+    running = (select(func.count(peer.id)).where(peer.batch_id == batch_id,
+                                                 peer.status == RUNNING.value)
+               .scalar_subquery())
+    statement = (update(Execution)
+                 .where(Execution.id == first_queued, Execution.status == QUEUED.value,
+                        running < parallel)
+                 .values(**_moved(RUNNING, now, {"claimed_by": flow_run_id,
+                                                 "worker": worker}))
+                 .returning(Execution.id)
+                 .execution_options(synchronize_session=False))
+    return session.execute(statement).scalar()
+
+
+def requeue(session: Session, execution: Execution, *, attempt: int, now: datetime,
+            **values: Any) -> bool:
+    """``running → queued`` for the next attempt, if ``attempt`` is still the current one:
+    its attempt failed for a reason not its own."""
+    return bool(_move(session, QUEUED, _one(execution), Execution.status == RUNNING.value,
+                      Execution.attempt == attempt, now=now, execution=execution,
+                      attempt=attempt + 1, flow_run_id=None, **values))
+
+
+def finish(session: Session, execution: Execution, status: ExecutionStatus, *,
+           now: datetime, attempt: int | None = None, from_status: ExecutionStatus = RUNNING,
+           also: tuple = (), **values: Any) -> bool:
+    """``from_status → status`` (a finished one), if ``attempt`` (when given) is current
+    and the conditions ``also`` hold: a worker's report, attempts spent, or a result
+    served from the cache."""
+    if not status.is_finished:
+        raise ValueError(f"{status.value} is not a finished status")
+    conditions = [_one(execution), Execution.status == from_status.value, *also]
+    if attempt is not None:
+        conditions.append(Execution.attempt == attempt)
+    return bool(_move(session, status, *conditions, now=now, execution=execution, **values))
+
+
+def cancel(session: Session, *conditions, now: datetime, reason: str) -> list[str]:
+    """Queued or running executions matching ``conditions`` ``→ cancelled``; their ids.
+    A running one keeps its claimant, so its worker may still report the outputs it
+    wrote before it was stopped."""
+    allowed = [status.value for status in sources_of(ExecutionStatus.CANCELLED)]
+    statement = (update(Execution)
+                 .where(Execution.status.in_(allowed), *conditions)
+                 .values(**_moved(ExecutionStatus.CANCELLED, now, {"error": reason}))
+                 .returning(Execution.id)
+                 .execution_options(synchronize_session=False))
+    return list(session.scalars(statement))
+
+
+def cancel_queued_in_batch(session: Session, batch_id: str, *, now: datetime,
+                           reason: str) -> int:
+    """``queued → cancelled`` for a batch's items that have not started."""
+    return len(cancel(session, Execution.batch_id == batch_id,
+                      Execution.status == QUEUED.value, now=now, reason=reason))
