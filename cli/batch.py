@@ -17,6 +17,7 @@ from cli.client import ApiClient
 from cli.output import err_console
 from cli.outputs import download_outputs
 from rgrid_common.errors import InvalidInput
+from rgrid_common.status import BatchStatus
 
 BATCH_FAILURES_FILE = "batch_failures.txt"
 PARALLEL_ITEMS = 4
@@ -57,7 +58,7 @@ def follow_batch(client: ApiClient, batch_id: str, *, poll_seconds: float,
             live.update(Text(progress_line(batch, time.monotonic() - started)))
             if on_poll:
                 on_poll()
-            if batch["status"] == "finished":
+            if BatchStatus(batch["status"]).is_finished:  # every item ended, or cancelled
                 break
             time.sleep(poll_seconds)
     if not err_console.is_terminal:

@@ -7,8 +7,8 @@ from importlib import metadata
 
 import typer
 
-from cli.commands import (accounts, artifacts, batches, cache, executions, nodes, retry, run,
-                          schedules)
+from cli.commands import (accounts, artifacts, batches, cache, cancel, executions, nodes,
+                          retry, run, schedules)
 from cli.config import CliSettings
 from cli.output import err_console
 from rgrid_common.errors import InvalidInput, RGridError
@@ -24,6 +24,7 @@ app.command()(artifacts.download)
 app.command()(artifacts.artifacts)
 app.command()(batches.watch)
 app.command()(retry.retry)
+app.command()(cancel.cancel)
 app.command()(accounts.runtimes)
 app.command()(nodes.nodes)
 app.command()(accounts.login)

@@ -104,3 +104,28 @@ def test_shards_claim_items_in_order_never_more_than_parallel_at_once(
         item["id"] for item in items], "each item claimed once, in order"
     plan = api.post(f"{base}/plan", headers=worker_headers).json()
     assert (plan["queued"], plan["running"]) == (0, 2)
+
+
+def test_a_cancelled_batch_stops_every_item_and_its_coordinator_is_told(
+        api, alice, worker_headers):
+    batch = _create(alice, items=3)  # parallel 2
+    base = f"/api/v1/worker/batches/{batch['id']}"
+    running = api.post(f"{base}/claim-next", json={"flow_run_id": "shard-0", "worker": "w"},
+                       headers=worker_headers).json()
+
+    cancelled = alice.post(f"/api/v1/batches/{batch['id']}/cancel", {})
+
+    assert cancelled.json() == {"id": batch["id"], "status": "cancelled", "cancelled": 3}
+    counts = alice.get(f"/api/v1/batches/{batch['id']}").json()["counts"]
+    assert (counts["cancelled"], counts["queued"], counts["running"]) == (3, 0, 0)
+    plan = api.post(f"{base}/plan", headers=worker_headers).json()
+    assert (plan["queued"], plan["running"], plan["cancelled"]) == (0, 0, True)
+    assert api.post(f"{base}/claim-next", json={"flow_run_id": "shard-1", "worker": "w"},
+                    headers=worker_headers).status_code == 204
+    heartbeat = api.post(f"/api/v1/worker/executions/{running['execution_id']}/heartbeat",
+                         json={"attempt": 1}, headers=worker_headers)
+    assert heartbeat.status_code == 409, "the running item's worker stops it"
+    assert api.post(f"{base}/finish", headers=worker_headers).status_code == 204
+    again = alice.post(f"/api/v1/batches/{batch['id']}/cancel", {}).json()
+    assert (again["status"], again["cancelled"]) == ("cancelled", 0), \
+        "the coordinator's finish leaves a cancelled batch cancelled"
