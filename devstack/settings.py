@@ -34,7 +34,8 @@ class DevSettings(BaseSettings):
     worker_query_seconds: float = Field(
         0.5, description="How often the worker polls Prefect; latency of a run's start.")
     heartbeat_seconds: float = Field(
-        10, description="How often a worker says, per running execution, that it lives.")
+        5, description="How often a worker says, per running execution, that it lives "
+                       "(and learns whether it was cancelled).")
     lost_after_seconds: float = Field(
         60, description="Silence after which the API retries a worker's executions elsewhere.")
     package_index_url: str = Field("https://pypi.org/simple",

@@ -28,7 +28,8 @@ class WorkerSettings(BaseSettings):
         description="What the batch flow starts, `parallel` times, to run its items.")
     log_flush_seconds: float = 0.2
     heartbeat_seconds: float = Field(
-        10, description="How often a running execution tells the API its worker lives.")
+        5, description="How often a running execution tells the API its worker lives; "
+                       "also how soon a cancelled one is stopped.")
     max_log_chars: int = Field(16 * 1024 * 1024,
                                description="Output kept per execution; the rest is dropped.")
     package_index_url: str = Field(

@@ -38,5 +38,10 @@ def watch(
         err_console.print(f"\nStopped watching; {batch_id} goes on.")
         raise typer.Exit(DETACHED_EXIT_CODE) from None
     counts = batch["counts"]
-    err_console.print(f"{counts['succeeded']} succeeded, "
-                      f"{counts['failed'] + counts['timed_out'] + counts['cancelled']} failed")
+    failed = counts["failed"] + counts["timed_out"]
+    line = f"{counts['succeeded']} succeeded, {failed + counts['cancelled']} failed"
+    if counts["cancelled"]:
+        line += f" ({counts['cancelled']} cancelled)"
+    if batch["status"] == "cancelled":
+        line = f"Batch cancelled: {line}"
+    err_console.print(line)

@@ -119,7 +119,8 @@ def follow_execution(client: ApiClient, execution: dict, *, detach: bool, as_jso
         final = wait_until_finished(client, execution_id, poll_seconds=cli_settings.poll_seconds)
     except KeyboardInterrupt:
         err_console.print(f"\nDetached; {execution_id} goes on. Follow it with "
-                          f"`rgrid logs {execution_id} --follow`.")
+                          f"`rgrid logs {execution_id} --follow`; stop it with "
+                          f"`rgrid cancel {execution_id}`.")
         return DETACHED_EXIT_CODE
     _bring_outputs_back(client, execution_id, output_dir, remote_only)
     if as_json:

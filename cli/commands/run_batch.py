@@ -62,7 +62,8 @@ def follow_batch_to_the_end(client: ApiClient, batch: dict, files: list[str],
                      on_poll=downloader.collect if downloader else None)
     except KeyboardInterrupt:
         err_console.print(f"\nDetached; batch {batch['id']} goes on. "
-                          f"Follow it with `rgrid watch {batch['id']}`.")
+                          f"Follow it with `rgrid watch {batch['id']}`; stop it with "
+                          f"`rgrid cancel {batch['id']}`.")
         return DETACHED_EXIT_CODE
     if downloader:
         downloader.finish()
