@@ -117,6 +117,9 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
     except Exception as exc:  # noqa: BLE001 - each such failure is retried or reported
         return _give_back_or_fail(exc, job, control_plane)
     report.attempt = job.attempt
+    if shipper.undelivered_chars:  # the API refused or was unreachable to the end
+        report.notes = [*report.notes, f"{shipper.undelivered_chars:,} characters of "
+                        "output could not be delivered to the API; the log is incomplete"]
     if changed_to is None:
         control_plane.finish(execution_id, report)
         return report.status

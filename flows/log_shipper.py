@@ -11,14 +11,22 @@ from rgrid_common.protocol import LogChunkIn
 
 log = logging.getLogger(__name__)
 MAX_CHUNK_CHARS = 64 * 1024
+# One request carries at most this much log text: the API refuses bodies over 8 MB, and
+# JSON escaping can make text up to six times longer.
+MAX_REQUEST_BYTES = 1024 * 1024
+MAX_REQUEST_CHUNKS = 500  # LogBatch allows 1000
 STDERR_TAIL_CHARS = 8 * 1024
+FINAL_FLUSH_TRIES = 3
 
 
 class LogShipper:
     """Thread-safe sink: ``write(stream, text)`` from reader threads, flushed periodically.
 
     Every chunk gets a sequence number in arrival order; the API skips a seq it already
-    holds, so resending after a failed POST never duplicates output.
+    holds, so resending after a failed POST never duplicates output. Consecutive writes to
+    one stream share a chunk (up to ``MAX_CHUNK_CHARS``) until it is first sent; a flush
+    sends requests of at most ``MAX_REQUEST_BYTES`` until nothing is pending. What waits
+    in memory is bounded by ``max_chars``: output past it is dropped, with a note.
     """
 
     def __init__(self, control_plane: ControlPlane, execution_id: str, *,
@@ -28,10 +36,14 @@ class LogShipper:
         self._flush_seconds = flush_seconds
         self._pending: deque[LogChunkIn] = deque()
         self._lock = threading.Lock()
+        self._send_lock = threading.Lock()  # one flush at a time keeps the order
         self._seq = first_seq
+        self._sent_up_to = first_seq - 1  # chunks up to this seq may be stored: never grown
         self._max_chars = max_chars
         self._kept_chars = 0
+        self._truncated = False
         self._stderr_tail = ""
+        self.undelivered_chars = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
 
@@ -42,7 +54,13 @@ class LogShipper:
     def __exit__(self, *_exc) -> None:
         self._stop.set()
         self._thread.join()
-        self.flush()
+        for _ in range(FINAL_FLUSH_TRIES):
+            if self.flush():
+                return
+        with self._lock:
+            self.undelivered_chars = sum(len(chunk.data) for chunk in self._pending)
+        log.error("%d characters of output of %s could not be delivered",
+                  self.undelivered_chars, self._execution_id)
 
     def note(self, text: str) -> None:
         """RGrid's own lines (dependency installs, …): in the log's stderr, but never
@@ -58,19 +76,29 @@ class LogShipper:
     def _append(self, stream: str, text: str) -> None:
         with self._lock:
             text = self._within_budget(stream, text)
-            for start in range(0, len(text), MAX_CHUNK_CHARS):
+            while text:
+                last = self._pending[-1] if self._pending else None
+                if (last is not None and last.stream == stream
+                        and last.seq > self._sent_up_to
+                        and len(last.data) < MAX_CHUNK_CHARS):
+                    room = MAX_CHUNK_CHARS - len(last.data)
+                    last.data += text[:room]
+                    text = text[room:]
+                    continue
                 self._pending.append(LogChunkIn(seq=self._seq, stream=stream,
-                                                data=text[start:start + MAX_CHUNK_CHARS]))
+                                                data=text[:MAX_CHUNK_CHARS]))
                 self._seq += 1
+                text = text[MAX_CHUNK_CHARS:]
 
     def _within_budget(self, stream: str, text: str) -> str:
         """Output past ``max_chars`` is dropped, with one note saying so."""
         room = self._max_chars - self._kept_chars
-        if room <= 0:
-            return ""
-        self._kept_chars += len(text)
         if len(text) <= room:
+            self._kept_chars += len(text)
             return text
+        if self._truncated:
+            return ""
+        self._truncated, self._kept_chars = True, self._max_chars
         return text[:room] + (f"\n[rgrid: output truncated after {self._max_chars:,} "
                               "characters]\n")
 
@@ -78,20 +106,37 @@ class LogShipper:
     def stderr_tail(self) -> str:
         return self._stderr_tail
 
-    def flush(self) -> None:
+    def flush(self) -> bool:
+        """Sends what is pending, a bounded request at a time; False when a request
+        failed (what it held stays pending, for the next flush)."""
+        with self._send_lock:
+            while batch := self._next_request():
+                try:
+                    self._control_plane.send_logs(self._execution_id, batch)
+                except Exception:  # kept pending and retried on the next flush
+                    log.warning("could not send %d log chunks of %r; will retry", len(batch),
+                                self._execution_id, exc_info=True)
+                    return False
+                with self._lock:
+                    for _ in batch:
+                        self._pending.popleft()
+            return True
+
+    def _next_request(self) -> list[LogChunkIn]:
+        """The oldest pending chunks that fit one request; they stop growing from now."""
+        batch: list[LogChunkIn] = []
+        size = 0
         with self._lock:
-            batch = list(self._pending)
-        if not batch:
-            return
-        try:
-            self._control_plane.send_logs(self._execution_id, batch)
-        except Exception:  # kept pending and retried on the next flush
-            log.warning("could not send %d log chunks of %r; will retry", len(batch),
-                        self._execution_id, exc_info=True)
-            return
-        with self._lock:
-            for _ in batch:
-                self._pending.popleft()
+            for chunk in self._pending:
+                chunk_size = len(chunk.data.encode("utf-8", "surrogatepass"))
+                if batch and (size + chunk_size > MAX_REQUEST_BYTES
+                              or len(batch) == MAX_REQUEST_CHUNKS):
+                    break
+                batch.append(chunk)
+                size += chunk_size
+            if batch:
+                self._sent_up_to = max(self._sent_up_to, batch[-1].seq)
+        return batch
 
     def _run(self) -> None:
         while not self._stop.wait(self._flush_seconds):

@@ -150,3 +150,31 @@ def test_an_engine_lost_mid_run_is_retried_not_taken_for_a_timeout(
     assert (state["status"], state["attempt"]) == ("queued", 2), "retried, not timed out"
     assert "The Docker engine went away while" in state["retried_errors"][0]
     assert engine.containers.list(all=True, filters=labels) == [], "and its container removed"
+
+
+def test_a_script_printing_200_mb_keeps_the_first_max_log_chars_and_says_so(
+        alice, control_plane, tmp_path):
+    """The log shipper's requests stay under the API's request limit however much is
+    printed, so the kept part arrives whole, in order, with the note saying where it
+    stops."""
+    line = "x" * 1023 + "\n"
+    execution = submit(alice, script_content=(
+        "import sys\n"
+        f"line = {line!r}\n"
+        "for n in range(200 * 1024):\n"
+        "    sys.stdout.write(line)\n"
+        "print('the end')\n"))
+    settings = _worker_settings(tmp_path)
+
+    assert run_execution(execution["id"], flow_run_id="fr-1", settings=settings,
+                         control_plane=control_plane).value == "succeeded"
+
+    text, after = [], -1
+    while page := alice.get(f"/api/v1/executions/{execution['id']}/logs",
+                            params={"after": after, "limit": 1000}).json()["chunks"]:
+        text += [chunk["data"] for chunk in page if chunk["stream"] == "stdout"]
+        after = page[-1]["seq"]
+    text = "".join(text)
+    kept = settings.max_log_chars
+    note = f"\n[rgrid: output truncated after {kept:,} characters]\n"
+    assert text == (line * (kept // len(line) + 1))[:kept] + note
