@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rgrid_common.files import write_private
+
 DEFAULT_API_URL = "http://127.0.0.1:8700"
 
 
@@ -47,10 +49,5 @@ def read_config(path: Path) -> dict:
 
 
 def write_config(path: Path, *, api_url: str, api_key: str) -> None:
-    """Write atomically with mode 0600: the file holds a secret."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"api_url": api_url, "api_key": api_key}, handle, indent=2)
-    os.replace(tmp, path)
+    """Written atomically with mode 0600: the file holds a secret."""
+    write_private(path, json.dumps({"api_url": api_url, "api_key": api_key}, indent=2))

@@ -26,6 +26,7 @@ from devstack.processes import ManagedProcess, http_ok
 from devstack.settings import DevSettings
 from rgrid_api.core.config import DEFAULT_RUNTIMES
 from rgrid_common.errors import RGridError
+from rgrid_common.files import write_private
 from work_pools import CONTROL_POOL, PROCESS_POOL, WorkPoolSpec, ensure_batch_queue
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -249,11 +250,7 @@ class DevStack:
         missing = [name for name in SECRET_NAMES if name not in stored]
         if missing:
             stored.update({name: secrets.token_urlsafe(32) for name in missing})
-            partial = path.with_name(".secrets.json.part")
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(stored, handle)
-            os.replace(partial, path)
+            write_private(path, json.dumps(stored))
         return stored
 
 

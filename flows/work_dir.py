@@ -3,7 +3,6 @@ it before the container starts, and afterwards the files the script left there."
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import shutil
 import stat
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from rgrid_common.files import content_type
 from rgrid_common.protocol import InputDownload, JobSpec
 from rgrid_common.transfer import download_verified
 
@@ -29,7 +29,7 @@ class LocalOutput:
 
     @property
     def content_type(self) -> str:
-        return mimetypes.guess_type(self.path)[0] or "application/octet-stream"
+        return content_type(self.path)
 
 
 @contextmanager

@@ -4,11 +4,12 @@ the shapes it shares with users' requests are imported from there."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from rgrid_api.models import as_utc
 from rgrid_common.errors import InvalidInput
 from rgrid_common.protocol import SHA256, BlobRef, LogChunkIn, UploadCompletion, UploadTarget
 from rgrid_common.status import ExecutionStatus
@@ -16,9 +17,7 @@ from rgrid_common.validation import Text, check_env
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
+    return None if value is None else as_utc(value)
 
 
 class AccountCreate(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,6 +23,17 @@ def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
 
 
 @lru_cache
+@contextmanager
+def committed(session: Session) -> Iterator[None]:
+    """What the block writes is committed together or, if it raises, not at all."""
+    try:
+        yield
+    except Exception:
+        session.rollback()
+        raise
+    session.commit()
+
+
 def get_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import posixpath
 import re
 from datetime import datetime, timedelta
@@ -15,8 +14,10 @@ from rgrid_api.models import Account, Artifact, Execution, as_utc
 from rgrid_api.schemas import ArtifactPublic, BlobCompletion, InputFile, UploadOffer
 from rgrid_api.storage import ObjectStore, SignedUpload
 from rgrid_common.errors import InvalidInput, NotFound
-from rgrid_common.protocol import (BlobRef, InputDownload, MultipartTarget, OutputCompletion,
-                                   OutputFile, OutputUpload, PartTarget, UploadCompletion)
+from rgrid_common.files import content_type
+from rgrid_common.protocol import (BlobRef, InputDownload, MultipartTarget,
+                                   OutputCompletion, OutputFile, OutputUpload, PartTarget,
+                                   UploadCompletion)
 from rgrid_common.status import ArtifactKind
 from rgrid_common.validation import output_path_problem, printable
 
@@ -31,10 +32,6 @@ def blob_key(account_id: str, sha256: str, encoding: str = "identity") -> str:
 
 def output_key(execution_id: str, path: str) -> str:
     return f"executions/{execution_id}/outputs/{path}"
-
-
-def _content_type(name: str) -> str:
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 
@@ -117,7 +114,7 @@ def record_inputs(session: Session, store: ObjectStore, *, execution: Execution,
         session.add(Artifact(
             account_id=execution.account_id, execution_id=execution.id, kind=INPUT,
             path=item.name, arg_indexes=item.arg_indexes, size=item.size, sha256=item.sha256,
-            content_type=_content_type(item.name), encoding=item.encoding, key=key,
+            content_type=content_type(item.name), encoding=item.encoding, key=key,
             expires_at=as_utc(held.modified) + timedelta(days=settings.retention_days)))
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
+from rgrid_api.core.db import committed
 from rgrid_api.models import Account, Batch, Execution
 from rgrid_api.schemas import BatchCreate, BatchPublic
 from rgrid_api.services import executions, idempotency, lifecycle
@@ -80,15 +81,11 @@ def _record_and_schedule(session: Session, batch: Batch, scheduler: FlowRunSched
                          now: datetime, add_items: list) -> Batch:
     """The batch and every item (``add_items[i](i)`` adds item i), committed together or
     not at all, then the batch's flow run."""
-    session.add(batch)
-    session.flush()
-    try:
+    with committed(session):
+        session.add(batch)
+        session.flush()
         for index, add_item in enumerate(add_items):
             add_item(index)
-    except RGridError:
-        session.rollback()
-        raise
-    session.commit()
     if plan(session, batch.id).queued == 0:  # every item answered by the result cache
         finish(session, batch.id, now)
         return batch

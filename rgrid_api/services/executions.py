@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
+from rgrid_api.core.db import committed
 from rgrid_api.models import Account, Execution, LogChunk, as_utc
 from rgrid_api.runtimes import Runtime, RuntimeCatalogue
 from rgrid_api.schemas import ExecutionCreate, ItemSpec, ScriptSpec
@@ -145,12 +146,8 @@ def retry_execution(session: Session, *, account: Account, execution_id: str,
                     settings: Settings, scheduler: FlowRunScheduler, store: ObjectStore,
                     now: datetime) -> Execution:
     original = get_execution(session, account=account, execution_id=execution_id)
-    try:
+    with committed(session):
         execution = clone_execution(session, store, original, settings=settings, now=now)
-    except RGridError:
-        session.rollback()
-        raise
-    session.commit()
     return _schedule(session, execution, scheduler)
 
 
@@ -162,14 +159,10 @@ def create_execution(session: Session, *, account: Account, request: ExecutionCr
     checked = checked_spec(request, settings)
 
     def submit() -> Execution:
-        try:
+        with committed(session):
             execution = add_execution(session, store, account=account, checked=checked,
                                       item=request, settings=settings, now=now,
                                       idempotency_key=idempotency_key)
-        except RGridError:
-            session.rollback()
-            raise
-        session.commit()
         if execution.cached_from:
             return execution
         return _schedule(session, execution, scheduler)

@@ -9,12 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
+from rgrid_api.core.db import committed
 from rgrid_api.models import Account, Batch, Schedule
 from rgrid_api.schemas import BatchCreate, ScheduleCreate, SchedulePublic
 from rgrid_api.services import artifacts, batches, executions
 from rgrid_api.services.executions import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
-from rgrid_common.errors import NotFound, RGridError
+from rgrid_common.errors import NotFound
 
 
 def create_schedule(session: Session, *, account: Account, request: ScheduleCreate,
@@ -28,16 +29,12 @@ def create_schedule(session: Session, *, account: Account, request: ScheduleCrea
     schedule = Schedule(account_id=account.id, cron=request.cron,
                         every_seconds=request.every_seconds, script_name=spec.script_name,
                         batch=spec.model_dump(mode="json"))
-    session.add(schedule)
-    session.flush()
-    try:
+    with committed(session):
+        session.add(schedule)
+        session.flush()
         schedule.deployment_id = scheduler.create_schedule(
             schedule_id=schedule.id, account_id=account.id, cron=request.cron,
             every_seconds=request.every_seconds)
-    except RGridError:
-        session.rollback()
-        raise
-    session.commit()
     return schedule
 
 

@@ -1,7 +1,6 @@
 """The local object store's signed URLs (S3 serves its own; these answer only when the
 local backend is configured)."""
 
-import mimetypes
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
@@ -10,6 +9,7 @@ from fastapi.responses import FileResponse
 from rgrid_api.api.deps import StoreDep
 from rgrid_api.storage.local import ROUTE, LocalObjectStore
 from rgrid_common.errors import Forbidden, InvalidInput, NotFound
+from rgrid_common.files import content_type
 
 router = APIRouter(prefix=ROUTE, tags=["storage"], include_in_schema=False)
 
@@ -45,6 +45,6 @@ def download(key: str, store: StoreDep, expires: int, sig: str,
     path = local.path_of(key)
     if not path.is_file():
         raise NotFound("The object no longer exists.", "It may have expired.")
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    media_type = content_type(path.name)
     headers = {"Content-Encoding": enc} if enc != "identity" else None
     return FileResponse(path, media_type=media_type, headers=headers)
