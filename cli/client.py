@@ -10,7 +10,7 @@ import httpx
 from cli import http
 from cli.config import CliSettings
 from cli.output import err_console
-from rgrid_common.errors import ApiTimeout, ApiUnreachable, Unauthorized, error_from_problem
+from rgrid_common.errors import ApiTimeout, ApiUnreachable, Unauthorized, checked_answer
 
 # No answer to a sent request: the API may have it, so only a keyed request goes again.
 RETRYABLE = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError,
@@ -72,14 +72,7 @@ class ApiClient:
         except httpx.TransportError as exc:
             raise ApiUnreachable(f"RGrid API not reachable at {self.api_url}.",
                                  START_HINT) from exc
-        if response.is_success:
-            return response.json() if response.content else None
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"message": f"The API answered {response.status_code} "
-                                  f"{response.reason_phrase}."}
-        raise error_from_problem(problem)
+        return checked_answer(response)
 
     def close(self) -> None:
         self._http.close()

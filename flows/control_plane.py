@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from flows.settings import WorkerSettings
-from rgrid_common.errors import Conflict, error_from_problem
+from rgrid_common.errors import Conflict, checked_answer
 from rgrid_common.protocol import (BatchPlan, FinishRequest, JobSpec, LogChunkIn,
                                    OutputCompletion, OutputFile, OutputUpload, OutputUploads)
 from rgrid_common.status import ExecutionStatus
@@ -102,13 +102,7 @@ class ControlPlane:
 
     @staticmethod
     def _checked(response: httpx.Response):
-        if response.is_success:
-            return response.json() if response.content else None
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"message": f"RGrid API answered {response.status_code}"}
-        raise error_from_problem(problem)
+        return checked_answer(response)
 
     def close(self) -> None:
         self._http.close()

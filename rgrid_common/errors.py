@@ -101,3 +101,19 @@ def error_from_problem(problem: dict) -> RGridError:
     """Rebuild the typed error an API answer describes."""
     cls = ERRORS_BY_CODE.get(problem.get("code", ""), RGridError)
     return cls(problem.get("message", "Unknown error"), problem.get("hint", ""))
+
+
+def checked_answer(response):
+    """An ``httpx.Response`` of the RGrid API: its JSON (None when empty) or, for an error,
+    the typed error its body describes; a body that is not a problem (a proxy's page)
+    still names the status."""
+    if response.is_success:
+        return response.json() if response.content else None
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = None
+    if not isinstance(problem, dict):
+        problem = {"message": f"The RGrid API answered {response.status_code} "
+                              f"{response.reason_phrase}."}
+    raise error_from_problem(problem)
