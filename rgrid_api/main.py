@@ -18,7 +18,7 @@ from rgrid_api.errors import install_error_handlers, limit_request_size
 from rgrid_api.core.db import session_scope
 from rgrid_api.models import utcnow
 from rgrid_api.services import attempts
-from rgrid_api.services.executions import FlowRunScheduler
+from rgrid_api.services.flow_runs import FlowRunScheduler
 from rgrid_api.services.flow_runs import PrefectFlowRunScheduler
 from rgrid_api.storage import build_object_store
 from rgrid_api.storage.local import ROUTE as STORAGE_ROUTE

@@ -16,7 +16,7 @@ from rgrid_api.core.db import session_scope
 from rgrid_api.core.security import secrets_equal
 from rgrid_api.models import Account
 from rgrid_api.services.accounts import account_for_key
-from rgrid_api.services.executions import FlowRunScheduler
+from rgrid_api.services.flow_runs import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import ServiceUnavailable, Unauthorized
 

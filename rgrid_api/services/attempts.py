@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from rgrid_api.core.config import Settings
 from rgrid_api.models import Batch, Execution, as_utc
 from rgrid_api.services import lifecycle
-from rgrid_api.services.executions import FlowRunScheduler, add_note
+from rgrid_api.services.flow_runs import FlowRunScheduler
+from rgrid_api.services.logs import add_note
 from rgrid_api.services.flow_runs import UNKNOWN
 from rgrid_common.errors import Conflict, RGridError
 from rgrid_common.status import ExecutionStatus

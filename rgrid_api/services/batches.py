@@ -12,10 +12,10 @@ from rgrid_api.core.config import Settings
 from rgrid_api.core.db import committed
 from rgrid_api.models import Account, Batch, Execution
 from rgrid_api.schemas import BatchCreate, BatchPublic
-from rgrid_api.services import executions, idempotency, lifecycle
-from rgrid_api.services.executions import FlowRunScheduler
+from rgrid_api.services import executions, idempotency, lifecycle, worker_side
+from rgrid_api.services.flow_runs import FlowRunScheduler, started_or_undone
 from rgrid_api.storage import ObjectStore
-from rgrid_common.errors import Conflict, NotFound, RGridError
+from rgrid_common.errors import Conflict, NotFound
 from rgrid_common.protocol import BatchPlan, JobSpec
 from rgrid_common.status import BatchStatus, ExecutionStatus
 
@@ -45,14 +45,13 @@ def create_batch(session: Session, *, account: Account, request: BatchCreate,
 
 def _schedule(session: Session, batch: Batch, scheduler: FlowRunScheduler) -> None:
     """The batch's flow run; if Prefect cannot take it, the batch and its items go."""
-    try:
-        batch.flow_run_id = scheduler.schedule_batch(batch_id=batch.id,
-                                                     account_id=batch.account_id)
-    except RGridError:
+    def undo() -> None:
         session.execute(Execution.__table__.delete().where(Execution.batch_id == batch.id))
         session.delete(batch)
-        session.commit()
-        raise
+
+    batch.flow_run_id = started_or_undone(
+        session, lambda: scheduler.schedule_batch(batch_id=batch.id,
+                                                  account_id=batch.account_id), undo)
     session.commit()
 
 
@@ -179,7 +178,7 @@ def claim_next(session: Session, *, batch_id: str, flow_run_id: str, worker: str
                                                 now=now)
         session.commit()
         if claimed is not None:
-            return executions.claimed_job(session, execution_id=claimed,
+            return worker_side.claimed_job(session, execution_id=claimed,
                                           flow_run_id=flow_run_id, settings=settings,
                                           store=store)
         if not _may_start_more(session, batch):

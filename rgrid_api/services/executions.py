@@ -6,43 +6,23 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
 from rgrid_api.core.db import committed
-from rgrid_api.models import Account, Execution, LogChunk, as_utc
+from rgrid_api.models import Account, Execution, as_utc
 from rgrid_api.runtimes import Runtime, RuntimeCatalogue
 from rgrid_api.schemas import ExecutionCreate, ItemSpec, ScriptSpec
-from rgrid_api.services import artifacts, idempotency, lifecycle, result_cache
+from rgrid_api.services import artifacts, idempotency, lifecycle, logs, result_cache
+from rgrid_api.services.flow_runs import FlowRunScheduler, started_or_undone
 from rgrid_api.storage import ObjectStore
-from rgrid_common.errors import Conflict, InvalidInput, NotFound, RGridError
-from rgrid_common.protocol import WORK_DIR, FinishRequest, JobSpec, LogChunkIn
+from rgrid_common.errors import Conflict, InvalidInput, NotFound
 from rgrid_common.requirements import Requirements, parse_requirements
 from rgrid_common.status import ExecutionStatus
 
 _SAFE_SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]*$")
-
-
-class FlowRunScheduler(Protocol):
-    def schedule(self, *, execution_id: str, account_id: str, attempt: int = 1) -> str: ...
-
-    def schedule_batch(self, *, batch_id: str, account_id: str, attempt: int = 1) -> str: ...
-
-    def create_schedule(self, *, schedule_id: str, account_id: str, cron: str | None,
-                        every_seconds: int | None) -> str: ...
-
-    def delete_schedule(self, deployment_id: str) -> None: ...
-
-    def mark_crashed(self, flow_run_id: str, message: str) -> None: ...
-
-    def cancel_flow_run(self, flow_run_id: str, message: str) -> None: ...
-
-    def ended_flow_runs(self, flow_run_ids: list[str]) -> dict[str, str]: ...
-
-    def next_run_at(self, deployment_id: str) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -173,13 +153,10 @@ def create_execution(session: Session, *, account: Account, request: ExecutionCr
 
 def _schedule(session: Session, execution: Execution, scheduler: FlowRunScheduler) -> Execution:
     """The execution's flow run; if Prefect cannot take it, the execution goes."""
-    try:
-        execution.flow_run_id = scheduler.schedule(execution_id=execution.id,
-                                                   account_id=execution.account_id)
-    except RGridError:
-        session.delete(execution)
-        session.commit()
-        raise
+    execution.flow_run_id = started_or_undone(
+        session, lambda: scheduler.schedule(execution_id=execution.id,
+                                            account_id=execution.account_id),
+        undo=lambda: session.delete(execution))
     session.commit()
     return execution
 
@@ -248,187 +225,9 @@ def cancel_where(session: Session, *conditions, now: datetime) -> int:
     queued = lifecycle.cancel(session, Execution.status == ExecutionStatus.QUEUED.value,
                               *conditions, now=now, reason=CANCELLED_BY_OWNER)
     for execution_id in queued:
-        add_note(session, execution_id, f"[rgrid] {CANCELLED_BY_OWNER}\n")
+        logs.add_note(session, execution_id, f"[rgrid] {CANCELLED_BY_OWNER}\n")
     running = lifecycle.cancel(session, *conditions, now=now, reason=CANCELLED_BY_OWNER)
     return len(queued) + len(running)
-
-
-def read_logs(session: Session, *, execution: Execution, after: int, stream: str | None,
-              limit: int) -> list[LogChunk]:
-    """An execution served from the cache has the logs of the one that ran."""
-    logs_of = execution.cached_from or execution.id
-    query = select(LogChunk).where(LogChunk.execution_id == logs_of, LogChunk.seq > after)
-    if stream is not None:
-        query = query.where(LogChunk.stream == stream)
-    return list(session.scalars(query.order_by(LogChunk.seq).limit(limit)))
-
-
-# --- the worker's side ------------------------------------------------------------------
-
-
-def _execution_by_id(session: Session, execution_id: str) -> Execution:
-    execution = session.get(Execution, execution_id)
-    if execution is None:
-        raise NotFound(f"Execution {execution_id!r} not found.")
-    return execution
-
-
-def claim_execution(session: Session, *, execution_id: str, flow_run_id: str, worker: str,
-                    settings: Settings, store: ObjectStore, now: datetime) -> JobSpec:
-    """Atomically move ``queued → running`` for one flow run; a second claimant gets 409.
-
-    The conditional UPDATE is the claim: whatever races or retries happen in Prefect, only
-    one flow run ever runs an execution. The same flow run claiming again (a retry of it)
-    gets the job back.
-    """
-    lifecycle.claim(session, execution_id, flow_run_id=flow_run_id, worker=worker, now=now)
-    session.commit()
-    return claimed_job(session, execution_id=execution_id, flow_run_id=flow_run_id,
-                       settings=settings, store=store)
-
-
-def claimed_job(session: Session, *, execution_id: str, flow_run_id: str, settings: Settings,
-                store: ObjectStore) -> JobSpec:
-    """The job of an execution ``flow_run_id`` has claimed; 409 for any other claimant."""
-    execution = _execution_by_id(session, execution_id)
-    session.refresh(execution)  # the claim was an UPDATE of the row, not of this object
-    if not (execution.status == ExecutionStatus.RUNNING.value
-            and execution.claimed_by == flow_run_id):
-        raise Conflict(f"Execution {execution_id!r} is {execution.status}, "
-                       f"claimed by {execution.claimed_by!r}.")
-    return _job_spec(session, store, execution, settings)
-
-
-def _job_spec(session: Session, store: ObjectStore, execution: Execution,
-              settings: Settings) -> JobSpec:
-    runtime = RuntimeCatalogue(settings.runtimes, settings.default_runtime).resolve(
-        execution.runtime, execution.script_name)
-    args = artifacts.container_args(session, execution, WORK_DIR)
-    return JobSpec(
-        execution_id=execution.id,
-        inputs=artifacts.input_downloads(session, store, execution=execution,
-                                         settings=settings),
-        image=execution.image,
-        script_name=execution.script_name,
-        script_content=execution.script_content,
-        command=runtime.command(f"{WORK_DIR}/{execution.script_name}", args),
-        env=execution.env,
-        memory_mb=execution.memory_mb,
-        cpus=execution.cpus,
-        pids_limit=settings.pids_limit,
-        timeout_seconds=execution.timeout_seconds,
-        attempt=execution.attempt,
-        log_seq_start=next_log_seq(session, execution.id),
-        requirements=execution.requirements,
-    )
-
-
-def next_log_seq(session: Session, execution_id: str) -> int:
-    """Where a new attempt's (or the API's own) log lines go: after everything stored."""
-    last = session.scalar(select(func.max(LogChunk.seq))
-                          .where(LogChunk.execution_id == execution_id))
-    return 0 if last is None else last + 1
-
-
-def add_note(session: Session, execution_id: str, text: str) -> None:
-    """A line of RGrid's own in the execution's log (stderr), so `rgrid logs` tells the
-    story. Only for an execution no worker is shipping logs of."""
-    session.add(LogChunk(execution_id=execution_id, seq=next_log_seq(session, execution_id),
-                         stream="stderr", data=text))
-    session.flush()
-
-
-def append_logs(session: Session, *, execution_id: str, chunks: list[LogChunkIn],
-                settings: Settings) -> None:
-    """Store log chunks; a chunk already stored (same seq, resent on retry) is skipped."""
-    _execution_by_id(session, execution_id)
-    seqs = [chunk.seq for chunk in chunks]
-    known = set(session.scalars(select(LogChunk.seq).where(
-        LogChunk.execution_id == execution_id, LogChunk.seq.in_(seqs))))
-    for chunk in chunks:
-        if chunk.seq in known:
-            continue
-        if len(chunk.data) > settings.max_log_chunk_bytes:
-            raise InvalidInput("Log chunk too large.")
-        session.add(LogChunk(execution_id=execution_id, seq=chunk.seq, stream=chunk.stream,
-                             data=chunk.data))
-        known.add(chunk.seq)
-    session.commit()
-
-
-def status_of(session: Session, execution_id: str) -> str:
-    return _execution_by_id(session, execution_id).status
-
-
-def running_execution(session: Session, execution_id: str,
-                      attempt: int | None = None) -> Execution:
-    """The execution, if it is running and ``attempt`` (when given) is still its current
-    one: a worker that lost its execution (it was retried elsewhere) gets 409."""
-    execution = _execution_by_id(session, execution_id)
-    if execution.status != ExecutionStatus.RUNNING.value:
-        raise Conflict(f"Execution {execution_id!r} is {execution.status}, not running.")
-    _ensure_current(execution, attempt)
-    return execution
-
-
-def reporting_execution(session: Session, execution_id: str,
-                        attempt: int | None = None) -> Execution:
-    """The execution, if its worker may still report outputs: it runs, or it was cancelled
-    while ``attempt`` ran (what the script wrote before it was stopped is kept)."""
-    execution = _execution_by_id(session, execution_id)
-    if not was_cancelled_while_running(execution):
-        return running_execution(session, execution_id, attempt)
-    _ensure_current(execution, attempt)
-    return execution
-
-
-def _ensure_current(execution: Execution, attempt: int | None) -> None:
-    if attempt is not None and attempt != execution.attempt:
-        raise Conflict(f"Attempt {attempt} of execution {execution.id!r} is no longer "
-                       f"current; attempt {execution.attempt} is.")
-
-
-def record_heartbeat(session: Session, *, execution_id: str, attempt: int | None,
-                     now: datetime) -> None:
-    running_execution(session, execution_id, attempt).heartbeat_at = now
-    session.commit()
-
-
-def finish_execution(session: Session, *, execution_id: str, request: FinishRequest,
-                     store: ObjectStore, settings: Settings, now: datetime) -> Execution:
-    """The worker's report. Sent again (a retry of the request), it is a no-op. For an
-    execution cancelled while this attempt ran, only what the script wrote is kept: the
-    status stays ``cancelled``."""
-    execution = _execution_by_id(session, execution_id)
-    current = ExecutionStatus(execution.status)
-    if current == request.status and current.is_finished:
-        return execution
-    _ensure_current(execution, request.attempt)
-    if was_cancelled_while_running(execution):
-        artifacts.record_outputs(session, store, execution=execution, files=request.outputs,
-                                 settings=settings, now=now)
-        execution.notes = request.notes
-        session.commit()
-        return execution
-    if not lifecycle.finish(session, execution, request.status, now=now,
-                            attempt=request.attempt):
-        session.rollback()
-        raise Conflict(f"Execution {execution.id!r} cannot go from {execution.status} "
-                       f"to {request.status.value}.")
-    artifacts.record_outputs(session, store, execution=execution, files=request.outputs,
-                             settings=settings, now=now)
-    execution.exit_code = request.exit_code
-    execution.error = request.error
-    execution.dependency_cache = request.dependency_cache
-    execution.notes = request.notes
-    session.commit()
-    return execution
-
-
-def was_cancelled_while_running(execution: Execution) -> bool:
-    """Cancelled after a flow run claimed it: that worker may still report its outputs."""
-    return (execution.status == ExecutionStatus.CANCELLED.value
-            and execution.claimed_by is not None)
 
 
 def duration_seconds(execution: Execution) -> float | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Protocol
 from uuid import UUID
 
 import httpx
@@ -20,12 +21,47 @@ from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Crashed
+from sqlalchemy.orm import Session
 
-from rgrid_common.errors import InvalidInput, ServiceUnavailable
+from rgrid_common.errors import InvalidInput, RGridError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 READ_PAGE = 200  # the most flow runs Prefect returns per read
 UNKNOWN = "unknown to Prefect"
+
+
+def started_or_undone(session: Session, start: Callable[[], str],
+                      undo: Callable[[], None]) -> str:
+    """The id of the flow run ``start()`` makes; if Prefect cannot take it, ``undo()``
+    removes what was recorded for the run (committed), so nothing half-made remains, and
+    the error goes on to the caller."""
+    try:
+        return start()
+    except RGridError:
+        undo()
+        session.commit()
+        raise
+
+
+class FlowRunScheduler(Protocol):
+    """What the services ask of Prefect; ``PrefectFlowRunScheduler`` is the one there is."""
+
+    def schedule(self, *, execution_id: str, account_id: str, attempt: int = 1) -> str: ...
+
+    def schedule_batch(self, *, batch_id: str, account_id: str, attempt: int = 1) -> str: ...
+
+    def create_schedule(self, *, schedule_id: str, account_id: str, cron: str | None,
+                        every_seconds: int | None) -> str: ...
+
+    def delete_schedule(self, deployment_id: str) -> None: ...
+
+    def mark_crashed(self, flow_run_id: str, message: str) -> None: ...
+
+    def cancel_flow_run(self, flow_run_id: str, message: str) -> None: ...
+
+    def ended_flow_runs(self, flow_run_ids: list[str]) -> dict[str, str]: ...
+
+    def next_run_at(self, deployment_id: str) -> datetime | None: ...
 
 
 class PrefectFlowRunScheduler:

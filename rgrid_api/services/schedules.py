@@ -13,7 +13,7 @@ from rgrid_api.core.db import committed
 from rgrid_api.models import Account, Batch, Schedule
 from rgrid_api.schemas import BatchCreate, ScheduleCreate, SchedulePublic
 from rgrid_api.services import artifacts, batches, executions
-from rgrid_api.services.executions import FlowRunScheduler
+from rgrid_api.services.flow_runs import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import NotFound
 

@@ -9,7 +9,7 @@ from rgrid_api.models import MAX_LOG_SEQ, Execution
 from rgrid_api.schemas import (ArtifactList, BatchPublic, BatchRetry, CancelOutcome,
                                ExecutionCreate, ExecutionList, ExecutionPublic, LogChunkPublic,
                                LogPage)
-from rgrid_api.services import artifacts, batches, executions
+from rgrid_api.services import artifacts, batches, executions, logs
 from rgrid_common.status import ArtifactKind, ExecutionStatus
 
 router = APIRouter(prefix="/api/v1/executions", tags=["executions"])
@@ -85,7 +85,7 @@ def read_logs(execution_id: str, account: CurrentAccount, session: SessionDep,
     # Read the status before the chunks: a finished status then guarantees every chunk
     # the worker sent is in this page or a later one.
     current = ExecutionStatus(execution.status)
-    chunks = executions.read_logs(session, execution=execution, after=after, stream=stream,
+    chunks = logs.read_logs(session, execution=execution, after=after, stream=stream,
                                   limit=limit)
     return LogPage(
         chunks=[LogChunkPublic(seq=c.seq, stream=c.stream, data=c.data) for c in chunks],
