@@ -1,7 +1,8 @@
 """Tells the API, while an execution runs, that its worker is alive.
 
 The API gives an execution whose heartbeats stop to another worker (after
-``RGRID_LOST_AFTER_SECONDS``). A refused heartbeat means that happened to this attempt.
+``RGRID_LOST_AFTER_SECONDS``). A refused heartbeat means that happened to this attempt,
+or its owner cancelled it: either way the attempt's container is stopped (``on_lost``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from flows.control_plane import ControlPlane
+from flows.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -22,28 +24,27 @@ class Heartbeat:
         self._on_lost = on_lost
         self._execution_id = execution_id
         self._attempt = attempt
-        self._every = every_seconds
-        self._stop = threading.Event()
         self.lost = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._beats = Periodic("heartbeat", every_seconds, self._beat)
 
     def __enter__(self) -> Heartbeat:
-        self._thread.start()
+        self._beats.start()
         return self
 
     def __exit__(self, *_exc) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._beats.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            try:
-                if not self._control_plane.heartbeat(self._execution_id, self._attempt):
-                    log.warning("attempt %d of %s was given to another worker; stopping it",
-                                self._attempt, self._execution_id)
-                    self.lost.set()
-                    if self._on_lost:
-                        self._on_lost()
-                    return
-            except Exception:  # a missed beat is harmless; the threshold is many beats
-                log.warning("heartbeat of %s failed", self._execution_id, exc_info=True)
+    def _beat(self) -> None:
+        """No more beats once the API refused one."""
+        try:
+            if self._control_plane.heartbeat(self._execution_id, self._attempt):
+                return
+        except Exception:  # a missed beat is harmless; the threshold is many beats
+            log.warning("heartbeat of %s failed", self._execution_id, exc_info=True)
+            return
+        log.warning("attempt %d of %s is no longer this worker's (given to another, or "
+                    "cancelled); stopping it", self._attempt, self._execution_id)
+        self.lost.set()
+        self._beats.stop_soon()
+        if self._on_lost:
+            self._on_lost()

@@ -7,6 +7,7 @@ import threading
 from collections import deque
 
 from flows.control_plane import ControlPlane
+from flows.periodic import Periodic
 from rgrid_common.protocol import LogChunkIn
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ class LogShipper:
                  flush_seconds: float, max_chars: int, first_seq: int = 0) -> None:
         self._control_plane = control_plane
         self._execution_id = execution_id
-        self._flush_seconds = flush_seconds
         self._pending: deque[LogChunkIn] = deque()
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()  # one flush at a time keeps the order
@@ -44,16 +44,14 @@ class LogShipper:
         self._truncated = False
         self._stderr_tail = ""
         self.undelivered_chars = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
+        self._flushes = Periodic("log-shipper", flush_seconds, self.flush)
 
     def __enter__(self) -> LogShipper:
-        self._thread.start()
+        self._flushes.start()
         return self
 
     def __exit__(self, *_exc) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._flushes.stop()
         for _ in range(FINAL_FLUSH_TRIES):
             if self.flush():
                 return
@@ -137,7 +135,3 @@ class LogShipper:
             if batch:
                 self._sent_up_to = max(self._sent_up_to, batch[-1].seq)
         return batch
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._flush_seconds):
-            self.flush()
