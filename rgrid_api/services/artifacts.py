@@ -111,11 +111,28 @@ def record_inputs(session: Session, store: ObjectStore, *, execution: Execution,
         if held is None or held.size != item.bytes_stored:
             raise InvalidInput(f"Input {item.name!r} was not uploaded completely.",
                                "Run the command again; the upload is retried.")
-        session.add(Artifact(
-            account_id=execution.account_id, execution_id=execution.id, kind=INPUT,
-            path=item.name, arg_indexes=item.arg_indexes, size=item.size, sha256=item.sha256,
-            content_type=content_type(item.name), encoding=item.encoding, key=key,
-            expires_at=as_utc(held.modified) + timedelta(days=settings.retention_days)))
+        _add(session, execution, INPUT, item.name, item, key=key,
+             content_type=content_type(item.name), arg_indexes=item.arg_indexes,
+             expires_at=as_utc(held.modified) + timedelta(days=settings.retention_days))
+
+
+def _add(session: Session, execution: Execution, kind: str, path: str, blob: BlobRef | Artifact,
+         *, key: str, content_type: str, expires_at: datetime,
+         arg_indexes: list[int] | None = None) -> None:
+    """The one place an artifact row is made: ``blob`` (its size, hash and encoding),
+    stored under ``key``, as ``path`` of ``execution``."""
+    session.add(Artifact(
+        account_id=execution.account_id, execution_id=execution.id, kind=kind, path=path,
+        arg_indexes=arg_indexes, size=blob.size, sha256=blob.sha256, encoding=blob.encoding,
+        content_type=content_type, key=key, expires_at=expires_at))
+
+
+def add_link(session: Session, artifact: Artifact, *, to: Execution) -> None:
+    """The same stored object, with the same expiry, as ``to``'s too: a retry's inputs, a
+    cache hit's outputs."""
+    _add(session, to, artifact.kind, artifact.path, artifact, key=artifact.key,
+         content_type=artifact.content_type, expires_at=artifact.expires_at,
+         arg_indexes=artifact.arg_indexes)
 
 
 def copy_inputs(session: Session, store: ObjectStore, *, source: Execution, target: Execution,
@@ -125,11 +142,7 @@ def copy_inputs(session: Session, store: ObjectStore, *, source: Execution, targ
         if as_utc(artifact.expires_at) <= now or store.stat(artifact.key) is None:
             raise InvalidInput(f"Input {artifact.path!r} of {source.id} has expired.",
                                "Run the script again with the file instead of retrying.")
-        session.add(Artifact(
-            account_id=target.account_id, execution_id=target.id, kind=INPUT,
-            path=artifact.path, arg_indexes=artifact.arg_indexes, size=artifact.size,
-            sha256=artifact.sha256, content_type=artifact.content_type,
-            encoding=artifact.encoding, key=artifact.key, expires_at=artifact.expires_at))
+        add_link(session, artifact, to=target)
 
 
 def input_downloads(session: Session, store: ObjectStore, *, execution: Execution,
@@ -186,11 +199,9 @@ def record_outputs(session: Session, store: ObjectStore, *, execution: Execution
         held = store.stat(key)
         if held is None or held.size != item.bytes_stored:
             raise InvalidInput(f"Output {item.path!r} was not uploaded completely.")
-        session.add(Artifact(
-            account_id=execution.account_id, execution_id=execution.id, kind=OUTPUT,
-            path=item.path, size=item.size, sha256=item.sha256,
-            content_type=item.content_type, encoding=item.encoding, key=key,
-            expires_at=now + timedelta(days=settings.retention_days)))
+        _add(session, execution, OUTPUT, item.path, item, key=key,
+             content_type=item.content_type,
+             expires_at=now + timedelta(days=settings.retention_days))
 
 
 def _check_outputs(files: list[OutputFile], settings: Settings) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from rgrid_api.models import Account, Artifact, Execution, as_utc
 from rgrid_api.schemas import CacheCounts, CacheStats, ItemSpec, ResultCacheStats, ScriptSpec
-from rgrid_api.services import lifecycle
+from rgrid_api.services import artifacts, lifecycle
 from rgrid_api.storage import ObjectStore
 from rgrid_common.requirements import Requirements
 from rgrid_common.status import ArtifactKind, CacheOutcome, ExecutionStatus
@@ -81,11 +81,7 @@ def serve_from_cache(session: Session, execution: Execution, source: Execution,
                      result_cache=HIT)
     for output in session.scalars(select(Artifact).where(Artifact.execution_id == source.id,
                                                          Artifact.kind == OUTPUT)):
-        session.add(Artifact(
-            account_id=execution.account_id, execution_id=execution.id, kind=OUTPUT,
-            path=output.path, size=output.size, sha256=output.sha256,
-            content_type=output.content_type, encoding=output.encoding, key=output.key,
-            expires_at=output.expires_at))
+        artifacts.add_link(session, output, to=execution)
 
 
 def stats(session: Session, *, account: Account, now: datetime) -> CacheStats:
