@@ -116,8 +116,8 @@ def record_inputs(session: Session, store: ObjectStore, *, execution: Execution,
              expires_at=as_utc(held.modified) + timedelta(days=settings.retention_days))
 
 
-def _add(session: Session, execution: Execution, kind: str, path: str, blob: BlobRef | Artifact,
-         *, key: str, content_type: str, expires_at: datetime,
+def _add(session: Session, execution: Execution, kind: str, path: str,
+         blob: BlobRef | Artifact, *, key: str, content_type: str, expires_at: datetime,
          arg_indexes: list[int] | None = None) -> None:
     """The one place an artifact row is made: ``blob`` (its size, hash and encoding),
     stored under ``key``, as ``path`` of ``execution``."""
