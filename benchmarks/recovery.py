@@ -37,6 +37,7 @@ from devstack.stack import DevStack  # noqa: E402
 from hetzner_autoscaler.__main__ import connected, run_rounds  # noqa: E402
 from hetzner_autoscaler.settings import AutoscalerSettings  # noqa: E402
 from tests.fake_hetzner import FakeHetzner  # noqa: E402
+from rgrid_common.names import EXECUTE_FLOW  # noqa: E402
 from tests.helpers import wait_for, worker_polling  # noqa: E402
 from work_pools import PROCESS_POOL  # noqa: E402
 
@@ -96,7 +97,7 @@ def one_burst(stack: DevStack) -> float:
     with SyncPrefectClient(api=stack.settings.prefect_api_url) as prefect:
         prefect.create_work_pool(WorkPoolCreate(name=pool, type="process"))
         deployment = prefect.create_deployment(
-            flow_id=prefect.create_flow_from_name("rgrid-execute"), name=pool,
+            flow_id=prefect.create_flow_from_name(EXECUTE_FLOW), name=pool,
             entrypoint="flows.execute:execute", work_pool_name=pool)
     settings = AutoscalerSettings(
         api_url=stack.settings.api_url, worker_token=stack.secret("worker_token"),

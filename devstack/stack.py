@@ -20,11 +20,14 @@ from prefect.workers.process import ProcessWorker
 from blocks.object_storage import DEFAULT_BLOCK_NAME, S3Location, save_s3_block
 from cli.config import read_config, write_config
 from devstack.engine import Say, ensure_docker_engine
+from devstack.environment import environment_for
 from devstack.images import ensure_runtime_images
 from devstack.postgres import ensure_prefect_database
 from devstack.processes import ManagedProcess, http_ok
 from devstack.settings import DevSettings
+from flows.settings import WorkerSettings
 from rgrid_api.core.config import DEFAULT_RUNTIMES
+from rgrid_api.core.config import Settings as ApiSettings
 from rgrid_common.errors import RGridError
 from rgrid_common.files import write_private
 from work_pools import CONTROL_POOL, PROCESS_POOL, WorkPoolSpec, ensure_batch_queue
@@ -100,33 +103,31 @@ class DevStack:
         secrets_ = self._secrets()
         env = {
             **os.environ,
-            "RGRID_HOST": self.settings.host,
-            "RGRID_PORT": str(self.settings.api_port),
-            "RGRID_DATABASE_URL": f"sqlite:///{self.home / 'rgrid.db'}",
-            "RGRID_PREFECT_API_URL": self.settings.prefect_api_url,
-            "RGRID_ADMIN_KEY": secrets_["admin_key"],
-            "RGRID_WORKER_TOKEN": secrets_["worker_token"],
-            "RGRID_PUBLIC_URL": self.settings.api_url,
-            "RGRID_LOST_AFTER_SECONDS": str(self.settings.lost_after_seconds),
-            **self._storage_env(secrets_),
+            **environment_for(
+                ApiSettings, host=self.settings.host, port=self.settings.api_port,
+                database_url=f"sqlite:///{self.home / 'rgrid.db'}",
+                prefect_api_url=self.settings.prefect_api_url,
+                admin_key=secrets_["admin_key"], worker_token=secrets_["worker_token"],
+                public_url=self.settings.api_url,
+                lost_after_seconds=self.settings.lost_after_seconds,
+                **self._storage_settings(secrets_)),
         }
         self._ensure_service("api", [sys.executable, "-m", "rgrid_api"], env,
                              f"{self.settings.api_url}/api/health", timeout=60)
 
-    def _storage_env(self, secrets_: dict[str, str]) -> dict[str, str]:
+    def _storage_settings(self, secrets_: dict[str, str]) -> dict[str, object]:
         """The local store is a folder in the dev home; an S3 store's location and
         credentials go into a Prefect block, which the API loads."""
         if self.settings.storage_backend == "local":
-            return {"RGRID_STORAGE_BACKEND": "local",
-                    "RGRID_STORAGE_DIR": str(self.home / "objects"),
-                    "RGRID_STORAGE_SIGNING_KEY": secrets_["storage_signing_key"]}
+            return {"storage_backend": "local", "storage_dir": self.home / "objects",
+                    "storage_signing_key": secrets_["storage_signing_key"]}
         save_s3_block(self.settings.prefect_api_url, S3Location(
             endpoint=self.settings.s3_endpoint, access_key=self.settings.s3_access_key,
             secret_key=self.settings.s3_secret_key.get_secret_value(),
             bucket=self.settings.s3_bucket))
         self.say(f"✓ S3 storage block {DEFAULT_BLOCK_NAME!r} saved "
                  f"({self.settings.s3_endpoint}, bucket {self.settings.s3_bucket!r})")
-        return {"RGRID_STORAGE_BACKEND": "s3", "RGRID_STORAGE_BLOCK": DEFAULT_BLOCK_NAME}
+        return {"storage_backend": "s3", "storage_block": DEFAULT_BLOCK_NAME}
 
     def _start_worker(self) -> None:
         if not self.settings.start_worker:
@@ -155,14 +156,13 @@ class DevStack:
             **self._prefect_env(),
             "PREFECT_WORKER_QUERY_SECONDS": str(self.settings.worker_query_seconds),
             "PREFECT_WORKER_PREFETCH_SECONDS": "0",
-            "RGRID_API_URL": self.settings.api_url,
-            "RGRID_WORKER_TOKEN": self._secrets()["worker_token"],
-            "RGRID_WORKER_NAME": name,
-            "RGRID_HEARTBEAT_SECONDS": str(self.settings.heartbeat_seconds),
-            "RGRID_PACKAGE_INDEX_URL": self.settings.package_index_url,
+            **environment_for(
+                WorkerSettings, api_url=self.settings.api_url,
+                worker_token=self._secrets()["worker_token"], worker_name=name,
+                heartbeat_seconds=self.settings.heartbeat_seconds,
+                package_index_url=self.settings.package_index_url,
+                package_index_cert=self.settings.package_index_cert),
         }
-        if self.settings.package_index_cert:
-            env["RGRID_PACKAGE_INDEX_CERT"] = str(self.settings.package_index_cert)
         argv = [sys.executable, "-m", "work_pools.warm_worker", "--pool", pool.name,
                 "--name", name, "--limit", str(limit or self.settings.worker_limit)]
         pid = process.start(argv, env=env, cwd=self.home)

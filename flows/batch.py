@@ -41,6 +41,7 @@ from prefect.states import Cancelled
 from flows.control_plane import ControlPlane
 from flows.execute import run_claimed, worker_clients
 from flows.settings import WorkerSettings
+from rgrid_common.names import BATCH_FLOW, EXECUTE_FLOW, SHARD_FLOW
 from rgrid_common.protocol import BatchPlan, JobSpec
 from rgrid_common.status import ExecutionStatus
 
@@ -48,14 +49,13 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 FAILURES = (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
 READ_PAGE = 200  # the most flow runs Prefect returns per read
-SINGLE_RUN_FLOW = "rgrid-execute"
 STEP_ASIDE_CHECK_SECONDS = 1.0  # a shard asks Prefect at most this often
 # A single run due for less than this is one a worker with a free slot is still about to
 # take (workers poll every 0.5 s here, 10 s by Prefect's default).
 WAITING_AFTER_SECONDS = 1.0
 
 
-@task(name="rgrid-batch-shard-run", cache_policy=NONE)
+@task(name=f"{SHARD_FLOW}-run", cache_policy=NONE)
 def start_shard(batch_id: str, number: int, fail_fast: bool, deployment: str) -> UUID:
     """Shard ``number`` of this coordinator (a replacement coordinator numbers anew)."""
     name = f"{batch_id}-shard-{number}"
@@ -63,7 +63,7 @@ def start_shard(batch_id: str, number: int, fail_fast: bool, deployment: str) ->
                                                      "fail_fast": fail_fast},
                              flow_run_name=name, timeout=0,
                              idempotency_key=f"{flow_run.get_id()}-shard-{number}",
-                             tags=["rgrid", "rgrid-batch-shard"])
+                             tags=["rgrid", SHARD_FLOW])
     return started.id
 
 
@@ -108,7 +108,7 @@ def run_batch(batch_id: str, *, settings: WorkerSettings, control_plane: Control
     return plan
 
 
-@flow(name="rgrid-batch")
+@flow(name=BATCH_FLOW)
 def batch(batch_id: str) -> str | State:
     """Ends Cancelled in Prefect when the batch's owner cancelled it."""
     settings = WorkerSettings()
@@ -160,7 +160,7 @@ def single_runs_waiting_on(client: SyncPrefectClient, pool: str | None) -> Calla
         checked_at = time.monotonic()
         due = datetime.now(timezone.utc) - timedelta(seconds=WAITING_AFTER_SECONDS)
         return bool(client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[SINGLE_RUN_FLOW])),
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[EXECUTE_FLOW])),
             work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[pool])),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(
@@ -179,7 +179,7 @@ def _stop_early_on_failure(batch_id: str, job: JobSpec, status: ExecutionStatus,
         log.info("fail-fast: cancelled %d queued items of %s", cancelled, batch_id)
 
 
-@flow(name="rgrid-batch-shard")
+@flow(name=SHARD_FLOW)
 def batch_shard(batch_id: str, fail_fast: bool = False) -> int:
     settings = WorkerSettings()
     control_plane = ControlPlane.from_settings(settings)

@@ -28,6 +28,7 @@ from flows.outputs import storable, upload_outputs
 from flows.settings import WorkerSettings
 from flows.work_dir import changed_files, fingerprints, fresh_work_dir, place_inputs, place_script
 from rgrid_common.errors import Conflict, RGridError
+from rgrid_common.names import EXECUTE_FLOW
 from rgrid_common.protocol import FinishRequest, JobSpec
 from rgrid_common.status import ExecutionStatus
 
@@ -223,7 +224,7 @@ def _report_crash(_flow, flow_run_, state) -> None:
         control_plane.close()
 
 
-@flow(name="rgrid-execute", on_failure=[_report_crash], on_crashed=[_report_crash])
+@flow(name=EXECUTE_FLOW, on_failure=[_report_crash], on_crashed=[_report_crash])
 def execute(execution_id: str) -> str | State:
     """Ends Cancelled in Prefect when the execution's owner cancelled it."""
     settings = WorkerSettings()

@@ -8,9 +8,10 @@ from prefect import flow
 
 from flows.control_plane import ControlPlane
 from flows.settings import WorkerSettings
+from rgrid_common.names import SCHEDULED_BATCH_FLOW
 
 
-@flow(name="rgrid-scheduled-batch")
+@flow(name=SCHEDULED_BATCH_FLOW)
 def scheduled_batch(schedule_id: str) -> str:
     control_plane = ControlPlane.from_settings(WorkerSettings())
     try:

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rgrid_common.names import SHARD_DEPLOYMENT
+
 
 class WorkerSettings(BaseSettings):
     # On a node, the control plane's URL and token come from the file cloud-init wrote,
@@ -24,7 +26,7 @@ class WorkerSettings(BaseSettings):
         None, description="Docker engine URL; unset means the environment's (DOCKER_HOST).")
     container_uid: int = Field(1000, description="Non-root uid the user's script runs as.")
     batch_shard_deployment: str = Field(
-        "rgrid-batch-shard/rgrid-batch-shard",
+        SHARD_DEPLOYMENT,
         description="What the batch flow starts, `parallel` times, to run its items.")
     log_flush_seconds: float = 0.2
     heartbeat_seconds: float = Field(

@@ -8,6 +8,8 @@ before the next shard (and a running shard steps aside for one; see ``flows.batc
 
 from dataclasses import dataclass
 
+from rgrid_common.names import BATCH_QUEUE_NAME, CONTROL_POOL_NAME, PROCESS_POOL_NAME
+
 
 @dataclass(frozen=True)
 class WorkPoolSpec:
@@ -24,18 +26,18 @@ class WorkQueueSpec:
 
 
 PROCESS_POOL = WorkPoolSpec(
-    name="rgrid-process",
+    name=PROCESS_POOL_NAME,
     type="process",
     description="Single-machine default: the worker runs each flow run as a local process.",
 )
 CONTROL_POOL = WorkPoolSpec(
-    name="rgrid-control",
+    name=CONTROL_POOL_NAME,
     type="process",
     description="Batch coordinators and schedule firings, served beside the control plane; "
                 "they only wait and start flow runs, and never take an execution's slot.",
 )
 BATCH_QUEUE = WorkQueueSpec(
-    name="batch-items", priority=10,
+    name=BATCH_QUEUE_NAME, priority=10,
     description="Batch shards: served after the pool's single runs (default queue).")
 
 

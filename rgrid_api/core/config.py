@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rgrid_common.names import BATCH_DEPLOYMENT, EXECUTE_DEPLOYMENT, SCHEDULED_BATCH_DEPLOYMENT
+
 DEFAULT_RUNTIMES = {
     "python3.11": "rgrid/python:3.11",
     "node20": "rgrid/node:20",
@@ -23,15 +25,15 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./rgrid.db"
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     execute_deployment: str = Field(
-        "rgrid-execute/rgrid-execute",
+        EXECUTE_DEPLOYMENT,
         description="Prefect deployment (flow/deployment) that runs one execution.",
     )
     batch_deployment: str = Field(
-        "rgrid-batch/rgrid-batch",
+        BATCH_DEPLOYMENT,
         description="Prefect deployment that fans a batch's executions out over the pool.",
     )
     schedule_deployment: str = Field(
-        "rgrid-scheduled-batch/rgrid-scheduled-batch",
+        SCHEDULED_BATCH_DEPLOYMENT,
         description="Prefect deployment each schedule's own deployment is made like.")
     admin_key: SecretStr | None = Field(None, description="Key that may create accounts.")
     worker_token: SecretStr | None = Field(

@@ -24,6 +24,7 @@ from prefect.states import Cancelled, Crashed
 from sqlalchemy.orm import Session
 
 from rgrid_common.errors import InvalidInput, RGridError, ServiceUnavailable
+from rgrid_common.names import SCHEDULED_BATCH_DEPLOYMENT
 
 log = logging.getLogger(__name__)
 READ_PAGE = 200  # the most flow runs Prefect returns per read
@@ -74,7 +75,7 @@ class PrefectFlowRunScheduler:
     """
 
     def __init__(self, *, api_url: str, deployment_name: str, batch_deployment_name: str,
-                 schedule_deployment_name: str = "rgrid-scheduled-batch/rgrid-scheduled-batch"
+                 schedule_deployment_name: str = SCHEDULED_BATCH_DEPLOYMENT
                  ) -> None:
         self.api_url = api_url
         self.deployment_name = deployment_name

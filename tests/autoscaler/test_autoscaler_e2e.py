@@ -18,6 +18,7 @@ from devstack.processes import ManagedProcess
 from hetzner_autoscaler.__main__ import connected
 from hetzner_autoscaler.settings import AutoscalerSettings
 from tests.conftest import write_script
+from rgrid_common.names import EXECUTE_FLOW
 from tests.helpers import wait_for
 from work_pools import PROCESS_POOL
 
@@ -101,7 +102,7 @@ def test_a_quota_error_stops_provisioning_for_the_round_and_is_reported(
     with SyncPrefectClient(api=empty_pool_stack.settings.prefect_api_url) as prefect:
         prefect.create_work_pool(WorkPoolCreate(name=pool, type="process"))
         deployment = prefect.create_deployment(
-            flow_id=prefect.create_flow_from_name("rgrid-execute"), name=pool,
+            flow_id=prefect.create_flow_from_name(EXECUTE_FLOW), name=pool,
             entrypoint="flows.execute:execute", work_pool_name=pool,
             parameter_openapi_schema=DeploymentCreate.model_fields[
                 "parameter_openapi_schema"].default)
