@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
 from cli import http
 from cli.config import CliSettings
@@ -37,14 +38,14 @@ class ApiClient:
         clean = {k: v for k, v in params.items() if v is not None}
         return self._request("GET", path, params=clean)
 
-    def post(self, path: str, body: dict) -> Any:
-        return self._request("POST", path, json=body)
+    def post(self, path: str, body: dict | BaseModel) -> Any:
+        return self._request("POST", path, json=_json(body))
 
-    def submit(self, path: str, body: dict) -> Any:
+    def submit(self, path: str, body: dict | BaseModel) -> Any:
         """POST a new execution or batch under a fresh idempotency key, sent again with the
         same key when no answer came (a timeout, a dropped connection): the API answers
         what the first request made, so a retry never makes a second one."""
-        keyed = {"json": body, "headers": {"Idempotency-Key": secrets.token_urlsafe(24)}}
+        keyed = {"json": _json(body), "headers": {"Idempotency-Key": secrets.token_urlsafe(24)}}
         for attempt in range(1, SUBMIT_ATTEMPTS):
             try:
                 return self._request("POST", path, **keyed)
@@ -76,3 +77,8 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _json(body: dict | BaseModel) -> dict:
+    """A request body: a model of ``rgrid_common`` as the API reads it, or a plain dict."""
+    return body.model_dump(mode="json") if isinstance(body, BaseModel) else body

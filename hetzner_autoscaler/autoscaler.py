@@ -26,6 +26,10 @@ from hetzner_autoscaler.decisions import Decision, NodeView, Observation, as_rec
 from hetzner_autoscaler.hetzner import HetznerNodes, Server
 from hetzner_autoscaler.settings import AutoscalerSettings
 from rgrid_common.errors import ProviderError
+from rgrid_common.protocol import AutoscalerEventIn, AutoscalerReport, Load, NodeReport
+from rgrid_common.status import AutoscalerEventKind, NodeState
+
+ERROR = AutoscalerEventKind.ERROR
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -58,7 +62,7 @@ class Autoscaler:
         try:
             servers = self._hetzner.servers()
         except ProviderError as exc:  # blind this round: nothing decided, the cause told
-            self._report([], [_event(now, "error", None, f"{exc.message} {exc.hint}".strip(),
+            self._report([], [_event(now, ERROR, None, f"{exc.message} {exc.hint}".strip(),
                                      code=exc.code)])
             return Round(Decision(reasons=[exc.message]), errors=[exc.message])
         seen = self._observe(servers, now)
@@ -81,14 +85,14 @@ class Autoscaler:
     def _observe(self, servers: list[Server], now: datetime) -> Observation:
         workers = {worker.name: worker.last_heartbeat_time for worker in
                    self._prefect.read_workers_for_work_pool(self._settings.work_pool)}
-        load = self._checked(self._control.get("/api/v1/control/load"))
+        load = Load.model_validate(self._checked(self._control.get("/api/v1/control/load")))
         views = tuple(NodeView(name=server.name, server_id=server.id,
                                created_at=server.created_at,
                                worker_seen_at=workers.get(server.name),
-                               running=load["running_by_worker"].get(server.name, 0))
+                               running=load.running_by_worker.get(server.name, 0))
                       for server in servers)
         return Observation(now=now, queued=self._waiting_flow_runs(now), nodes=views,
-                           mean_duration_seconds=load["mean_duration_seconds"])
+                           mean_duration_seconds=load.mean_duration_seconds)
 
     def _waiting_flow_runs(self, now: datetime) -> int:
         return self._prefect.count_flow_runs(
@@ -99,48 +103,52 @@ class Autoscaler:
                     any_=[StateType.SCHEDULED, StateType.PENDING])),
                 expected_start_time=FlowRunFilterExpectedStartTime(before_=now)))
 
-    def _decision_events(self, decision: Decision, now: datetime) -> list[dict]:
+    def _decision_events(self, decision: Decision, now: datetime) -> list[AutoscalerEventIn]:
         """A decision is logged when it acts or when its reasoning changed."""
         if not (decision.create or decision.remove) and decision.summary == self._last_summary:
             return []
         self._last_summary = decision.summary
-        return [{"at": now.isoformat(), "kind": "decision", "message": decision.summary,
-                 "details": as_record(decision)}]
+        return [AutoscalerEventIn(at=now, kind=AutoscalerEventKind.DECISION,
+                                  message=decision.summary, details=as_record(decision))]
 
-    def _delete(self, node: NodeView, reason: str, nodes: dict, outcome: Round,
-                now: datetime) -> dict:
+    def _delete(self, node: NodeView, reason: str, nodes: dict[str, NodeReport],
+                outcome: Round, now: datetime) -> AutoscalerEventIn:
         try:
             self._hetzner.delete(node.server_id)
         except ProviderError as exc:
             outcome.errors.append(exc.message)
-            return _event(now, "error", node.name, exc.message, code=exc.code)
-        nodes[node.name].update(state="deleted", delete_reason=reason)
+            return _event(now, ERROR, node.name, exc.message, code=exc.code)
+        nodes[node.name] = nodes[node.name].model_copy(
+            update={"state": NodeState.DELETED, "delete_reason": reason})
         outcome.deleted.append(node.name)
-        return _event(now, "delete", node.name, f"deleted {node.name}: {reason}")
+        return _event(now, AutoscalerEventKind.DELETE, node.name,
+                      f"deleted {node.name}: {reason}")
 
-    def _create(self, outcome: Round, now: datetime) -> tuple[dict, Server | None]:
+    def _create(self, outcome: Round, now: datetime
+                ) -> tuple[AutoscalerEventIn, Server | None]:
         name = f"{self._settings.node_name_prefix}-{secrets.token_hex(4)}"
         try:
             server = self._hetzner.create(name, render_cloud_init(self._settings, name))
         except ProviderError as exc:
             outcome.errors.append(exc.message)
-            return _event(now, "error", name, f"{exc.message} {exc.hint}".strip(),
+            return _event(now, ERROR, name, f"{exc.message} {exc.hint}".strip(),
                           code=exc.code), None
         outcome.created.append(name)
-        return _event(now, "provision", name, f"created {name} (server {server.id}, "
-                                              f"{self._settings.server_type})"), server
+        return _event(now, AutoscalerEventKind.PROVISION, name,
+                      f"created {name} (server {server.id}, "
+                      f"{self._settings.server_type})"), server
 
-    def _node_report(self, view: NodeView, server: Server) -> dict:
-        return {"name": server.name, "pool": self._settings.work_pool,
-                "server_id": server.id, "server_status": server.status,
-                "state": "ready" if view.worker_seen_at else "provisioning",
-                "created_at": server.created_at.isoformat(),
-                "worker_seen_at": view.worker_seen_at.isoformat() if view.worker_seen_at
-                else None, "running": view.running}
+    def _node_report(self, view: NodeView, server: Server) -> NodeReport:
+        return NodeReport(
+            name=server.name, pool=self._settings.work_pool, server_id=server.id,
+            server_status=server.status, created_at=server.created_at,
+            state=NodeState.READY if view.worker_seen_at else NodeState.PROVISIONING,
+            worker_seen_at=view.worker_seen_at, running=view.running)
 
-    def _report(self, nodes: list[dict], events: list[dict]) -> None:
+    def _report(self, nodes: list[NodeReport], events: list[AutoscalerEventIn]) -> None:
+        report = AutoscalerReport(nodes=nodes, events=events)
         self._checked(self._control.post("/api/v1/control/autoscaler/report",
-                                         json={"nodes": nodes, "events": events}))
+                                         json=report.model_dump(mode="json")))
 
     @staticmethod
     def _checked(response: httpx.Response):
@@ -148,6 +156,7 @@ class Autoscaler:
         return response.json() if response.content else None
 
 
-def _event(now: datetime, kind: str, node: str | None, message: str, **details) -> dict:
-    return {"at": now.isoformat(), "kind": kind, "node": node, "message": message,
-            "details": details}
+def _event(now: datetime, kind: AutoscalerEventKind, node: str | None, message: str,
+           **details) -> AutoscalerEventIn:
+    return AutoscalerEventIn(at=now, kind=kind, node=node, message=message[:4000],
+                             details=details)

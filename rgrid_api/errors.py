@@ -5,7 +5,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from rgrid_common.errors import RGridError
-from rgrid_common.validation import printable
+from rgrid_common.validation import invalid_request
 
 
 def _rgrid_error(_request: Request, exc: RGridError) -> JSONResponse:
@@ -15,21 +15,8 @@ def _rgrid_error(_request: Request, exc: RGridError) -> JSONResponse:
 def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
     """The input itself is never echoed: it may be what cannot be encoded (a lone
     surrogate, NaN), and the answer must still be valid JSON."""
-    errors = [{"loc": [_printable(part) for part in error.get("loc", ())],
-               "msg": _printable(error.get("msg", "")).removeprefix("Value error, "),
-               "type": error.get("type", "")}
-              for error in exc.errors()]
-    first = errors[0] if errors else {"loc": [], "msg": ""}
-    where = ".".join(str(part) for part in first["loc"] if part != "body")
-    return JSONResponse(
-        {"code": "invalid_input", "message": f"Invalid request: {where}: {first['msg']}",
-         "hint": "Check the value and try again.", "errors": errors},
-        status_code=422,
-    )
-
-
-def _printable(part):
-    return printable(part) if isinstance(part, str) else part
+    refusal = invalid_request(exc.errors())
+    return JSONResponse({**refusal.to_problem(), "errors": refusal.errors}, status_code=422)
 
 
 def limit_request_size(app: FastAPI, max_bytes: int, *, exempt_prefix: str) -> None:

@@ -4,11 +4,12 @@ worker node needs only ``rgrid_common`` and the flows, never the API package."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from rgrid_common.status import ExecutionStatus
+from rgrid_common.status import AutoscalerEventKind, ExecutionStatus, NodeState
 from rgrid_common.validation import Text
 
 WORK_DIR = "/work"  # where the script, its inputs and its outputs are, in the container
@@ -164,3 +165,40 @@ class FinishRequest(AttemptReport):
     dependency_cache: Literal["hit", "miss"] | None = None
     notes: list[Text] = Field(default_factory=list, max_length=100,
                               description="What the outcome should say beside the status.")
+
+
+# --- the autoscaler reports to the API ---------------------------------------------------
+
+
+class NodeReport(BaseModel):
+    """A node as the autoscaler sees it this round."""
+
+    name: str = Field(min_length=1, max_length=64)
+    pool: str = Field(max_length=100)
+    server_id: int
+    server_status: str = Field(max_length=16)
+    state: NodeState
+    created_at: datetime
+    worker_seen_at: datetime | None = None
+    running: int = Field(0, ge=0)
+    delete_reason: str | None = Field(None, max_length=2000)
+
+
+class AutoscalerEventIn(BaseModel):
+    at: datetime
+    kind: AutoscalerEventKind
+    node: str | None = Field(None, max_length=64)
+    message: str = Field(max_length=4000)
+    details: dict = Field(default_factory=dict)
+
+
+class AutoscalerReport(BaseModel):
+    nodes: list[NodeReport] = Field(default_factory=list, max_length=1000)
+    events: list[AutoscalerEventIn] = Field(default_factory=list, max_length=1000)
+
+
+class Load(BaseModel):
+    """What runs where, by the RGrid database (Prefect's flow runs do not name a worker)."""
+
+    running_by_worker: dict[str, int]
+    mean_duration_seconds: float | None

@@ -68,3 +68,18 @@ class CacheOutcome(str, Enum):
     HIT = "hit"
     MISS = "miss"
     OFF = "off"  # the result cache was not asked (--no-cache, a retry)
+
+
+class NodeState(str, Enum):
+    """A worker node, as the autoscaler sees it."""
+
+    PROVISIONING = "provisioning"  # its server exists; its worker has not polled yet
+    READY = "ready"  # its worker polls the pool
+    DELETED = "deleted"
+
+
+class AutoscalerEventKind(str, Enum):
+    DECISION = "decision"
+    PROVISION = "provision"
+    DELETE = "delete"
+    ERROR = "error"

@@ -86,3 +86,20 @@ def shown_name(name: str) -> str:
     """A file name as it can be printed on one line: undecodable bytes and control
     characters as ``\\xNN``."""
     return _CONTROL_ONLY.sub(lambda match: f"\\x{ord(match.group()):02x}", printable(name))
+
+
+def invalid_request(errors: list[dict]) -> InvalidInput:
+    """A model's refusal (pydantic's error list) as the error a user reads: where, and
+    why. The input itself is never echoed: it may be what cannot be printed (a lone
+    surrogate, NaN). ``errors`` on it holds the whole list, made printable."""
+    described = [{"loc": [printable(part) if isinstance(part, str) else part
+                          for part in error.get("loc", ())],
+                  "msg": printable(error.get("msg", "")).removeprefix("Value error, "),
+                  "type": error.get("type", "")}
+                 for error in errors]
+    first = described[0] if described else {"loc": [], "msg": ""}
+    where = ".".join(str(part) for part in first["loc"] if part != "body")
+    refusal = InvalidInput(f"Invalid request: {where}: {first['msg']}",
+                           "Check the value and try again.")
+    refusal.errors = described
+    return refusal

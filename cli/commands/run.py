@@ -20,28 +20,23 @@ from cli.requirements import script_requirements
 from rgrid_common.errors import InvalidInput
 from rgrid_common.limits import parse_env, parse_memory
 from rgrid_common.status import ExecutionStatus
+from rgrid_common.submission import ExecutionCreate, ScriptSpec, built
 
 TIMED_OUT_EXIT_CODE = 124  # as timeout(1)
 
 
 def script_spec(script: Path, *, env: list[str] | None, runtime: str | None,
                 memory: str | None, cpus: float | None, timeout: int | None,
-                requirements: Path | None = None, use_cache: bool = True) -> dict:
-    """What every execution of SCRIPT shares, from the command line's options; its
-    requirements checked here, before anything is uploaded."""
+                requirements: Path | None = None, use_cache: bool = True) -> ScriptSpec:
+    """What every execution of SCRIPT shares, from the command line's options; checked
+    here as the API will check it, before anything is uploaded."""
     content = _read_script(script)
     checked = script_requirements(script, requirements, runtime)
-    return {
-        "script_name": script.name,
-        "script_content": content,
-        "env": parse_env(env or []),
-        "runtime": runtime,
-        "memory_mb": parse_memory(memory) if memory else None,
-        "cpus": cpus,
-        "timeout_seconds": timeout,
-        "requirements": checked.text if checked else None,
-        "use_cache": use_cache,
-    }
+    return built(ScriptSpec, script_name=script.name, script_content=content,
+                 env=parse_env(env or []), runtime=runtime,
+                 memory_mb=parse_memory(memory) if memory else None, cpus=cpus,
+                 timeout_seconds=timeout, requirements=checked.text if checked else None,
+                 use_cache=use_cache)
 
 
 def run(
@@ -95,8 +90,9 @@ def run(
     inputs = find_inputs(script_args)
     client = context.api()
     upload_inputs(client, inputs, force=no_cache_inputs)
-    body = {**spec, "args": script_args, "inputs": [item.as_request() for item in inputs]}
-    execution = client.submit("/api/v1/executions", body)
+    request = built(ExecutionCreate, **dict(spec), args=script_args,
+                    inputs=[item.as_request() for item in inputs])
+    execution = client.submit("/api/v1/executions", request)
     if execution.get("cached_from") and not as_json:
         err_console.print(f"[green]✓[/] Cached result from {execution['cached_from']} "
                           f"({time.monotonic() - started:.1f}s) — --no-cache to run again")

@@ -11,6 +11,7 @@ from cli.batch import BatchDownloader, expand_batch, follow_batch, output_folder
 from cli.follow import DETACHED_EXIT_CODE
 from cli.inputs import find_inputs, upload_inputs
 from cli.output import err_console
+from rgrid_common.submission import BatchCreate, ScriptSpec, built
 
 
 
@@ -26,7 +27,7 @@ class BatchOptions:
     output_dir: Path
 
 
-def run_batch(spec: dict, patterns: list[str], extra_args: list[str],
+def run_batch(spec: ScriptSpec, patterns: list[str], extra_args: list[str],
               options: BatchOptions) -> int:
     client = context.api()
     files, request = batch_request(client, spec, patterns, extra_args, parallel=options.parallel,
@@ -37,16 +38,17 @@ def run_batch(spec: dict, patterns: list[str], extra_args: list[str],
     return follow_batch_to_the_end(client, batch, files, options)
 
 
-def batch_request(client: ApiClient, spec: dict, patterns: list[str], extra_args: list[str], *,
-                  parallel: int, fail_fast: bool, force_upload: bool) -> tuple[list[str], dict]:
+def batch_request(client: ApiClient, spec: ScriptSpec, patterns: list[str],
+                  extra_args: list[str], *, parallel: int, fail_fast: bool,
+                  force_upload: bool) -> tuple[list[str], BatchCreate]:
     """The files the globs match, their inputs uploaded, and the batch request for them."""
     files = expand_batch(patterns, Path.cwd())
     items = [find_inputs([file, *extra_args]) for file in files]
     upload_inputs(client, [item for inputs in items for item in inputs], force=force_upload)
-    return files, {
-        **spec, "parallel": parallel, "fail_fast": fail_fast,
-        "items": [{"args": [file, *extra_args], "inputs": [i.as_request() for i in inputs]}
-                  for file, inputs in zip(files, items, strict=True)]}
+    return files, built(
+        BatchCreate, **dict(spec), parallel=parallel, fail_fast=fail_fast,
+        items=[{"args": [file, *extra_args], "inputs": [i.as_request() for i in inputs]}
+               for file, inputs in zip(files, items, strict=True)])
 
 
 def follow_batch_to_the_end(client: ApiClient, batch: dict, files: list[str],

@@ -13,6 +13,7 @@ from cli.commands.run import script_spec
 from cli.commands.run_batch import batch_request
 from cli.output import console, err_console
 from rgrid_common.errors import InvalidInput
+from rgrid_common.submission import ScheduleCreate, built
 
 schedule_app = typer.Typer(help="Batches that run again and again (cron or interval).",
                            no_args_is_help=True)
@@ -51,8 +52,8 @@ def create(
                        timeout=timeout, requirements=requirements)
     files, request = batch_request(client, spec, batch, list(args or []), parallel=parallel,
                                    fail_fast=fail_fast, force_upload=False)
-    schedule = client.post("/api/v1/schedules", {"cron": cron, "every_seconds": every,
-                                                 "batch": request})
+    schedule = client.post("/api/v1/schedules", built(
+        ScheduleCreate, cron=cron, every_seconds=every, batch=request))
     err_console.print(f"[green]✓[/] Schedule {schedule['id']}: {script.name} over "
                       f"{len(files)} file{'s' * (len(files) != 1)}, {_when(schedule)}; "
                       f"next run {schedule['next_run_at'] or 'being planned'}")

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 from rgrid_api.models import AutoscalerEvent, Execution, Node, as_utc
 from rgrid_api.schemas import (AutoscalerEventPublic, AutoscalerReport, Capacity,
                                CapacityProblem, Load, NodeList, NodePublic, ProvisioningNode)
-from rgrid_common.status import ExecutionStatus
+from rgrid_common.status import AutoscalerEventKind, ExecutionStatus, NodeState
 
 RECENT_DURATIONS = 50
 SHOWN_EVENTS = 50
 PROBLEM_WINDOW = timedelta(minutes=5)
+ERROR, PROVISION = AutoscalerEventKind.ERROR.value, AutoscalerEventKind.PROVISION.value
 
 
 def record_report(session: Session, report: AutoscalerReport, now: datetime) -> None:
@@ -28,7 +29,7 @@ def record_report(session: Session, report: AutoscalerReport, now: datetime) -> 
         for key, value in seen.model_dump().items():
             setattr(node, key, value)
         node.updated_at = now
-        if seen.state == "deleted" and node.deleted_at is None:
+        if seen.state == NodeState.DELETED and node.deleted_at is None:
             node.deleted_at = now
     session.add_all(AutoscalerEvent(**event.model_dump()) for event in report.events)
     session.commit()
@@ -69,17 +70,17 @@ def capacity(session: Session, now: datetime) -> Capacity:
     live = session.scalars(select(Node).where(Node.deleted_at.is_(None))).all()
     provisioning = [ProvisioningNode(name=node.name, elapsed_seconds=max(0, int(
         (now - as_utc(node.created_at)).total_seconds())))
-        for node in live if node.state == "provisioning"]
-    return Capacity(ready_nodes=sum(node.state == "ready" for node in live),
+        for node in live if node.state == NodeState.PROVISIONING.value]
+    return Capacity(ready_nodes=sum(node.state == NodeState.READY.value for node in live),
                     provisioning=provisioning, problem=_current_problem(session, now))
 
 
 def _current_problem(session: Session, now: datetime) -> CapacityProblem | None:
     latest = session.scalars(
         select(AutoscalerEvent).where(AutoscalerEvent.at >= now - PROBLEM_WINDOW,
-                                      AutoscalerEvent.kind.in_(("error", "provision")))
+                                      AutoscalerEvent.kind.in_((ERROR, PROVISION)))
         .order_by(AutoscalerEvent.at.desc(), AutoscalerEvent.id.desc()).limit(1)).first()
-    if latest is None or latest.kind != "error":
+    if latest is None or latest.kind != ERROR:
         return None
     return CapacityProblem(code=latest.details.get("code", "provider_error"),
                            message=latest.message, at=latest.at)

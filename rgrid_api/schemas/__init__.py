@@ -1,0 +1,31 @@
+"""Request and response bodies of the API's users, one module per resource: ``XPublic``
+goes out. What users submit (``ExecutionCreate``, ``BatchCreate``, ``ScheduleCreate``) is
+in ``rgrid_common.submission``, which the CLI builds; what workers and the autoscaler
+send is the wire contract in ``rgrid_common.protocol``. Everything is importable from
+here too."""
+
+from rgrid_api.schemas.accounts import AccountCreate, AccountCreated, AccountPublic
+from rgrid_api.schemas.artifacts import (ArtifactList, ArtifactPublic, BlobCompletion,
+                                         UploadOffer, UploadOffers, UploadRequest)
+from rgrid_api.schemas.batches import BatchPublic
+from rgrid_api.schemas.cache import CacheCleared, CacheCounts, CacheStats, ResultCacheStats
+from rgrid_api.schemas.executions import (BatchRetry, CancelOutcome, ExecutionList,
+                                          ExecutionPublic, LogChunkPublic, LogPage)
+from rgrid_api.schemas.nodes import (AutoscalerEventPublic, Capacity, CapacityProblem,
+                                     NodeList, NodePublic, ProvisioningNode)
+from rgrid_api.schemas.runtimes import RuntimePublic
+from rgrid_api.schemas.schedules import ScheduleList, SchedulePublic
+from rgrid_common.protocol import AutoscalerEventIn, AutoscalerReport, Load, NodeReport
+from rgrid_common.submission import (BatchCreate, ExecutionCreate, InputFile, ItemSpec,
+                                     ScheduleCreate, ScriptSpec)
+
+__all__ = [
+    "AccountCreate", "AccountCreated", "AccountPublic", "ArtifactList", "ArtifactPublic",
+    "AutoscalerEventIn", "AutoscalerEventPublic", "AutoscalerReport", "BatchCreate",
+    "BatchPublic", "BatchRetry", "BlobCompletion", "CacheCleared", "CacheCounts",
+    "CacheStats", "CancelOutcome", "Capacity", "CapacityProblem", "ExecutionCreate",
+    "ExecutionList", "ExecutionPublic", "InputFile", "ItemSpec", "Load", "LogChunkPublic",
+    "LogPage", "NodeList", "NodePublic", "NodeReport", "ProvisioningNode",
+    "ResultCacheStats", "RuntimePublic", "ScheduleCreate", "ScheduleList",
+    "SchedulePublic", "ScriptSpec", "UploadOffer", "UploadOffers", "UploadRequest",
+]
