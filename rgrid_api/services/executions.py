@@ -63,9 +63,8 @@ def add_execution(session: Session, store: ObjectStore, *, account: Account,
     spec, runtime, requirements = checked.spec, checked.runtime, checked.requirements
     artifacts.validate_inputs(item.inputs, args=item.args, script_name=spec.script_name,
                               settings=settings)
-    execution = Execution(
+    execution = lifecycle.new_queued(
         account_id=account.id,
-        status=ExecutionStatus.QUEUED.value,
         script_name=spec.script_name,
         script_content=spec.script_content,
         runtime=runtime.name,
@@ -109,8 +108,8 @@ def clone_execution(session: Session, store: ObjectStore, original: Execution, *
     if not ExecutionStatus(original.status).is_finished:
         raise Conflict(f"Execution {original.id!r} is {original.status}; only a finished "
                        "execution can be retried.", f"Wait for it: rgrid logs {original.id} -f")
-    execution = Execution(
-        account_id=original.account_id, status=ExecutionStatus.QUEUED.value,
+    execution = lifecycle.new_queued(
+        account_id=original.account_id,
         script_name=original.script_name, script_content=original.script_content,
         runtime=original.runtime, image=original.image, args=original.args, env=original.env,
         requirements=original.requirements, cache_key=original.cache_key,

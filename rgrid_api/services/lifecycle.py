@@ -59,6 +59,11 @@ def _one(execution: Execution | str):
     return Execution.id == (execution if isinstance(execution, str) else execution.id)
 
 
+def new_queued(**fields: Any) -> Execution:
+    """A new execution, ``queued``: the status every execution starts in."""
+    return Execution(status=QUEUED.value, **fields)
+
+
 def claim(session: Session, execution_id: str, *, flow_run_id: str, worker: str,
           now: datetime) -> bool:
     """``queued → running`` for one flow run: the claim that makes it the only runner."""
