@@ -132,7 +132,7 @@ class PrefectFlowRunScheduler:
 
     def _force_state(self, flow_run_id: str, state: State) -> None:
         flow_run = _uuid(flow_run_id)
-        if flow_run is None:  # not a Prefect flow run (a test's own claimant)
+        if flow_run is None:
             return
         with self._reaching_prefect():
             try:
@@ -222,9 +222,11 @@ class PrefectFlowRunScheduler:
 
 
 def _uuid(text: str) -> UUID | None:
+    """A flow run id Prefect could know; None for any other claimant id (a claim takes
+    any id up to 64 characters, and such a run has no state in Prefect to change)."""
     try:
         return UUID(text)
-    except ValueError:  # not a Prefect flow run (a test's own claimant)
+    except ValueError:
         return None
 
 
