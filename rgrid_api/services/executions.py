@@ -1,4 +1,6 @@
-"""Executions: creation, reads scoped to an account, and the worker's claim/log/finish."""
+"""Executions, the user's side: submission (checked, recorded queued, its flow run
+started), retry, cancel, and reads scoped to an account. The worker's side is
+``worker_side``; the log is ``logs``."""
 
 from __future__ import annotations
 
