@@ -110,8 +110,7 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
             except Exception:
                 connected.forget_docker()
                 raise
-            changed_to = (control_plane.execution_status(execution_id) if heartbeat.lost.is_set()
-                   else None)
+            changed_to = _changed_under_us(heartbeat, control_plane, execution_id)
             if changed_to == ExecutionStatus.CANCELLED:
                 shipper.note(f"[rgrid] cancelled by its owner (rgrid cancel): attempt "
                              f"{job.attempt} on {settings.worker_name} was stopped\n")
@@ -130,6 +129,15 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
         log.warning("attempt %d of %s was stopped; its result is dropped", job.attempt,
                     execution_id)
     return changed_to
+
+
+def _changed_under_us(heartbeat: Heartbeat, control_plane: ControlPlane,
+                      execution_id: str) -> ExecutionStatus | None:
+    """None while the attempt is still this worker's; else the execution's status now:
+    ``cancelled`` by its owner, or given to another worker (``queued``, ``running``…)."""
+    if not heartbeat.lost.is_set():
+        return None
+    return control_plane.execution_status(execution_id)
 
 
 def is_transient(exc: Exception) -> bool:
