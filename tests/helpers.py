@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,3 +86,15 @@ def worker_polling(prefect_api_url: str, pool: str, worker: str) -> bool:
 
     with SyncPrefectClient(api=prefect_api_url) as client:
         return any(w.name == worker for w in client.read_workers_for_work_pool(pool))
+
+
+@contextmanager
+def worker_stopped(stack) -> Iterator[None]:
+    """The pool's only worker is stopped for the block (flow runs wait), and started again
+    after, whatever happened: the stack's other tests need it."""
+    worker = stack.processes["worker"]
+    worker.stop()
+    try:
+        yield
+    finally:
+        stack.start_worker(worker, stack.settings.worker_name)

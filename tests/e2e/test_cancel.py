@@ -14,7 +14,7 @@ from prefect.client.schemas.objects import StateType
 
 from flows.sandbox import EXECUTION_LABEL
 from tests.conftest import write_script
-from tests.helpers import Rgrid, wait_for
+from tests.helpers import Rgrid, wait_for, worker_stopped
 
 LONG = """\
 import pathlib, time
@@ -79,13 +79,9 @@ def test_a_queued_execution_never_starts(rgrid: Rgrid, tmp_path, stack):
     is Cancelled and the worker, back, never runs it (a run submitted after it does)."""
     name = f"queued_{secrets.token_hex(4)}.py"
     write_script(tmp_path, name, "open('out.txt', 'w').write('ran')\n")
-    worker = stack.processes["worker"]
-    worker.stop()
-    try:
+    with worker_stopped(stack):
         waiting = rgrid("run", name, "--detach", "--json").json()
         result = rgrid("cancel", waiting["id"])
-    finally:
-        stack.start_worker(worker, stack.settings.worker_name)
 
     assert result.exit_code == 0 and f"Cancelled {waiting['id']}." in result.stdout
     later = rgrid("run", name, "--json")

@@ -19,7 +19,7 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.states import Crashed
 
 from tests.conftest import write_script
-from tests.helpers import wait_for
+from tests.helpers import wait_for, worker_stopped
 
 SUBMIT_PATH = "/api/v1/executions"
 HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "content-encoding"}
@@ -161,9 +161,7 @@ def test_an_execution_whose_flow_run_died_before_claiming_it_runs_once(
     runs."""
     name = f"orphan_{secrets.token_hex(4)}.py"
     write_script(tmp_path, name, "open('out.txt', 'w').write('ran')\nprint('ran')\n")
-    worker = stack.processes["worker"]
-    worker.stop()
-    try:
+    with worker_stopped(stack):
         execution = rgrid("run", name, "--detach", "--json").json()
         with SyncPrefectClient(api=stack.settings.prefect_api_url) as client:
             client.set_flow_run_state(UUID(execution["flow_run_id"]),
@@ -171,8 +169,6 @@ def test_an_execution_whose_flow_run_died_before_claiming_it_runs_once(
         replaced = wait_for(lambda: (lambda e: e if e["attempt"] == 2 else None)(
             rgrid("status", execution["id"], "--json").json()), 120,
             "the sweep to give it a new flow run", every=1)
-    finally:
-        stack.start_worker(worker, stack.settings.worker_name)
 
     assert replaced["status"] == "queued" and replaced["flow_run_id"] != execution["flow_run_id"]
     done = wait_for(lambda: (lambda e: e if e["finished_at"] else None)(
