@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,16 +68,19 @@ def _sigint_as_from_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def wait_for(condition, timeout: float, what: str = "the condition", every: float = 0.3):
+def wait_for(condition, timeout: float, what: str = "the condition", every: float = 0.3,
+             explain: Callable[[], str] | None = None):
     """``condition()``'s first truthy value, polled; a failure naming ``what`` after
-    ``timeout`` seconds (a bound on a hang, never a measure of speed)."""
+    ``timeout`` seconds (a bound on a hang, never a measure of speed), and what
+    ``explain()`` says of the state things were left in."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = condition()
         if found:
             return found
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    left = f"\n{explain()}" if explain else ""
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{left}")
 
 
 def worker_polling(prefect_api_url: str, pool: str, worker: str) -> bool:

@@ -82,7 +82,8 @@ def replace_dead_flow_runs(session: Session, *, settings: Settings,
                            scheduler: FlowRunScheduler, now: datetime) -> list[str]:
     """Compares executions with their flow runs in Prefect. A queued execution (not a
     batch item: shards claim those) whose flow run crashed, failed or was cancelled before
-    it claimed the execution gets a new flow run as its next attempt, or fails once the
+    it claimed the execution, or that a worker took ``lost_after_seconds`` ago without
+    starting (the worker died), gets a new flow run as its next attempt, or fails once the
     attempts are spent, saying why in its log; one that has had no flow run for
     ``lost_after_seconds`` gets one. A running execution whose flow run has ended is given
     back at once, without waiting for its heartbeats to stop. Returns the ids handled."""
@@ -98,11 +99,21 @@ def replace_dead_flow_runs(session: Session, *, settings: Settings,
         ended = {}
     cutoff = now - timedelta(seconds=settings.lost_after_seconds)
     orphaned = [execution.id for execution in queued if execution.flow_run_id in ended]
+    stalled = _stalled_flow_runs(scheduler, [e.flow_run_id for e in queued if e.flow_run_id
+                                             and e.id not in orphaned], taken_before=cutoff)
     for execution in queued:
         if execution.id in orphaned:
             _start_again(session, execution, f"its flow run ended before it started "
                                              f"({ended[execution.flow_run_id]})",
                          settings=settings, scheduler=scheduler, now=now)
+        elif execution.flow_run_id in stalled:
+            dead_run = execution.flow_run_id
+            if _start_again(session, execution, f"its flow run was taken by a worker that "
+                                                f"never started it ({stalled[dead_run]})",
+                            settings=settings, scheduler=scheduler, now=now):
+                orphaned.append(execution.id)
+                _mark_crashed(scheduler, dead_run, "its worker took it and was not heard "
+                                                   "from again")
         elif execution.flow_run_id is None and (execution.attempt > 1 or
                                                 as_utc(execution.created_at) < cutoff):
             # Prefect could not take it when it was queued (again), or the API stopped
@@ -120,8 +131,21 @@ def replace_dead_flow_runs(session: Session, *, settings: Settings,
     return orphaned + [execution.id for execution in abandoned]
 
 
+def _stalled_flow_runs(scheduler: FlowRunScheduler, flow_run_ids: list[str], *,
+                       taken_before: datetime) -> dict[str, str]:
+    if not flow_run_ids:
+        return {}
+    try:
+        return scheduler.stalled_flow_runs(flow_run_ids, taken_before=taken_before)
+    except RGridError:
+        log.exception("could not read the flow runs of queued executions")
+        return {}
+
+
 def _start_again(session: Session, execution: Execution, reason: str, *, settings: Settings,
-                 scheduler: FlowRunScheduler, now: datetime) -> None:
+                 scheduler: FlowRunScheduler, now: datetime) -> bool:
+    """The queued ``execution``'s next attempt (or its failure, attempts spent), unless it
+    was claimed or changed meanwhile; whether it was."""
     attempt, dead_run = execution.attempt, execution.flow_run_id
     reason = f"attempt {attempt}: {reason}"
     retry = attempt < settings.max_attempts
@@ -141,7 +165,7 @@ def _start_again(session: Session, execution: Execution, reason: str, *, setting
             retried_errors=[*execution.retried_errors, reason])
     if not changed:  # claimed or changed meanwhile
         session.rollback()
-        return
+        return False
     _note(session, execution, f"[rgrid] {reason}; " + (
         f"starting a new one (attempt {attempt + 1} of {settings.max_attempts})\n" if retry
         else f"giving up after {attempt} attempts\n"))
@@ -151,6 +175,7 @@ def _start_again(session: Session, execution: Execution, reason: str, *, setting
                 "rescheduled" if retry else "failed")
     if retry:
         _schedule_attempt(session, execution, scheduler)
+    return True
 
 
 def _same(column, value):

@@ -16,7 +16,7 @@ from prefect.client.schemas.actions import DeploymentScheduleCreate
 from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterId,
                                             FlowRunFilter, FlowRunFilterId,
                                             FlowRunFilterState, FlowRunFilterStateType)
-from prefect.client.schemas.objects import State, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.exceptions import ObjectNotFound
@@ -61,6 +61,9 @@ class FlowRunScheduler(Protocol):
     def cancel_flow_run(self, flow_run_id: str, message: str) -> None: ...
 
     def ended_flow_runs(self, flow_run_ids: list[str]) -> dict[str, str]: ...
+
+    def stalled_flow_runs(self, flow_run_ids: list[str], *, taken_before: datetime
+                          ) -> dict[str, str]: ...
 
     def next_run_at(self, deployment_id: str) -> datetime | None: ...
 
@@ -143,23 +146,38 @@ class PrefectFlowRunScheduler:
     def ended_flow_runs(self, flow_run_ids: list[str]) -> dict[str, str]:
         """Of ``flow_run_ids``, those that have ended or that Prefect does not know, each
         with what it says of them ("Crashed: …", "unknown to Prefect")."""
-        ids = {_uuid(flow_run_id): flow_run_id for flow_run_id in flow_run_ids
-               if _uuid(flow_run_id)}
-        ended: dict[str, str] = {}
+        ids = _prefect_ids(flow_run_ids)
+        runs = self._read_flow_runs(list(ids))
+        ended = {ids[run.id]: _described(run.state) for run in runs
+                 if run.state is not None and run.state.is_final()}
+        ended.update({ids[run_id]: UNKNOWN for run_id in ids.keys() - {run.id for run in runs}})
+        return ended
+
+    def stalled_flow_runs(self, flow_run_ids: list[str], *, taken_before: datetime
+                          ) -> dict[str, str]:
+        """Of ``flow_run_ids``, those a worker took (Pending or Running) before
+        ``taken_before`` and that have not moved since, each with its state's name. For the
+        flow run of a still-queued execution this means its worker died: a flow run claims
+        its execution first thing, and Prefect itself never ends a flow run whose worker
+        is gone."""
+        ids = _prefect_ids(flow_run_ids)
+        taken = FlowRunFilterState(type=FlowRunFilterStateType(
+            any_=[StateType.PENDING, StateType.RUNNING]))
+        return {ids[run.id]: run.state.name for run in self._read_flow_runs(list(ids), taken)
+                if run.state is not None and run.state.timestamp < taken_before}
+
+    def _read_flow_runs(self, ids: list[UUID], state: FlowRunFilterState | None = None
+                        ) -> list[FlowRun]:
+        """The flow runs of ``ids`` (in ``state``) Prefect knows, read a page at a time."""
+        runs: list[FlowRun] = []
         with self._reaching_prefect():
             client = self._connected_client()
-            seen: set[UUID] = set()
-            keys = list(ids)
-            for start in range(0, len(keys), READ_PAGE):
-                page = keys[start:start + READ_PAGE]
-                for run in client.read_flow_runs(
-                        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page)),
-                        limit=len(page)):
-                    seen.add(run.id)
-                    if run.state is not None and run.state.is_final():
-                        ended[ids[run.id]] = _described(run.state)
-        ended.update({ids[run_id]: UNKNOWN for run_id in ids.keys() - seen})
-        return ended
+            for start in range(0, len(ids), READ_PAGE):
+                page = ids[start:start + READ_PAGE]
+                runs += client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page), state=state),
+                    limit=len(page))
+        return runs
 
     def next_run_at(self, deployment_id: str) -> datetime | None:
         with self._reaching_prefect():
@@ -219,6 +237,12 @@ class PrefectFlowRunScheduler:
         if self._client is not None:
             self._client.__exit__(None, None, None)
             self._client = None
+
+
+def _prefect_ids(flow_run_ids: list[str]) -> dict[UUID, str]:
+    """Each id Prefect could know, by its UUID."""
+    return {uuid: flow_run_id for flow_run_id in flow_run_ids
+            if (uuid := _uuid(flow_run_id)) is not None}
 
 
 def _uuid(text: str) -> UUID | None:

@@ -39,7 +39,8 @@ def test_an_execution_on_a_killed_worker_finishes_on_another_exactly_once(
         retried = wait_for(lambda: _succeeded(rgrid, victim["id"]), RECOVERY_BOUND_SECONDS,
                            "the killed worker's execution to succeed elsewhere", every=1)
         recovered_after = time.monotonic() - killed_at
-        finals = wait_for(lambda: _all_finished(rgrid, ids), 180, "all ten", every=1)
+        finals = wait_for(lambda: _all_finished(rgrid, ids), 180, "all ten", every=1,
+                          explain=lambda: _unfinished(rgrid, ids))
     finally:
         if victim:  # the stack's other tests need their worker back
             workers[victim["worker"]].stop()
@@ -79,3 +80,9 @@ def _succeeded(rgrid, execution_id: str) -> dict | None:
 def _all_finished(rgrid, ids: list[str]) -> list[dict] | None:
     executions = _listed(rgrid, ids)
     return executions if all(e["finished_at"] for e in executions) else None
+
+
+def _unfinished(rgrid, ids: list[str]) -> str:
+    return "\n".join(f"{e['id']}: {e['status']}, attempt {e['attempt']} on {e['worker']}, "
+                     f"flow run {e['flow_run_id']}"
+                     for e in _listed(rgrid, ids) if not e["finished_at"])

@@ -1,7 +1,8 @@
 """Submissions hold: a client that did not hear the answer sends the same submission again
 under its idempotency key and gets the first one's id, never a second execution; an API
 that answers too slowly is reported as slow, not as unreachable; fifty clients at once all
-get their ids; an execution whose flow run died before claiming it still runs, once."""
+get their ids; an execution whose flow run died before claiming it, or was taken by a
+worker that died before starting it, still runs, once."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from uuid import UUID
 import httpx
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.states import Crashed
+from prefect.states import Crashed, Pending
 
 from tests.conftest import write_script
 from tests.helpers import wait_for, worker_stopped
@@ -154,28 +155,43 @@ def test_fifty_concurrent_submissions_all_get_their_ids_and_all_run(rgrid, tmp_p
     assert all(e["status"] == "succeeded" for e in finished)
 
 
+LOST_BEFORE_CLAIMING = {
+    # the flow run crashed (its worker vanished) before claiming the execution
+    "ended": (lambda: Crashed(message="its worker vanished"),
+              "its flow run ended before it started (Crashed: its worker vanished)"),
+    # a worker took the flow run (Pending) and died before starting it: Prefect never
+    # ends such a run, so the sweep does, lost_after_seconds later
+    "taken": (Pending, "its flow run was taken by a worker that never started it (Pending)"),
+}
+
+
+@pytest.mark.parametrize("lost", list(LOST_BEFORE_CLAIMING))
 def test_an_execution_whose_flow_run_died_before_claiming_it_runs_once(
-        rgrid, tmp_path, stack):
-    """The pool's only worker is stopped, so the flow run waits; it is crashed through
-    Prefect's API; the sweep gives the execution a new flow run, which the worker, back,
-    runs."""
+        rgrid, tmp_path, stack, lost):
+    """The pool's only worker is stopped, so the flow run waits; it is crashed (or moved to
+    Pending) through Prefect's API; the sweep gives the execution a new flow run, which
+    the worker, back, runs."""
+    dead_state, reason = LOST_BEFORE_CLAIMING[lost]
     name = f"orphan_{secrets.token_hex(4)}.py"
     write_script(tmp_path, name, "open('out.txt', 'w').write('ran')\nprint('ran')\n")
     with worker_stopped(stack):
         execution = rgrid("run", name, "--detach", "--json").json()
         with SyncPrefectClient(api=stack.settings.prefect_api_url) as client:
-            client.set_flow_run_state(UUID(execution["flow_run_id"]),
-                                      Crashed(message="its worker vanished"), force=True)
+            client.set_flow_run_state(UUID(execution["flow_run_id"]), dead_state(),
+                                      force=True)
         replaced = wait_for(lambda: (lambda e: e if e["attempt"] == 2 else None)(
             rgrid("status", execution["id"], "--json").json()), 120,
             "the sweep to give it a new flow run", every=1)
+        with SyncPrefectClient(api=stack.settings.prefect_api_url) as client:
+            # the dead flow run is ended in Prefect's UI too
+            wait_for(lambda: client.read_flow_run(
+                UUID(execution["flow_run_id"])).state.is_final(), 30, "the first run ended")
 
     assert replaced["status"] == "queued" and replaced["flow_run_id"] != execution["flow_run_id"]
     done = wait_for(lambda: (lambda e: e if e["finished_at"] else None)(
         rgrid("status", execution["id"], "--json").json()), 180, "it to finish", every=1)
     assert (done["status"], done["attempt"]) == ("succeeded", 2)
-    assert done["retried_errors"] == ["attempt 1: its flow run ended before it started "
-                                      "(Crashed: its worker vanished)"]
+    assert done["retried_errors"] == [f"attempt 1: {reason}"]
     outputs = [a for a in rgrid("artifacts", execution["id"], "--json").json()
                if a["kind"] == "output"]
     assert [a["path"] for a in outputs] == ["out.txt"]
