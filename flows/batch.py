@@ -32,11 +32,11 @@ from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunF
                                             FlowRunFilterState, FlowRunFilterStateType,
                                             WorkPoolFilter, WorkPoolFilterName)
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.objects import State, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.deployments import run_deployment
 from prefect.logging import get_run_logger as flow_run_logger
 from prefect.runtime import flow_run
-from prefect.states import Cancelled
+from prefect.states import Cancelled, Crashed
 
 from flows.control_plane import ControlPlane
 from flows.execute import run_claimed, worker_clients
@@ -74,17 +74,39 @@ def shards_wanted(plan: BatchPlan, live: int) -> int:
     return max(0, min(plan.queued, may_run - live))
 
 
-def _live(shard_ids: set[UUID]) -> set[UUID]:
-    """Those of ``shard_ids`` whose flow runs have not ended."""
+def _live(shard_ids: set[UUID], plan: BatchPlan) -> set[UUID]:
+    """Those of ``shard_ids`` whose flow runs have not ended, less the lost ones (see
+    ``_lost``), which are marked Crashed so Prefect's UI says so too."""
     ids = list(shard_ids)
     live: set[UUID] = set()
+    taken_before = datetime.now(timezone.utc) - timedelta(seconds=plan.lost_after_seconds)
     with get_client(sync_client=True) as client:
         for start in range(0, len(ids), READ_PAGE):
             page = ids[start:start + READ_PAGE]
             runs = client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page)), limit=len(page))
-            live |= {run.id for run in runs if not (run.state and run.state.is_final())}
+            for run in runs:
+                if run.state is None or run.state.is_final():
+                    continue
+                if _lost(run, plan, taken_before):
+                    log.warning("shard %s: %s since %s, no item lately; its worker is lost",
+                                run.name, run.state.name, run.state.timestamp)
+                    client.set_flow_run_state(run.id, Crashed(
+                        message="its worker took it and was not heard from again"),
+                        force=True)
+                    continue
+                live.add(run.id)
     return live
+
+
+def _lost(run: FlowRun, plan: BatchPlan, taken_before: datetime) -> bool:
+    """A shard a worker took (Pending or Running) before ``taken_before`` that has held
+    no item since: a shard claims an item first thing and again as soon as one ends, so
+    its worker died. Prefect never ends such a run itself; counted live, it would hold a
+    slot of the batch's ``parallel`` forever."""
+    return (run.state.type in (StateType.PENDING, StateType.RUNNING)
+            and run.state.timestamp < taken_before
+            and str(run.id) not in plan.active_shards)
 
 
 def run_batch(batch_id: str, *, settings: WorkerSettings, control_plane: ControlPlane
@@ -97,7 +119,7 @@ def run_batch(batch_id: str, *, settings: WorkerSettings, control_plane: Control
         plan = control_plane.batch_plan(batch_id)
         if plan.queued == 0 and plan.running == 0:
             break
-        live = _live(live)
+        live = _live(live, plan)
         for _ in range(shards_wanted(plan, len(live))):
             live.add(start_shard(batch_id, started, plan.fail_fast,
                                  settings.batch_shard_deployment))

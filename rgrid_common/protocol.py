@@ -80,6 +80,12 @@ class BatchPlan(BaseModel):
     queued: int
     running: int
     cancelled: bool = False  # by its owner: the coordinator ends its flow run Cancelled
+    active_shards: list[str] = Field(
+        default_factory=list, description="The flow runs (shards) that have held one of its "
+                                          "items in the last lost_after_seconds.")
+    lost_after_seconds: float = Field(
+        60, description="How long a shard may sit taken by a worker (Pending or Running) "
+                        "without an item before it counts as lost with its worker.")
 
 
 class CancelRequest(BaseModel):

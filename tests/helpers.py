@@ -91,13 +91,23 @@ def worker_polling(prefect_api_url: str, pool: str, worker: str) -> bool:
         return any(w.name == worker for w in client.read_workers_for_work_pool(pool))
 
 
+# Workers some tests add to the stack's process pool (ManagedProcess name: worker name).
+EXTRA_WORKERS = {"worker-2": "rgrid-test-worker-2", "worker-3": "rgrid-test-worker-3"}
+
+
 @contextmanager
 def worker_stopped(stack) -> Iterator[None]:
-    """The pool's only worker is stopped for the block (flow runs wait), and started again
-    after, whatever happened: the stack's other tests need it."""
-    worker = stack.processes["worker"]
-    worker.stop()
+    """Every worker of the process pool is stopped for the block (flow runs wait), and
+    started again after, whatever happened: the stack's other tests need them."""
+    from devstack.processes import ManagedProcess
+
+    stopped = {stack.settings.worker_name: stack.processes["worker"]}
+    stopped |= {name: process for process_name, name in EXTRA_WORKERS.items()
+                if (process := ManagedProcess(process_name, stack.home)).pid is not None}
+    for process in stopped.values():
+        process.stop()
     try:
         yield
     finally:
-        stack.start_worker(worker, stack.settings.worker_name)
+        for name, process in stopped.items():
+            stack.start_worker(process, name)

@@ -3,9 +3,9 @@ outputs) linked to its batch; one ``rgrid-batch`` flow run fans them out over th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
@@ -20,6 +20,7 @@ from rgrid_common.protocol import BatchPlan, JobSpec
 from rgrid_common.status import BatchStatus, ExecutionStatus
 
 RUNNING, FINISHED = BatchStatus.RUNNING.value, BatchStatus.FINISHED.value
+QUEUED, RUNNING_ITEM = ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value
 
 
 def create_batch(session: Session, *, account: Account, request: BatchCreate,
@@ -85,7 +86,7 @@ def _record_and_schedule(session: Session, batch: Batch, scheduler: FlowRunSched
         session.flush()
         for index, add_item in enumerate(add_items):
             add_item(index)
-    if plan(session, batch.id).queued == 0:  # every item answered by the result cache
+    if not _counts(session, batch.id).get(QUEUED):  # the result cache answered all
         finish(session, batch.id, now)
         return batch
     _schedule(session, batch, scheduler)
@@ -101,9 +102,7 @@ def get_batch(session: Session, *, account: Account, batch_id: str) -> Batch:
 
 
 def public_batch(session: Session, batch: Batch) -> BatchPublic:
-    counts = dict(session.execute(
-        select(Execution.status, func.count()).where(Execution.batch_id == batch.id)
-        .group_by(Execution.status)).all())
+    counts = _counts(session, batch.id)
     finished = session.scalars(select(Execution).where(
         Execution.batch_id == batch.id, Execution.started_at.is_not(None),
         Execution.finished_at.is_not(None))).all()
@@ -138,23 +137,32 @@ def _batch_by_id(session: Session, batch_id: str) -> Batch:
     return batch
 
 
-def report_in(session: Session, batch_id: str, now: datetime) -> BatchPlan:
+def report_in(session: Session, batch_id: str, *, settings: Settings,
+              now: datetime) -> BatchPlan:
     """The coordinator is alive; what it needs to know."""
     batch = _batch_by_id(session, batch_id)
     batch.heartbeat_at = now
     session.commit()
-    return plan(session, batch_id)
+    return plan(session, batch_id, settings=settings, now=now)
 
 
-def plan(session: Session, batch_id: str) -> BatchPlan:
+def plan(session: Session, batch_id: str, *, settings: Settings, now: datetime) -> BatchPlan:
     batch = _batch_by_id(session, batch_id)
-    counts = dict(session.execute(
-        select(Execution.status, func.count()).where(Execution.batch_id == batch_id)
-        .group_by(Execution.status)).all())
+    counts = _counts(session, batch_id)
     return BatchPlan(batch_id=batch.id, parallel=batch.parallel, fail_fast=batch.fail_fast,
-                     queued=counts.get(ExecutionStatus.QUEUED.value, 0),
-                     running=counts.get(ExecutionStatus.RUNNING.value, 0),
-                     cancelled=batch.status == BatchStatus.CANCELLED.value)
+                     queued=counts.get(QUEUED, 0), running=counts.get(RUNNING_ITEM, 0),
+                     cancelled=batch.status == BatchStatus.CANCELLED.value,
+                     active_shards=_active_shards(session, batch_id, now - timedelta(
+                         seconds=settings.lost_after_seconds)),
+                     lost_after_seconds=settings.lost_after_seconds)
+
+
+def _active_shards(session: Session, batch_id: str, since: datetime) -> list[str]:
+    """The shards running an item, or that finished one after ``since``: a live shard is
+    never longer between items than the moment it takes to claim the next."""
+    return list(session.scalars(select(Execution.claimed_by).distinct().where(
+        Execution.batch_id == batch_id, Execution.claimed_by.is_not(None),
+        or_(Execution.status == RUNNING_ITEM, Execution.finished_at >= since))).all())
 
 
 CLAIM_RACES = 5
@@ -189,8 +197,15 @@ def claim_next(session: Session, *, batch_id: str, flow_run_id: str, worker: str
 def _may_start_more(session: Session, batch: Batch) -> bool:
     """Whether a claim that found nothing lost a race (try again) rather than found the
     batch drained or at its bound."""
-    counts = plan(session, batch.id)
-    return counts.queued > 0 and counts.running < batch.parallel
+    counts = _counts(session, batch.id)
+    return counts.get(QUEUED, 0) > 0 and counts.get(RUNNING_ITEM, 0) < batch.parallel
+
+
+def _counts(session: Session, batch_id: str) -> dict[str, int]:
+    """The batch's items by status."""
+    return dict(session.execute(
+        select(Execution.status, func.count()).where(Execution.batch_id == batch_id)
+        .group_by(Execution.status)).all())
 
 
 def cancel_queued(session: Session, batch_id: str, reason: str, now: datetime) -> int:

@@ -10,11 +10,15 @@ from pathlib import Path
 
 import docker
 import pytest
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.states import Pending
 
 from devstack.processes import ManagedProcess
 from flows.sandbox import WORKER_LABEL
 from tests.conftest import write_script
-from tests.helpers import Rgrid, wait_for, worker_polling
+from tests.helpers import Rgrid, wait_for, worker_polling, worker_stopped
 from work_pools import PROCESS_POOL
 
 PROCESS = """\
@@ -146,6 +150,37 @@ def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_p
         assert [p.name for p in folder.iterdir()] == ["result.txt"], "completed once"
     logs = rgrid("logs", victim["id"])
     assert "the worker stopped responding; retrying (attempt 2 of 3)" in logs.stdout + logs.stderr
+
+
+def test_a_shard_taken_by_a_worker_that_died_is_replaced(rgrid: Rgrid, tmp_path, stack):
+    """The pool's only worker is stopped, so the batch's one shard waits; it is moved to
+    Pending through Prefect's API, as a worker that took it and died would leave it
+    (Prefect never ends such a run). The coordinator, lost_after_seconds later, marks it
+    Crashed and starts another, which the worker, back, runs; counted live, the lost one
+    would hold the batch's only slot forever."""
+    write_script(tmp_path, "orphaned_shard.py", SLOW)
+    for index in range(2):
+        (tmp_path / f"g{index}.txt").write_text(f"file {index}\n")
+    with worker_stopped(stack), SyncPrefectClient(api=stack.settings.prefect_api_url) as prefect:
+        rgrid("run", "orphaned_shard.py", "--batch", "g*.txt", "--parallel", "1", "--detach")
+        batch_id = wait_for(lambda: _batch_of(rgrid, "orphaned_shard.py"), 60, "the batch")
+        first = wait_for(lambda: _shard(prefect, batch_id, 0), 60, "the first shard")
+        prefect.set_flow_run_state(first.id, Pending(), force=True)
+        wait_for(lambda: _shard(prefect, batch_id, 1), 120, "a second shard", every=1)
+        lost = prefect.read_flow_run(first.id)
+
+    assert lost.state.type == StateType.CRASHED, lost.state
+    assert lost.state.message == "its worker took it and was not heard from again"
+    done = wait_for(lambda: (lambda b: b if b["status"] == "finished" else None)(
+        rgrid("status", batch_id, "--json").json()), 180, "the batch to finish", every=1)
+    assert done["counts"]["succeeded"] == 2, done
+    assert all(e["attempt"] == 1 for e in _batch_items(rgrid, batch_id)), "no item was lost"
+
+
+def _shard(prefect: SyncPrefectClient, batch_id: str, number: int) -> FlowRun | None:
+    runs = prefect.read_flow_runs(flow_run_filter=FlowRunFilter(
+        name=FlowRunFilterName(any_=[f"{batch_id}-shard-{number}"])), limit=1)
+    return runs[0] if runs else None
 
 
 def _containers_of(worker: str) -> list:

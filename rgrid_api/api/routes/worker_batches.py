@@ -13,9 +13,9 @@ schedules_router = APIRouter(prefix="/api/v1/worker/schedules", tags=["worker"],
 
 
 @router.post("/{batch_id}/plan")
-def plan(batch_id: str, session: SessionDep, now: NowDep) -> BatchPlan:
+def plan(batch_id: str, session: SessionDep, settings: SettingsDep, now: NowDep) -> BatchPlan:
     """The coordinator reports in (the sweep replaces a silent one) and gets the counts."""
-    return batches.report_in(session, batch_id, now)
+    return batches.report_in(session, batch_id, settings=settings, now=now)
 
 
 @router.post("/{batch_id}/claim-next", response_model=JobSpec,
