@@ -13,6 +13,7 @@ import docker
 from docker.errors import DockerException
 
 from devstack.processes import ManagedProcess
+from hetzner_autoscaler.cloud_init import DOCKER_DAEMON_CONFIG
 from rgrid_common.errors import RGridError
 
 Say = Callable[[str], None]
@@ -34,8 +35,7 @@ def ensure_docker_engine(home: Path, say: Say) -> None:
         _install_docker(say)
     process = ManagedProcess("dockerd", home)
     say("… starting the Docker engine")
-    process.start(["dockerd", "--bridge=none", "--iptables=false"], env=dict(os.environ),
-                  cwd=home)
+    process.start(dockerd_command(), env=dict(os.environ), cwd=home)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if docker_answers():
@@ -46,6 +46,15 @@ def ensure_docker_engine(home: Path, say: Say) -> None:
         time.sleep(0.5)
     raise RGridError(f"The Docker engine did not start.\n{process.log_tail()}",
                      f"See {process.log_file}.")
+
+
+def dockerd_command() -> list[str]:
+    """The engine as on a node: gVisor's runsc beside runc where it is installed
+    (RGRID_CONTAINER_RUNTIME=runsc uses it)."""
+    command = ["dockerd", "--bridge=none", "--iptables=false"]
+    if shutil.which("runsc"):
+        command += ["--config-file", str(DOCKER_DAEMON_CONFIG)]
+    return command
 
 
 def _install_docker(say: Say) -> None:

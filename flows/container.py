@@ -29,28 +29,40 @@ class ContainerOutcome:
     oom_killed: bool = False
 
 
-def connect_docker(worker_name: str, base_url: str | None = None) -> docker.DockerClient:
+def connect_docker(worker_name: str, base_url: str | None = None,
+                   runtime: str | None = None) -> docker.DockerClient:
+    """The worker's engine, checked to answer and (``runtime`` given) to have that OCI
+    runtime; a node without it gives the attempt back, to run on another."""
     try:
         client = (docker.DockerClient(base_url=base_url) if base_url
                   else docker.from_env())
         client.ping()
-        return client
+        runtimes = client.info().get("Runtimes", {}) if runtime else {}
     except (DockerException, requests.RequestException) as exc:
         raise DockerUnavailable(
             f"Docker engine not reachable on worker {worker_name!r}: {exc}",
             "Start Docker on the worker (`dockerd` or `systemctl start docker`) "
             "and check DOCKER_HOST.",
         ) from exc
+    if runtime and runtime not in runtimes:
+        client.close()
+        raise DockerUnavailable(
+            f"The Docker engine on worker {worker_name!r} has no OCI runtime {runtime!r} "
+            f"(it has {', '.join(sorted(runtimes)) or 'none'}).",
+            "Install it (`apt-get install runsc` for gVisor) and add it to the engine's "
+            "daemon.json as in hetzner_autoscaler/node/docker-daemon.json, or set "
+            "RGRID_CONTAINER_RUNTIME=runc.")
+    return client
 
 
 def run_container(client: docker.DockerClient, job: JobSpec, *, work_dir: Path, uid: int,
-                  worker: str, on_output: OutputSink,
+                  worker: str, on_output: OutputSink, runtime: str = "runc",
                   stopped: threading.Event | None = None) -> ContainerOutcome:
-    """Run the job's container on ``work_dir`` as /work; the container is removed after.
-    ``stopped`` set (the attempt was cancelled or given to another worker) before the
-    container started, it is killed as soon as it has; set later, ``stop_attempt`` kills
-    it."""
-    container = _create_container(client, job, work_dir, uid, worker)
+    """Run the job's container on ``work_dir`` as /work, under the OCI ``runtime``; the
+    container is removed after. ``stopped`` set (the attempt was cancelled or given to
+    another worker) before the container started, it is killed as soon as it has; set
+    later, ``stop_attempt`` kills it."""
+    container = _create_container(client, job, work_dir, uid, worker, runtime)
     try:
         return _run_to_completion(container, job, on_output, stopped)
     finally:
@@ -58,10 +70,10 @@ def run_container(client: docker.DockerClient, job: JobSpec, *, work_dir: Path, 
 
 
 def _create_container(client: docker.DockerClient, job: JobSpec, work_dir: Path,
-                      uid: int, worker: str) -> Container:
+                      uid: int, worker: str, runtime: str) -> Container:
     try:
         return client.containers.create(**container_options(job, work_dir=work_dir, uid=uid,
-                                                            worker=worker))
+                                                            worker=worker, runtime=runtime))
     except ImageNotFound as exc:
         raise RGridError(f"Runtime image {job.image!r} is not on this worker.",
                          "Build it with `./scripts/dev up` or `docker pull` it on the "

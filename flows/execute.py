@@ -62,7 +62,9 @@ class Clients:
 
     def docker(self) -> docker.DockerClient:
         if self._docker is None:
-            self._docker = connect_docker(self.settings.worker_name, self.settings.docker_host)
+            settings = self.settings
+            self._docker = connect_docker(settings.worker_name, settings.docker_host,
+                                          settings.container_runtime)
         return self._docker
 
     def forget_docker(self) -> None:
@@ -191,7 +193,7 @@ def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
         job_files = fingerprints(work_dir)
         outcome = run_container(engine, job, work_dir=work_dir, uid=settings.container_uid,
                                 worker=settings.worker_name, on_output=shipper.write,
-                                stopped=stopped)
+                                runtime=settings.container_runtime, stopped=stopped)
     except RGridError as exc:
         if exc.transient:
             raise

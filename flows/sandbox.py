@@ -12,10 +12,13 @@ WORKER_LABEL = "rgrid.worker"
 ATTEMPT_LABEL = "rgrid.attempt"
 
 
-def container_options(job: JobSpec, *, work_dir: Path, uid: int, worker: str) -> dict:
-    """Keyword arguments for ``docker.containers.create``."""
+def container_options(job: JobSpec, *, work_dir: Path, uid: int, worker: str,
+                      runtime: str = "runc") -> dict:
+    """Keyword arguments for ``docker.containers.create``; ``runtime`` is the engine's OCI
+    runtime (``runsc``: gVisor)."""
     return {
         "image": job.image,
+        "runtime": runtime,
         "command": job.command,
         "user": f"{uid}:{uid}",
         "working_dir": WORK_DIR,

@@ -25,6 +25,11 @@ class WorkerSettings(BaseSettings):
     docker_host: str | None = Field(
         None, description="Docker engine URL; unset means the environment's (DOCKER_HOST).")
     container_uid: int = Field(1000, description="Non-root uid the user's script runs as.")
+    container_runtime: str = Field(
+        "runc", pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="OCI runtime of the user containers: `runc`, or `runsc` (gVisor: the "
+                    "script's system calls go to a user-space kernel) where the node's "
+                    "engine has it (hetzner_autoscaler/node/docker-daemon.json).")
     batch_shard_deployment: str = Field(
         SHARD_DEPLOYMENT,
         description="What the batch flow starts, `parallel` times, to run its items.")

@@ -13,6 +13,9 @@ from hetzner_autoscaler.settings import AutoscalerSettings
 HERE = Path(__file__).parent
 TEMPLATE = HERE / "cloud-init" / "worker.yaml"
 START_SCRIPT = HERE / "node" / "start-worker.sh"
+# The node's engine config: gVisor's runsc as a second OCI runtime. The single-machine
+# default and the tests start their engine with it too.
+DOCKER_DAEMON_CONFIG = HERE / "node" / "docker-daemon.json"
 
 
 def render_cloud_init(settings: AutoscalerSettings, node_name: str) -> str:
@@ -26,6 +29,7 @@ def render_cloud_init(settings: AutoscalerSettings, node_name: str) -> str:
         "node_name": node_name,
         "work_pool": settings.work_pool,
         "slots": str(settings.slots_per_node),
+        "container_runtime": settings.node_container_runtime,
         "rgrid_package": settings.node_rgrid_package,
         "runner_image": settings.node_runner_image,
         "runner_base_image": settings.node_runner_base_image,
@@ -37,4 +41,5 @@ def render_cloud_init(settings: AutoscalerSettings, node_name: str) -> str:
                       for image in settings.node_runtime_images)
     return Template(TEMPLATE.read_text()).substitute(
         values, pull_images=pulls,
-        start_script=textwrap.indent(START_SCRIPT.read_text(), " " * 6))
+        start_script=textwrap.indent(START_SCRIPT.read_text(), " " * 6),
+        docker_daemon_config=textwrap.indent(DOCKER_DAEMON_CONFIG.read_text(), " " * 6))

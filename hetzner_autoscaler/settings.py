@@ -51,6 +51,10 @@ class AutoscalerSettings(BaseSettings):
         "rgrid/runner:latest", description="Built on each node at boot: what the Docker "
                                             "pool's flow runs run in.")
     node_runner_base_image: str = "python:3.11-slim"
+    node_container_runtime: str = Field(
+        "runsc", pattern=r"^(runc|runsc)$",
+        description="OCI runtime of user containers on nodes: `runsc` (gVisor, installed by "
+                    "the cloud-init; strangers' code meets a user-space kernel) or `runc`.")
     node_runtime_images: list[str] = Field(
         default_factory=lambda: ["python:3.11-slim", "node:20-slim"],
         description="Pulled at boot, so a first execution does not wait for a pull.")

@@ -83,7 +83,7 @@ class Caller:
         return self.client.post(path, headers=self.headers, json=json)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_account(api: TestClient, api_settings: Settings):
     def make(prefix: str = "acct") -> Caller:
         response = api.post(
@@ -105,7 +105,7 @@ def bob(make_account) -> Caller:
     return make_account("bob")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def worker_headers(api_settings: Settings) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_settings.worker_token.get_secret_value()}"}
 

@@ -3,6 +3,8 @@ work without anyone logging in."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -36,6 +38,18 @@ def test_it_installs_docker_pulls_the_runtimes_and_starts_the_worker_service():
     assert commands.index(pulls[-1]) < commands.index(commands[-1])
 
 
+def test_user_containers_run_under_gvisor_on_nodes():
+    """runsc is installed beside Docker, registered with the engine before it starts (the
+    file is written before packages install), and the worker is told to use it."""
+    config = rendered()
+    assert "runsc" in config["packages"]
+    files = {f["path"]: f for f in config["write_files"]}
+    runtimes = json.loads(files["/etc/docker/daemon.json"]["content"])["runtimes"]
+    assert runtimes["runsc"]["path"] == "/usr/bin/runsc"
+    assert "--network=none" in runtimes["runsc"]["runtimeArgs"]
+    assert "RGRID_CONTAINER_RUNTIME=runsc" in files["/etc/rgrid/worker.env"]["content"]
+
+
 def test_the_credentials_go_to_a_root_only_env_file_the_service_reads():
     files = {f["path"]: f for f in rendered()["write_files"]}
     env = files["/etc/rgrid/worker.env"]
@@ -46,7 +60,8 @@ def test_the_credentials_go_to_a_root_only_env_file_the_service_reads():
         "PREFECT_API_AUTH_STRING": "rgrid:prefect-secret",
         "RGRID_API_URL": "https://rgrid.example", "RGRID_WORKER_TOKEN": "control-secret",
         "RGRID_WORKER_NAME": "rgrid-node-ab12", "RGRID_WORK_POOL": "rgrid-docker",
-        "RGRID_SLOTS": "2", "RGRID_WORK_ROOT": "/var/lib/rgrid/work",
+        "RGRID_SLOTS": "2", "RGRID_CONTAINER_RUNTIME": "runsc",
+        "RGRID_WORK_ROOT": "/var/lib/rgrid/work",
         "RGRID_LOCK_DIR": "/var/lib/rgrid/locks"}
     unit = files["/etc/systemd/system/rgrid-worker.service"]["content"]
     assert "EnvironmentFile=/etc/rgrid/worker.env" in unit
