@@ -13,7 +13,7 @@ err_console = Console(stderr=True, highlight=False)
 
 JSON_FIELDS = ("id", "status", "exit_code", "runtime", "script_name", "args", "created_at",
                "started_at", "finished_at", "duration_seconds", "error", "worker",
-               "flow_run_id", "memory_mb", "cpus", "timeout_seconds", "batch_id",
+               "flow_run_id", "memory_mb", "disk_mb", "cpus", "timeout_seconds", "batch_id",
                "batch_index", "retry_of", "attempt", "retried_errors", "cached_from",
                "dependency_cache", "notes")
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "timed_out": "red",
@@ -44,7 +44,8 @@ def print_execution(execution: dict) -> None:
         ("duration", _or_dash(execution.get("duration_seconds"), "{} s")),
         ("worker", _or_dash(execution.get("worker"))),
         ("limits", f"{execution['memory_mb']} MB, {execution['cpus']} CPU, "
-                   f"{execution['timeout_seconds']} s"),
+                   f"{execution['timeout_seconds']} s, {execution.get('disk_mb', '-')} MB "
+                   f"of /work"),
     ]
     if execution.get("cached_from"):
         rows.append(("cached", f"result of {execution['cached_from']} (not run again)"))

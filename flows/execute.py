@@ -21,6 +21,7 @@ from prefect.states import Cancelled
 from flows.container import connect_docker, run_container, stop_attempt
 from flows.control_plane import ControlPlane
 from flows.dependencies import dependency_layer
+from flows.disk import Allowance, disk_allowance
 from flows.heartbeat import Heartbeat
 from flows.log_shipper import LogShipper
 from flows.outcome import finish_report
@@ -104,11 +105,13 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
                          max_chars=settings.max_log_chars, first_seq=job.log_seq_start
                          ) as shipper,
               fresh_work_dir(settings.work_root, execution_id) as work_dir,
+              disk_allowance(work_dir, job.disk_mb, owner=settings.worker_name
+                             ) as allowance,
               fresh_work_dir(settings.work_root, f"{execution_id}-scratch",
                              for_container=False) as scratch):
             try:
-                report = _run_and_collect(work_dir, job, settings, control_plane, connected,
-                                          shipper, scratch, stopped=heartbeat.lost)
+                report = _run_and_collect(work_dir, allowance, job, settings, control_plane,
+                                          connected, shipper, scratch, stopped=heartbeat.lost)
             except Exception:
                 connected.forget_docker()
                 raise
@@ -174,14 +177,17 @@ def _give_back_or_fail(exc: Exception, job: JobSpec,
     return control_plane.execution_status(execution_id)
 
 
-def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
-                     control_plane: ControlPlane, clients: Clients,
+def _run_and_collect(work_dir: Path, allowance: Allowance, job: JobSpec,
+                     settings: WorkerSettings, control_plane: ControlPlane, clients: Clients,
                      shipper: LogShipper, scratch: Path,
                      stopped: threading.Event) -> FinishRequest:
     """Script and inputs into /work, the container, then — whatever the script's outcome —
     the files it left there. An output the API refuses (too large, too many) fails an
-    otherwise successful execution, saying why."""
+    otherwise successful execution, saying why; so does /work reaching its allowance."""
     layer = None
+    if not allowance.enforced:
+        shipper.note(f"[rgrid] /work is not limited to {allowance.text} on this worker: "
+                     f"{allowance.why_not}\n")
     try:
         engine = clients.docker()
         if job.requirements:
@@ -198,7 +204,8 @@ def _run_and_collect(work_dir: Path, job: JobSpec, settings: WorkerSettings,
         if exc.transient:
             raise
         return _failed(exc)
-    report = finish_report(outcome, job, shipper.stderr_tail)
+    report = finish_report(outcome, job, shipper.stderr_tail,
+                           disk_full=allowance.reached(work_dir))
     report.dependency_cache = layer.cache if layer else None
     outputs, report.notes = storable(changed_files(work_dir, job_files))
     for note in report.notes:

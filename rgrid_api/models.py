@@ -103,6 +103,7 @@ class Execution(Base):
     args: Mapped[list] = mapped_column(JSON, default=list)
     env: Mapped[dict] = mapped_column(JSON, default=dict)
     memory_mb: Mapped[int] = mapped_column(Integer)
+    disk_mb: Mapped[int] = mapped_column(Integer, server_default="1024")
     cpus: Mapped[float] = mapped_column(Float)
     timeout_seconds: Mapped[int] = mapped_column(Integer)
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)

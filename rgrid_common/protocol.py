@@ -128,6 +128,7 @@ class JobSpec(BaseModel):
     command: list[str]
     env: dict[str, str]
     memory_mb: int
+    disk_mb: int = Field(1024, description="What /work may hold: writes past it fail.")
     cpus: float
     pids_limit: int
     timeout_seconds: int

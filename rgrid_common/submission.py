@@ -37,6 +37,7 @@ class ScriptSpec(BaseModel):
     env: dict[Text, Text] = Field(default_factory=dict, max_length=1000)
     runtime: Text | None = Field(None, max_length=100)
     memory_mb: int | None = Field(None, gt=0)
+    disk_mb: int | None = Field(None, gt=0, description="What /work may hold, in MB.")
     cpus: float | None = Field(None, gt=0, allow_inf_nan=False)
     timeout_seconds: int | None = Field(None, gt=0)
     requirements: Text | None = Field(

@@ -34,6 +34,7 @@ from prefect.states import State
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
 
 from flows.container import connect_docker, remove_leftovers
+from flows.disk import remove_leftover_allowances
 from flows.settings import WorkerSettings
 from rgrid_common.errors import RGridError
 
@@ -77,6 +78,7 @@ with warnings.catch_warnings():
 
 async def serve(pool: str, name: str, limit: int | None) -> None:
     _remove_leftover_containers()
+    _remove_leftover_allowances()
     async with WarmProcessWorker(work_pool_name=pool, name=name, limit=limit) as worker:
         await worker.start()
 
@@ -92,6 +94,15 @@ def _remove_leftover_containers() -> None:
         return
     if removed:
         log.warning("removed %d container(s) left by an earlier run of %s", removed,
+                    settings.worker_name)
+
+
+def _remove_leftover_allowances() -> None:
+    """Its /work filesystems too (flows.disk), after its containers."""
+    settings = WorkerSettings()
+    removed = remove_leftover_allowances(settings.work_root, settings.worker_name)
+    if removed:
+        log.warning("removed %d /work allowance(s) left by an earlier run of %s", removed,
                     settings.worker_name)
 
 

@@ -18,7 +18,7 @@ from cli.outputs import download_outputs, list_artifacts
 from cli.output import console, err_console, execution_json
 from cli.requirements import script_requirements
 from rgrid_common.errors import InvalidInput
-from rgrid_common.limits import parse_env, parse_memory
+from rgrid_common.limits import parse_disk, parse_env, parse_memory
 from rgrid_common.status import ExecutionStatus
 from rgrid_common.submission import ExecutionCreate, ScriptSpec, built
 
@@ -27,7 +27,8 @@ TIMED_OUT_EXIT_CODE = 124  # as timeout(1)
 
 def script_spec(script: Path, *, env: list[str] | None, runtime: str | None,
                 memory: str | None, cpus: float | None, timeout: int | None,
-                requirements: Path | None = None, use_cache: bool = True) -> ScriptSpec:
+                requirements: Path | None = None, use_cache: bool = True,
+                disk: str | None = None) -> ScriptSpec:
     """What every execution of SCRIPT shares, from the command line's options; checked
     here as the API will check it, before anything is uploaded."""
     content = _read_script(script)
@@ -35,6 +36,7 @@ def script_spec(script: Path, *, env: list[str] | None, runtime: str | None,
     return built(ScriptSpec, script_name=script.name, script_content=content,
                  env=parse_env(env or []), runtime=runtime,
                  memory_mb=parse_memory(memory) if memory else None, cpus=cpus,
+                 disk_mb=parse_disk(disk) if disk else None,
                  timeout_seconds=timeout, requirements=checked.text if checked else None,
                  use_cache=use_cache)
 
@@ -47,6 +49,8 @@ def run(
     timeout: Annotated[int | None, typer.Option(help="Seconds before it is stopped.")] = None,
     memory: Annotated[str | None, typer.Option(help="Memory limit, e.g. 512m or 2g.")] = None,
     cpus: Annotated[float | None, typer.Option(help="CPU limit, e.g. 1 or 0.5.")] = None,
+    disk: Annotated[str | None, typer.Option(
+        help="What /work may hold, e.g. 500m or 5g (default 1g).")] = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Submit and return.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     output_dir: Annotated[Path | None, typer.Option(
@@ -78,7 +82,7 @@ def run(
     files the script writes to its working folder come back here. With --batch, one
     execution per matched file, spread over the pool."""
     started = time.monotonic()
-    spec = script_spec(script, env=env, runtime=runtime, memory=memory, cpus=cpus,
+    spec = script_spec(script, env=env, runtime=runtime, memory=memory, cpus=cpus, disk=disk,
                        timeout=timeout, requirements=requirements, use_cache=not no_cache)
     if batch:
         options = BatchOptions(parallel=parallel, fail_fast=fail_fast, flat=flat,

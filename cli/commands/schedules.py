@@ -36,6 +36,7 @@ def create(
     timeout: Annotated[int | None, typer.Option()] = None,
     memory: Annotated[str | None, typer.Option()] = None,
     cpus: Annotated[float | None, typer.Option()] = None,
+    disk: Annotated[str | None, typer.Option(help="What /work may hold (default 1g).")] = None,
     requirements: Annotated[Path | None, typer.Option(
         help="pip requirements (default: requirements.txt beside the script).")] = None,
 ) -> None:
@@ -48,7 +49,7 @@ def create(
         raise InvalidInput("A schedule runs a batch: give --batch GLOB.",
                            "E.g. --batch 'in/*.csv'; the files are uploaded now and kept.")
     client = context.api()
-    spec = script_spec(script, env=env, runtime=runtime, memory=memory, cpus=cpus,
+    spec = script_spec(script, env=env, runtime=runtime, memory=memory, cpus=cpus, disk=disk,
                        timeout=timeout, requirements=requirements)
     files, request = batch_request(client, spec, batch, list(args or []), parallel=parallel,
                                    fail_fast=fail_fast, force_upload=False)

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
 
     default_memory_mb: int = 512
     max_memory_mb: int = 4096
+    default_disk_mb: int = Field(1024, description="What an execution's /work may hold.")
+    max_disk_mb: int = 10 * 1024
     default_cpus: float = 1.0
     max_cpus: float = 4.0
     default_timeout_seconds: int = 300

@@ -19,6 +19,7 @@ class ExecutionPublic(BaseModel):
     runtime: str
     args: list[str]
     memory_mb: int
+    disk_mb: int
     cpus: float
     timeout_seconds: int
     exit_code: int | None

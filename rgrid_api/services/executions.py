@@ -80,6 +80,8 @@ def add_execution(session: Session, store: ObjectStore, *, account: Account,
         env=spec.env,
         memory_mb=_within("memory", spec.memory_mb, settings.default_memory_mb,
                           settings.max_memory_mb, "MB"),
+        disk_mb=_within("disk", spec.disk_mb, settings.default_disk_mb,
+                        settings.max_disk_mb, "MB"),
         cpus=_within("cpus", spec.cpus, settings.default_cpus, settings.max_cpus, "CPUs"),
         timeout_seconds=_within("timeout", spec.timeout_seconds,
                                 settings.default_timeout_seconds,
@@ -115,7 +117,8 @@ def clone_execution(session: Session, store: ObjectStore, original: Execution, *
         script_name=original.script_name, script_content=original.script_content,
         runtime=original.runtime, image=original.image, args=original.args, env=original.env,
         requirements=original.requirements, cache_key=original.cache_key,
-        result_cache=result_cache.OFF, memory_mb=original.memory_mb, cpus=original.cpus,
+        result_cache=result_cache.OFF, memory_mb=original.memory_mb,
+        disk_mb=original.disk_mb, cpus=original.cpus,
         timeout_seconds=original.timeout_seconds, retry_of=original.id, **extra)
     session.add(execution)
     session.flush()

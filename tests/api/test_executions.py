@@ -1,5 +1,6 @@
 from uuid import UUID
 
+import pytest
 from fastapi.testclient import TestClient
 from prefect.client.orchestration import SyncPrefectClient
 from sqlalchemy import create_engine, func, select
@@ -15,8 +16,8 @@ def test_creating_an_execution_records_it_queued_and_creates_a_prefect_flow_run(
     execution = submit(alice)
     assert execution["status"] == "queued"
     assert execution["runtime"] == "python3.11"
-    assert (execution["memory_mb"], execution["cpus"], execution["timeout_seconds"]) == (
-        512, 1.0, 300)
+    assert (execution["memory_mb"], execution["cpus"], execution["timeout_seconds"],
+            execution["disk_mb"]) == (512, 1.0, 300, 1024)
     with SyncPrefectClient(api=api_settings.prefect_api_url) as prefect:
         flow_run = prefect.read_flow_run(UUID(execution["flow_run_id"]))
     assert flow_run.parameters == {"execution_id": execution["id"]}
@@ -33,11 +34,12 @@ def test_unknown_runtime_lists_the_known_ones(alice):
     assert "python3.11" in response.json()["hint"] and "node20" in response.json()["hint"]
 
 
-def test_limits_above_the_maximum_are_refused(alice, api_settings):
-    response = alice.post("/api/v1/executions",
-                          {**HELLO, "memory_mb": api_settings.max_memory_mb + 1})
+@pytest.mark.parametrize("limit", ["memory_mb", "disk_mb"])
+def test_limits_above_the_maximum_are_refused(alice, api_settings, limit):
+    maximum = getattr(api_settings, f"max_{limit}")
+    response = alice.post("/api/v1/executions", {**HELLO, limit: maximum + 1})
     assert response.status_code == 400
-    assert "maximum" in response.json()["message"]
+    assert f"exceeds the maximum of {maximum} MB" in response.json()["message"]
 
 
 def test_script_name_with_a_path_is_refused(alice):

@@ -16,7 +16,9 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import Pending
 
 from devstack.processes import ManagedProcess
+from flows.disk import OWNER_MARK
 from flows.sandbox import WORKER_LABEL
+from flows.settings import WorkerSettings
 from tests.conftest import write_script
 from tests.helpers import Rgrid, wait_for, worker_polling, worker_stopped
 from work_pools import PROCESS_POOL
@@ -128,9 +130,11 @@ def test_a_worker_killed_mid_item_costs_a_retry_not_the_item(rgrid: Rgrid, tmp_p
 
         _, stderr = run.communicate(timeout=600)
         assert _containers_of(victim["worker"]), "the killed worker's container outlives it"
+        assert _allowances_of(victim["worker"]), "and so does its /work filesystem"
         _restart(stack, workers[victim["worker"]], victim["worker"])
-        wait_for(lambda: not _containers_of(victim["worker"]), 60,
-                  "the restarted worker to remove what its earlier life left")
+        wait_for(lambda: not _containers_of(victim["worker"])
+                 and not _allowances_of(victim["worker"]), 60,
+                 "the restarted worker to remove what its earlier life left")
     finally:
         if victim and workers[victim["worker"]].pid is None:  # failed before its restart
             _restart(stack, workers[victim["worker"]], victim["worker"])
@@ -181,6 +185,10 @@ def _shard(prefect: SyncPrefectClient, batch_id: str, number: int) -> FlowRun | 
     runs = prefect.read_flow_runs(flow_run_filter=FlowRunFilter(
         name=FlowRunFilterName(any_=[f"{batch_id}-shard-{number}"])), limit=1)
     return runs[0] if runs else None
+
+
+def _allowances_of(worker: str) -> list[Path]:
+    return list(WorkerSettings().work_root.glob(f"*{OWNER_MARK}{worker}.img"))
 
 
 def _containers_of(worker: str) -> list:

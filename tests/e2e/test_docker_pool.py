@@ -94,6 +94,8 @@ def test_a_run_goes_through_the_docker_pool_sandboxed_with_its_files(rgrid_on_do
     assert result.exit_code == 0, result.stderr
     assert "3 words as uid 1000" in result.stdout
     assert "network: []" in result.stdout  # the user's container has no network
+    # the flow's container may not mount /work's filesystem (SECURITY.md, H1): it says so
+    assert "[rgrid] /work is not limited to 1 GB on this worker: " in result.stderr
     assert (tmp_path / "count.txt").read_text() == "3"
     execution = rgrid_on_docker("list", "--json").json()[0]
     assert execution["worker"] == NODE and execution["status"] == "succeeded"

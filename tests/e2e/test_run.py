@@ -5,7 +5,9 @@ from __future__ import annotations
 import docker
 
 from flows.sandbox import EXECUTION_LABEL
+from flows.settings import WorkerSettings
 from tests.conftest import write_script
+from tests.helpers import wait_for
 
 
 def test_hello_with_args_and_env_prints_from_a_container_and_succeeds(rgrid, tmp_path):
@@ -170,3 +172,47 @@ def test_output_reaches_the_user_while_the_script_still_runs(rgrid, tmp_path):
         assert status in ("queued", "running"), f"finished before output was seen: {status}"
     assert "second" not in logs
     assert rgrid("logs", execution_id, "--follow").stdout == "first\nsecond\n"
+
+
+FILL = """\
+chunk = b"x" * 1024 * 1024
+with open("fill.bin", "wb") as out:
+    while True:
+        out.write(chunk)
+        out.flush()
+"""
+STEADY = """\
+import time
+open("steady.txt", "w").write("kept\\n" * 1000)
+time.sleep(8)
+assert open("steady.txt").read() == "kept\\n" * 1000
+print("steady done")
+"""
+
+
+def test_writing_past_the_disk_allowance_fails_inside_and_spares_the_rest(rgrid, tmp_path):
+    """/work is a filesystem of its allowance's size: the write past it fails in the
+    script (ENOSPC), the execution fails saying so, what it wrote is bounded by the
+    allowance, and an execution running beside it is untouched."""
+    write_script(tmp_path, "fill.py", FILL)
+    write_script(tmp_path, "steady.py", STEADY)
+    steady = rgrid("run", "steady.py", "--detach", "--json").json()
+    wait_for(lambda: rgrid("status", steady["id"], "--json").json()["status"] != "queued",
+             120, "the steady one to start")
+
+    filled = rgrid("run", "fill.py", "--disk", "64m", "--json", timeout=300)
+
+    assert filled.exit_code == 1
+    execution = filled.json()
+    assert (execution["status"], execution["disk_mb"]) == ("failed", 64)
+    assert execution["error"] == ("disk limit reached (64 MB): /work is full; ask for more "
+                                  "with --disk")
+    assert "No space left on device" in rgrid("logs", execution["id"]).stderr
+    fill_bin = (tmp_path / "fill.bin").stat().st_size
+    assert 32 * 2**20 < fill_bin <= 64 * 2**20, "bounded by the allowance, not by the node"
+    done = wait_for(lambda: (lambda e: e if e["finished_at"] else None)(
+        rgrid("status", steady["id"], "--json").json()), 120, "the steady one to finish")
+    assert done["status"] == "succeeded"
+    assert rgrid("logs", steady["id"]).stdout == "steady done\n"
+    work_root = WorkerSettings().work_root  # the stack's workers keep the default
+    assert not list(work_root.glob(f"{execution['id']}-*")), "nothing is left behind"
