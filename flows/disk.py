@@ -58,13 +58,8 @@ def disk_allowance(folder: Path, megabytes: int, *, owner: str) -> Iterator[Allo
     image removed after, whatever happened. The image is named after its ``owner`` (the
     worker), which removes what it left if it is killed meanwhile
     (``remove_leftover_allowances``)."""
-    if os.geteuid() != 0 or not shutil.which("mkfs.ext4"):
-        yield Allowance(megabytes, enforced=False,
-                        why_not="the worker is not root" if os.geteuid() != 0
-                        else "mkfs.ext4 is not installed (e2fsprogs)")
-        return
     image = folder.with_name(f"{folder.name}{OWNER_MARK}{owner}.img")
-    why_not = _mounted(image, folder, megabytes)
+    why_not = _cannot_mount() or _mounted(image, folder, megabytes)
     if why_not:
         yield Allowance(megabytes, enforced=False, why_not=why_not)
         return
@@ -77,22 +72,28 @@ def disk_allowance(folder: Path, megabytes: int, *, owner: str) -> Iterator[Allo
         image.unlink(missing_ok=True)
 
 
+def _cannot_mount() -> str:
+    """Why this process cannot make an allowance at all, or ""."""
+    if os.geteuid() != 0:
+        return "the worker is not root"
+    return "" if shutil.which("mkfs.ext4") else "mkfs.ext4 is not installed (e2fsprogs)"
+
+
 def _mounted(image: Path, folder: Path, megabytes: int) -> str:
-    """Makes ``image`` and mounts it on ``folder``; why not, if it could not."""
+    """Makes ``image`` and mounts it on ``folder``; why not, if it could not (a node
+    without room raises, for the attempt to go elsewhere). No image is left either way."""
     try:
         _allocate(image, megabytes)
         _run(["mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
               "-E", "lazy_itable_init=1,nodiscard", str(image)])
         _run(["mount", "-o", "loop,nosuid,nodev", str(image), str(folder)])
-    except NoRoomForAllowance:
+    except (NoRoomForAllowance, OSError, subprocess.CalledProcessError) as exc:
         image.unlink(missing_ok=True)
+        if isinstance(exc, subprocess.CalledProcessError):
+            return f"{exc.cmd[0]} failed: {(exc.stderr or '').strip() or exc.returncode}"
+        if isinstance(exc, OSError):
+            return f"mounting it failed: {exc}"
         raise
-    except subprocess.CalledProcessError as exc:
-        image.unlink(missing_ok=True)
-        return f"{exc.cmd[0]} failed: {(exc.stderr or '').strip() or exc.returncode}"
-    except OSError as exc:
-        image.unlink(missing_ok=True)
-        return f"mounting it failed: {exc}"
     return ""
 
 
