@@ -100,7 +100,7 @@ def one_burst(stack: DevStack) -> float:
             flow_id=prefect.create_flow_from_name(EXECUTE_FLOW), name=pool,
             entrypoint="flows.execute:execute", work_pool_name=pool)
     settings = AutoscalerSettings(
-        api_url=stack.settings.api_url, worker_token=stack.secret("worker_token"),
+        api_url=stack.settings.api_url, control_token=stack.secret("control_token"),
         prefect_api_url=stack.settings.prefect_api_url, work_pool=pool,
         hcloud_endpoint=fake.url, hcloud_token="test-token", tick_seconds=10)
     stop = threading.Event()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -11,18 +13,24 @@ from pydantic import BaseModel
 from cli import http
 from cli.config import CliSettings
 from cli.output import err_console
-from rgrid_common.errors import ApiTimeout, ApiUnreachable, Unauthorized, checked_answer
+from rgrid_common.errors import (ApiTimeout, ApiUnreachable, RateLimited, Unauthorized,
+                                 checked_answer)
 
 # No answer to a sent request: the API may have it, so only a keyed request goes again.
 RETRYABLE = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError,
              httpx.ReadError)
 START_HINT = "Start it with `./scripts/dev up`, or point RGRID_API_URL at a running API."
 SUBMIT_ATTEMPTS = 3
+RATE_LIMITED_ATTEMPTS = 4
+MAX_RATE_LIMIT_WAIT_SECONDS = 60
 
 
 class ApiClient:
     def __init__(self, settings: CliSettings, *, key: str | None = None,
-                 require_key: bool = True) -> None:
+                 require_key: bool = True, http_client: httpx.Client | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        """``http_client`` (one carrying the base URL) and ``sleep`` replace the real ones
+        (an in-process API, a test's clock)."""
         self.api_url = settings.api_url.rstrip("/")
         token = key or (settings.api_key.get_secret_value() if settings.api_key else None)
         if require_key and not token:
@@ -31,8 +39,10 @@ class ApiClient:
                                "or set RGRID_API_KEY.")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.timeout = settings.request_timeout_seconds
-        self._http = http.client(base_url=self.api_url, headers=headers,
-                                 timeout=httpx.Timeout(self.timeout, connect=10))
+        self._http = http_client or http.client(base_url=self.api_url,
+                                                timeout=httpx.Timeout(self.timeout, connect=10))
+        self._http.headers.update(headers)
+        self._sleep = sleep
 
     def get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None}
@@ -61,6 +71,20 @@ class ApiClient:
         return self._request("DELETE", path)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One call; a 429 is waited out (``Retry-After``) and sent again, a few times: the
+        API did nothing with a refused request."""
+        for attempt in range(1, RATE_LIMITED_ATTEMPTS):
+            try:
+                return self._send(method, path, **kwargs)
+            except RateLimited as exc:
+                wait = min(exc.retry_after, MAX_RATE_LIMIT_WAIT_SECONDS)
+                err_console.print(f"[yellow]…[/] {exc.message} Waiting {wait} s, then "
+                                  f"sending it again (attempt {attempt + 1} of "
+                                  f"{RATE_LIMITED_ATTEMPTS}).")
+                self._sleep(wait)
+        return self._send(method, path, **kwargs)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:

@@ -7,8 +7,8 @@ from importlib import metadata
 
 import typer
 
-from cli.commands import (accounts, artifacts, batches, cache, cancel, executions, nodes,
-                          retry, run, schedules)
+from cli.commands import (accounts, artifacts, batches, cache, cancel, executions, keys,
+                          nodes, retry, run, schedules)
 from cli.config import CliSettings
 from cli.output import err_console
 from rgrid_common.errors import InvalidInput, RGridError
@@ -29,6 +29,7 @@ app.command()(accounts.runtimes)
 app.command()(nodes.nodes)
 app.command()(accounts.login)
 app.add_typer(accounts.accounts_app, name="accounts")
+app.add_typer(keys.keys_app, name="keys")
 app.add_typer(schedules.schedule_app, name="schedule")
 app.add_typer(cache.cache_app, name="cache")
 

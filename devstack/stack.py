@@ -28,13 +28,15 @@ from devstack.settings import DevSettings
 from flows.settings import WorkerSettings
 from rgrid_api.core.config import DEFAULT_RUNTIMES
 from rgrid_api.core.config import Settings as ApiSettings
-from rgrid_common.errors import RGridError
+from rgrid_common.errors import RGridError, checked_answer
 from rgrid_common.files import write_private
+from rgrid_common.protocol import WorkerTokenIssued
 from work_pools import CONTROL_POOL, PROCESS_POOL, WorkPoolSpec, ensure_batch_queue
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SERVICES = ("worker", "control-worker", "api", "prefect-server")  # in stopping order
-SECRET_NAMES = ("admin_key", "worker_token", "storage_signing_key", "prefect_database_password")
+SECRET_NAMES = ("admin_key", "control_token", "storage_signing_key",
+                "prefect_database_password")
 
 
 class DevStack:
@@ -107,7 +109,7 @@ class DevStack:
                 ApiSettings, host=self.settings.host, port=self.settings.api_port,
                 database_url=f"sqlite:///{self.home / 'rgrid.db'}",
                 prefect_api_url=self.settings.prefect_api_url,
-                admin_key=secrets_["admin_key"], worker_token=secrets_["worker_token"],
+                admin_key=secrets_["admin_key"], control_token=secrets_["control_token"],
                 public_url=self.settings.api_url,
                 lost_after_seconds=self.settings.lost_after_seconds,
                 **self._storage_settings(secrets_)),
@@ -149,16 +151,18 @@ class DevStack:
                           limit=self.settings.control_worker_limit)
 
     def start_worker(self, process: ManagedProcess, name: str,
-                     pool: WorkPoolSpec = PROCESS_POOL, limit: int | None = None) -> int:
+                     pool: WorkPoolSpec = PROCESS_POOL, limit: int | None = None,
+                     token: str | None = None) -> int:
         """A warm worker on ``pool``; more than one on the process pool make a pool of
-        several nodes."""
+        several nodes. It gets its own token (``token``, as a node's cloud-init gives it,
+        or a new one)."""
         env = {
             **self._prefect_env(),
             "PREFECT_WORKER_QUERY_SECONDS": str(self.settings.worker_query_seconds),
             "PREFECT_WORKER_PREFETCH_SECONDS": "0",
             **environment_for(
                 WorkerSettings, api_url=self.settings.api_url,
-                worker_token=self._secrets()["worker_token"], worker_name=name,
+                worker_token=token or self.issue_worker_token(name), worker_name=name,
                 heartbeat_seconds=self.settings.heartbeat_seconds,
                 package_index_url=self.settings.package_index_url,
                 package_index_cert=self.settings.package_index_cert),
@@ -168,6 +172,13 @@ class DevStack:
         pid = process.start(argv, env=env, cwd=self.home)
         self.say(f"✓ worker {name!r} started on {pool.name!r} (pid {pid})")
         return pid
+
+    def issue_worker_token(self, worker: str) -> str:
+        """The worker's own token, from the API, as the autoscaler gets one for each node."""
+        response = httpx.post(f"{self.settings.api_url}/api/v1/control/worker-tokens",
+                              json={"worker": worker}, timeout=30, headers={
+                                  "Authorization": f"Bearer {self.secret('control_token')}"})
+        return WorkerTokenIssued.model_validate(checked_answer(response)).token
 
     def _log_cli_in(self) -> None:
         stored = read_config(self.settings.cli_config)

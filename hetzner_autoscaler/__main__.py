@@ -40,7 +40,7 @@ def connected(settings: AutoscalerSettings, clock: Clock = utcnow) -> Iterator[A
         pool=settings.work_pool, spec=settings.server_spec,
         attempts=settings.provider_attempts, backoff_seconds=settings.provider_backoff_seconds)
     control = httpx.Client(base_url=settings.api_url, timeout=30, headers={
-        "Authorization": f"Bearer {settings.worker_token.get_secret_value()}"})
+        "Authorization": f"Bearer {settings.control_token.get_secret_value()}"})
     with SyncPrefectClient(api=settings.prefect_api_url) as prefect, control:
         yield Autoscaler(settings, hetzner=hetzner, prefect=prefect, control=control,
                          clock=clock)

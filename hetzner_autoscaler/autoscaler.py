@@ -26,7 +26,8 @@ from hetzner_autoscaler.decisions import Decision, NodeView, Observation, as_rec
 from hetzner_autoscaler.hetzner import HetznerNodes, Server
 from hetzner_autoscaler.settings import AutoscalerSettings
 from rgrid_common.errors import ProviderError
-from rgrid_common.protocol import AutoscalerEventIn, AutoscalerReport, Load, NodeReport
+from rgrid_common.protocol import (AutoscalerEventIn, AutoscalerReport, Load, NodeReport,
+                                   WorkerTokenIssued)
 from rgrid_common.status import AutoscalerEventKind, NodeState
 
 ERROR = AutoscalerEventKind.ERROR
@@ -113,6 +114,7 @@ class Autoscaler:
 
     def _delete(self, node: NodeView, reason: str, nodes: dict[str, NodeReport],
                 outcome: Round, now: datetime) -> AutoscalerEventIn:
+        self._revoke_worker_token(node.name)  # first: a node being deleted reports nothing
         try:
             self._hetzner.delete(node.server_id)
         except ProviderError as exc:
@@ -127,9 +129,11 @@ class Autoscaler:
     def _create(self, outcome: Round, now: datetime
                 ) -> tuple[AutoscalerEventIn, Server | None]:
         name = f"{self._settings.node_name_prefix}-{secrets.token_hex(4)}"
+        token = self._issue_worker_token(name)
         try:
-            server = self._hetzner.create(name, render_cloud_init(self._settings, name))
+            server = self._hetzner.create(name, render_cloud_init(self._settings, name, token))
         except ProviderError as exc:
+            self._revoke_worker_token(name)
             outcome.errors.append(exc.message)
             return _event(now, ERROR, name, f"{exc.message} {exc.hint}".strip(),
                           code=exc.code), None
@@ -137,6 +141,15 @@ class Autoscaler:
         return _event(now, AutoscalerEventKind.PROVISION, name,
                       f"created {name} (server {server.id}, "
                       f"{self._settings.server_type})"), server
+
+    def _issue_worker_token(self, node_name: str) -> str:
+        """The node's own token (it goes into its cloud-init, nowhere else)."""
+        answer = self._checked(self._control.post("/api/v1/control/worker-tokens",
+                                                  json={"worker": node_name}))
+        return WorkerTokenIssued.model_validate(answer).token
+
+    def _revoke_worker_token(self, node_name: str) -> None:
+        self._checked(self._control.delete(f"/api/v1/control/worker-tokens/{node_name}"))
 
     def _node_report(self, view: NodeView, server: Server) -> NodeReport:
         return NodeReport(

@@ -18,14 +18,15 @@ START_SCRIPT = HERE / "node" / "start-worker.sh"
 DOCKER_DAEMON_CONFIG = HERE / "node" / "docker-daemon.json"
 
 
-def render_cloud_init(settings: AutoscalerSettings, node_name: str) -> str:
+def render_cloud_init(settings: AutoscalerSettings, node_name: str, worker_token: str) -> str:
     """Values go into an env file (one line each) or a YAML list item (JSON-quoted), so
-    none may hold a line break."""
+    none may hold a line break. ``worker_token`` is the node's own, issued for it alone:
+    the control-plane token never leaves the control plane."""
     values = {
         "prefect_api_url": settings.node_prefect_api_url or settings.prefect_api_url,
         "prefect_auth_string": settings.node_prefect_auth_string.get_secret_value(),
         "rgrid_api_url": settings.node_api_url or settings.api_url,
-        "worker_token": settings.worker_token.get_secret_value(),
+        "worker_token": worker_token,
         "node_name": node_name,
         "work_pool": settings.work_pool,
         "slots": str(settings.slots_per_node),

@@ -13,7 +13,9 @@ class AutoscalerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RGRID_", extra="ignore")
 
     api_url: str = Field("http://127.0.0.1:8700", description="The RGrid API.")
-    worker_token: SecretStr = Field(SecretStr(""), description="The control-plane secret.")
+    control_token: SecretStr = Field(
+        SecretStr(""), description="The control-plane secret: reports nodes and issues each "
+                                   "node its own worker token. Never sent to a node.")
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     work_pool: str = Field("rgrid-docker", description="The pool whose queue it watches.")
 

@@ -4,12 +4,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from rgrid_common.errors import RGridError
+from rgrid_common.errors import RateLimited, RGridError
 from rgrid_common.validation import invalid_request
 
 
 def _rgrid_error(_request: Request, exc: RGridError) -> JSONResponse:
-    return JSONResponse(exc.to_problem(), status_code=exc.status_code)
+    headers = ({"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited)
+               else None)
+    return JSONResponse(exc.to_problem(), status_code=exc.status_code, headers=headers)
 
 
 def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

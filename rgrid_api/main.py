@@ -11,9 +11,11 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 
 from rgrid_api.api.routes import (accounts, artifacts, batches, cache, executions, health,
-                                  nodes, runtimes, schedules, storage, worker, worker_batches)
+                                  keys, nodes, runtimes, schedules, storage, worker,
+                                  worker_batches)
 from rgrid_api.core.config import Settings, get_settings
 from rgrid_api.core.db import upgrade_to_head
+from rgrid_api.core.rate_limit import RateLimiter
 from rgrid_api.errors import install_error_handlers, limit_request_size
 from rgrid_api.core.db import session_scope
 from rgrid_api.models import utcnow
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None,
     app = FastAPI(title="RGrid API", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.clock = clock
+    app.state.limiter = RateLimiter()
     app.state.store = build_object_store(settings, clock)
     app.state.scheduler = scheduler or PrefectFlowRunScheduler(
         api_url=settings.prefect_api_url, deployment_name=settings.execute_deployment,
@@ -60,8 +63,8 @@ def create_app(settings: Settings | None = None,
         schedule_deployment_name=settings.schedule_deployment)
     install_error_handlers(app)
     limit_request_size(app, settings.max_request_bytes, exempt_prefix=STORAGE_ROUTE)
-    for module in (health, accounts, executions, batches, schedules, artifacts, runtimes,
-                   cache, nodes, worker, worker_batches, storage):
+    for module in (health, accounts, keys, executions, batches, schedules, artifacts,
+                   runtimes, cache, nodes, worker, worker_batches, storage):
         app.include_router(module.router)
     app.include_router(worker_batches.schedules_router)
     app.include_router(nodes.control_router)

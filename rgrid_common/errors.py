@@ -50,6 +50,17 @@ class Conflict(RGridError):
     code = "conflict"
 
 
+class RateLimited(RGridError):
+    """Too many requests of one kind: try again after ``retry_after`` seconds."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, hint: str = "", *, retry_after: int = 1) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(RGridError):
     status_code = 503
     code = "service_unavailable"
@@ -92,7 +103,7 @@ class QuotaExceeded(ProviderError):
 ERRORS_BY_CODE: dict[str, type[RGridError]] = {
     cls.code: cls
     for cls in (RGridError, InvalidInput, NotFound, Unauthorized, Forbidden, Conflict,
-                ServiceUnavailable, ApiUnreachable, ApiTimeout, DockerUnavailable, ProviderError,
+                RateLimited, ServiceUnavailable, ApiUnreachable, ApiTimeout, DockerUnavailable, ProviderError,
                 ProviderUnreachable, QuotaExceeded)
 }
 
@@ -116,4 +127,12 @@ def checked_answer(response):
     if not isinstance(problem, dict):
         problem = {"message": f"The RGrid API answered {response.status_code} "
                               f"{response.reason_phrase}."}
-    raise error_from_problem(problem)
+    error = error_from_problem(problem)
+    if isinstance(error, RateLimited):
+        error.retry_after = _seconds(response.headers.get("retry-after"))
+    raise error
+
+
+def _seconds(retry_after: str | None) -> int:
+    """A ``Retry-After`` of delay-seconds; anything else (absent, a date) is one second."""
+    return int(retry_after) if retry_after and retry_after.isdigit() else 1

@@ -106,7 +106,22 @@ class LogBatch(BaseModel):
 
 class ClaimRequest(BaseModel):
     flow_run_id: str = Field(min_length=1, max_length=64)
-    worker: str = Field("", max_length=255)
+    worker: str = Field("", max_length=255,
+                        description="The claiming worker; the token's own when empty.")
+
+
+WORKER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"
+
+
+class WorkerTokenRequest(BaseModel):
+    """The control plane asks for a new worker's own token (a node it made)."""
+
+    worker: str = Field(pattern=WORKER_NAME_PATTERN)
+
+
+class WorkerTokenIssued(BaseModel):
+    worker: str
+    token: str
 
 
 class InputDownload(BaseModel):

@@ -82,3 +82,12 @@ class ScheduleCreate(BaseModel):
         if (self.cron is None) == (self.every_seconds is None):
             raise ValueError("give exactly one of cron and every_seconds")
         return self
+
+
+class ApiKeyCreate(BaseModel):
+    """A new key for the calling account (``rgrid keys create``)."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                      description="What the key is for, to tell keys apart.")
+    expires_in_days: int | None = Field(None, ge=1, le=3650,
+                                        description="Unset: the key never expires.")

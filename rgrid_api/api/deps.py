@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -13,12 +15,14 @@ from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
 from rgrid_api.core.db import session_scope
+from rgrid_api.core.rate_limit import FAILED_SIGN_IN, RateLimiter
 from rgrid_api.core.security import secrets_equal
 from rgrid_api.models import Account
+from rgrid_api.services import worker_tokens
 from rgrid_api.services.accounts import account_for_key
 from rgrid_api.services.flow_runs import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
-from rgrid_common.errors import ServiceUnavailable, Unauthorized
+from rgrid_common.errors import RateLimited, ServiceUnavailable, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -67,11 +71,62 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-def current_account(session: SessionDep, credentials: BearerDep) -> Account:
-    return account_for_key(session, key=_token(credentials))
+def get_limiter(request: Request) -> RateLimiter:
+    return request.app.state.limiter
+
+
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+
+
+@dataclass
+class SignInGuard:
+    """Failed authentication per client address: past the limit every credential from it
+    answers 429 without being checked, so guessing keys gets nowhere fast."""
+
+    limiter: RateLimiter
+    address: str
+    per_minute: int
+
+    def admit(self) -> None:
+        self.limiter.take(FAILED_SIGN_IN, self.address, self.per_minute,
+                          "failed authentications from this address", use=False)
+
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        try:
+            yield
+        except Unauthorized:
+            with suppress(RateLimited):
+                self.limiter.take(FAILED_SIGN_IN, self.address, self.per_minute, "")
+            raise
+
+
+def sign_in_guard(request: Request, settings: SettingsDep, limiter: LimiterDep) -> SignInGuard:
+    guard = SignInGuard(limiter, request.client.host if request.client else "unknown",
+                        settings.failed_auth_per_minute)
+    guard.admit()
+    return guard
+
+
+GuardDep = Annotated[SignInGuard, Depends(sign_in_guard)]
+
+
+def current_account(session: SessionDep, credentials: BearerDep, now: NowDep,
+                    guard: GuardDep) -> Account:
+    key = _token(credentials)
+    with guard.counting():
+        return account_for_key(session, key=key, now=now)
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]
+
+
+def submission_allowed(account: CurrentAccount, settings: SettingsDep,
+                       limiter: LimiterDep) -> None:
+    """Runs, batches, schedules and retries: ``RGRID_SUBMISSIONS_PER_MINUTE`` an account."""
+    limiter.take("submission", account.id, settings.submissions_per_minute, "submissions")
+
+
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", pattern=r"^[A-Za-z0-9_.:-]{8,64}$",
     description="The client's key for this submission: sent again, the first one's "
@@ -79,20 +134,34 @@ IdempotencyKey = Annotated[str | None, Header(
 
 
 def _require_shared_secret(expected: SecretStr | None,
-                           credentials: HTTPAuthorizationCredentials | None, *,
-                           name: str, setting: str) -> None:
+                           credentials: HTTPAuthorizationCredentials | None,
+                           guard: SignInGuard, *, name: str, setting: str) -> None:
     if expected is None:
         raise ServiceUnavailable(f"The {name} is not configured on this server.",
                                  f"Set {setting} for the API.")
-    if not secrets_equal(_token(credentials), expected.get_secret_value()):
-        raise Unauthorized(f"The {name} is not valid.", f"Use the API's {setting}.")
+    given = _token(credentials)
+    with guard.counting():
+        if not secrets_equal(given, expected.get_secret_value()):
+            raise Unauthorized(f"The {name} is not valid.", f"Use the API's {setting}.")
 
 
-def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
-    _require_shared_secret(settings.admin_key, credentials, name="admin key",
+def require_admin(settings: SettingsDep, credentials: BearerDep, guard: GuardDep) -> None:
+    _require_shared_secret(settings.admin_key, credentials, guard, name="admin key",
                            setting="RGRID_ADMIN_KEY")
 
 
-def require_worker(settings: SettingsDep, credentials: BearerDep) -> None:
-    _require_shared_secret(settings.worker_token, credentials, name="worker token",
-                           setting="RGRID_WORKER_TOKEN")
+def require_control_plane(settings: SettingsDep, credentials: BearerDep,
+                          guard: GuardDep) -> None:
+    """The autoscaler and the devstack: they report nodes and issue workers' tokens."""
+    _require_shared_secret(settings.control_token, credentials, guard,
+                           name="control-plane token", setting="RGRID_CONTROL_TOKEN")
+
+
+def current_worker(session: SessionDep, credentials: BearerDep, guard: GuardDep) -> str:
+    """The worker whose own token was sent (never the control-plane token)."""
+    token = _token(credentials)
+    with guard.counting():
+        return worker_tokens.worker_for_token(session, token)
+
+
+CurrentWorker = Annotated[str, Depends(current_worker)]

@@ -36,9 +36,15 @@ class Settings(BaseSettings):
         SCHEDULED_BATCH_DEPLOYMENT,
         description="Prefect deployment each schedule's own deployment is made like.")
     admin_key: SecretStr | None = Field(None, description="Key that may create accounts.")
-    worker_token: SecretStr | None = Field(
-        None, description="Shared secret the flows present when reporting back."
-    )
+    control_token: SecretStr | None = Field(
+        None, description="The control plane's secret (autoscaler, devstack): reports "
+                          "nodes and issues each worker its own token. Never on a node.")
+    submissions_per_minute: int = Field(
+        600, ge=0, description="Runs, batches, schedules and retries an account may submit a "
+                               "minute (a burst of as many); 0: no limit.")
+    failed_auth_per_minute: int = Field(
+        60, ge=0, description="Failed authentications a client address may make a minute; "
+                              "past it every credential from it answers 429.")
     runtimes: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_RUNTIMES),
         description="Runtime short name → container image.",

@@ -4,7 +4,8 @@ in ``rgrid_common.submission``, which the CLI builds; what workers and the autos
 send is the wire contract in ``rgrid_common.protocol``. Everything is importable from
 here too."""
 
-from rgrid_api.schemas.accounts import AccountCreate, AccountCreated, AccountPublic
+from rgrid_api.schemas.accounts import (AccountCreate, AccountCreated, AccountPublic,
+                                        ApiKeyCreated, ApiKeyPublic)
 from rgrid_api.schemas.artifacts import (ArtifactList, ArtifactPublic, BlobCompletion,
                                          UploadOffer, UploadOffers, UploadRequest)
 from rgrid_api.schemas.batches import BatchPublic
@@ -16,11 +17,12 @@ from rgrid_api.schemas.nodes import (AutoscalerEventPublic, Capacity, CapacityPr
 from rgrid_api.schemas.runtimes import RuntimePublic
 from rgrid_api.schemas.schedules import ScheduleList, SchedulePublic
 from rgrid_common.protocol import AutoscalerEventIn, AutoscalerReport, Load, NodeReport
-from rgrid_common.submission import (BatchCreate, ExecutionCreate, InputFile, ItemSpec,
+from rgrid_common.submission import (ApiKeyCreate, BatchCreate, ExecutionCreate, InputFile, ItemSpec,
                                      ScheduleCreate, ScriptSpec)
 
 __all__ = [
-    "AccountCreate", "AccountCreated", "AccountPublic", "ArtifactList", "ArtifactPublic",
+    "AccountCreate", "AccountCreated", "AccountPublic", "ApiKeyCreate", "ApiKeyCreated",
+    "ApiKeyPublic", "ArtifactList", "ArtifactPublic",
     "AutoscalerEventIn", "AutoscalerEventPublic", "AutoscalerReport", "BatchCreate",
     "BatchPublic", "BatchRetry", "BlobCompletion", "CacheCleared", "CacheCounts",
     "CacheStats", "CancelOutcome", "Capacity", "CapacityProblem", "ExecutionCreate",

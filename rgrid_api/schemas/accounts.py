@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from rgrid_api.schemas.common import as_utc_or_none
 
 
 class AccountCreate(BaseModel):
@@ -18,4 +20,21 @@ class AccountPublic(BaseModel):
 
 
 class AccountCreated(AccountPublic):
+    api_key: str = Field(description="Shown once; only its hash is stored.")
+
+
+class ApiKeyPublic(BaseModel):
+    """A key as its account sees it: never the key itself, only its first characters."""
+
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    _utc = field_validator("created_at", "expires_at", "revoked_at")(as_utc_or_none)
+
+
+class ApiKeyCreated(ApiKeyPublic):
     api_key: str = Field(description="Shown once; only its hash is stored.")

@@ -1,6 +1,7 @@
 """The worker's side of an execution: its claim, its job spec, heartbeats, output reports
-and the finish report. Every call comes with the worker token; account scoping does not
-apply (a worker serves every account), the attempt number does."""
+and the finish report. Every call comes with the calling worker's own token. Account
+scoping does not apply (a worker serves every account); the worker and the attempt do: a
+worker claims in its own name and reports only for what it claimed."""
 
 from __future__ import annotations
 
@@ -14,16 +15,25 @@ from rgrid_api.runtimes import RuntimeCatalogue
 from rgrid_api.services import artifacts, lifecycle
 from rgrid_api.services.logs import next_log_seq
 from rgrid_api.storage import ObjectStore
-from rgrid_common.errors import Conflict, NotFound
+from rgrid_common.errors import Conflict, Forbidden, NotFound
 from rgrid_common.protocol import WORK_DIR, FinishRequest, JobSpec
 from rgrid_common.status import ExecutionStatus
 
 
-def _execution_by_id(session: Session, execution_id: str) -> Execution:
+def execution_by_id(session: Session, execution_id: str) -> Execution:
     execution = session.get(Execution, execution_id)
     if execution is None:
         raise NotFound(f"Execution {execution_id!r} not found.")
     return execution
+
+
+def claiming_as(caller: str, named: str) -> str:
+    """The name a claim is recorded under: the token's worker, which a body naming one must
+    match."""
+    if named and named != caller:
+        raise Forbidden(f"This worker token belongs to {caller!r}; it cannot claim as "
+                        f"{named!r}.", "Each worker claims with its own token.")
+    return caller
 
 
 def claim_execution(session: Session, *, execution_id: str, flow_run_id: str, worker: str,
@@ -43,7 +53,7 @@ def claim_execution(session: Session, *, execution_id: str, flow_run_id: str, wo
 def claimed_job(session: Session, *, execution_id: str, flow_run_id: str, settings: Settings,
                 store: ObjectStore) -> JobSpec:
     """The job of an execution ``flow_run_id`` has claimed; 409 for any other claimant."""
-    execution = _execution_by_id(session, execution_id)
+    execution = execution_by_id(session, execution_id)
     session.refresh(execution)  # the claim was an UPDATE of the row, not of this object
     if not (execution.status == ExecutionStatus.RUNNING.value
             and execution.claimed_by == flow_run_id):
@@ -78,29 +88,38 @@ def _job_spec(session: Session, store: ObjectStore, execution: Execution,
 
 
 def status_of(session: Session, execution_id: str) -> str:
-    return _execution_by_id(session, execution_id).status
+    return execution_by_id(session, execution_id).status
 
 
-def running_execution(session: Session, execution_id: str,
+def running_execution(session: Session, execution_id: str, *, worker: str,
                       attempt: int | None = None) -> Execution:
-    """The execution, if it is running and ``attempt`` (when given) is still its current
-    one: a worker that lost its execution (it was retried elsewhere) gets 409."""
-    execution = _execution_by_id(session, execution_id)
+    """The execution, if it is running on ``worker`` and ``attempt`` (when given) is still
+    its current one: a worker that lost its execution (it was retried elsewhere) gets 409."""
+    execution = execution_by_id(session, execution_id)
     if execution.status != ExecutionStatus.RUNNING.value:
         raise Conflict(f"Execution {execution_id!r} is {execution.status}, not running.")
     _ensure_current(execution, attempt)
+    ensure_claimed_by(execution, worker)
     return execution
 
 
-def reporting_execution(session: Session, execution_id: str,
+def reporting_execution(session: Session, execution_id: str, *, worker: str,
                         attempt: int | None = None) -> Execution:
-    """The execution, if its worker may still report outputs: it runs, or it was cancelled
-    while ``attempt`` ran (what the script wrote before it was stopped is kept)."""
-    execution = _execution_by_id(session, execution_id)
+    """The execution, if ``worker`` may still report outputs: it runs there, or it was
+    cancelled while ``attempt`` ran (what the script wrote before it was stopped is kept)."""
+    execution = execution_by_id(session, execution_id)
     if not was_cancelled_while_running(execution):
-        return running_execution(session, execution_id, attempt)
+        return running_execution(session, execution_id, worker=worker, attempt=attempt)
     _ensure_current(execution, attempt)
+    ensure_claimed_by(execution, worker)
     return execution
+
+
+def ensure_claimed_by(execution: Execution, worker: str) -> None:
+    """403 for a worker reporting for work another worker claimed (or none yet)."""
+    if execution.worker != worker:
+        raise Forbidden(f"Execution {execution.id!r} was not claimed by worker {worker!r}.",
+                        "A worker reports only for the executions it claimed.")
 
 
 def _ensure_current(execution: Execution, attempt: int | None) -> None:
@@ -109,19 +128,21 @@ def _ensure_current(execution: Execution, attempt: int | None) -> None:
                        f"current; attempt {execution.attempt} is.")
 
 
-def record_heartbeat(session: Session, *, execution_id: str, attempt: int | None,
-                     now: datetime) -> None:
-    running_execution(session, execution_id, attempt).heartbeat_at = now
+def record_heartbeat(session: Session, *, execution_id: str, worker: str,
+                     attempt: int | None, now: datetime) -> None:
+    running_execution(session, execution_id, worker=worker, attempt=attempt).heartbeat_at = now
     session.commit()
 
 
-def finish_execution(session: Session, *, execution_id: str, request: FinishRequest,
-                     store: ObjectStore, settings: Settings, now: datetime) -> Execution:
+def finish_execution(session: Session, *, execution_id: str, worker: str,
+                     request: FinishRequest, store: ObjectStore, settings: Settings,
+                     now: datetime) -> Execution:
     """The worker's report. Sent again (a retry of the request), it is a no-op. For an
     execution cancelled while this attempt ran, only what the script wrote is kept: the
     status stays ``cancelled``."""
-    execution = _execution_by_id(session, execution_id)
+    execution = execution_by_id(session, execution_id)
     current = ExecutionStatus(execution.status)
+    ensure_claimed_by(execution, worker)
     if current == request.status and current.is_finished:
         return execution
     _ensure_current(execution, request.attempt)

@@ -5,7 +5,7 @@ flow runs stay scheduled and can be inspected."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
 
@@ -57,7 +57,7 @@ def api_settings(database_url: str, stack: DevStack, idle_deployment: str,
                     execute_deployment=idle_deployment,
                     batch_deployment=IDLE_BATCH_DEPLOYMENT,
                     schedule_deployment=IDLE_SCHEDULE_DEPLOYMENT, admin_key="admin-" + secrets.token_hex(8),
-                    worker_token="worker-" + secrets.token_hex(8),
+                    control_token="control-" + secrets.token_hex(8),
                     storage_dir=tmp_path_factory.mktemp("objects"),
                     storage_signing_key="sign-" + secrets.token_hex(16),
                     public_url="http://testserver")
@@ -105,9 +105,29 @@ def bob(make_account) -> Caller:
     return make_account("bob")
 
 
+# The worker the API tests act as; its token is its own, as every node's is.
+TEST_WORKER = "node-7"
+
+
 @pytest.fixture(scope="session")
-def worker_headers(api_settings: Settings) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_settings.worker_token.get_secret_value()}"}
+def control_headers(api_settings: Settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_settings.control_token.get_secret_value()}"}
+
+
+@pytest.fixture(scope="session")
+def issue_worker_headers(api: TestClient, control_headers) -> Callable[[str], dict[str, str]]:
+    """A new worker token for the named worker, as the autoscaler gets one per node."""
+    def issue(worker: str) -> dict[str, str]:
+        response = api.post("/api/v1/control/worker-tokens", json={"worker": worker},
+                            headers=control_headers)
+        assert response.status_code == 201, response.text
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+    return issue
+
+
+@pytest.fixture(scope="session")
+def worker_headers(issue_worker_headers) -> dict[str, str]:
+    return issue_worker_headers(TEST_WORKER)
 
 
 HELLO = {"script_name": "hello.py", "script_content": "print('hi')\n", "args": ["a"],

@@ -14,14 +14,14 @@ from prefect.states import Crashed
 from rgrid_api.core.db import session_scope
 from rgrid_api.models import Execution, utcnow
 from rgrid_api.services import attempts
-from tests.api.conftest import submit
+from tests.api.conftest import TEST_WORKER, submit
 
 WORKER = "/api/v1/worker/executions"
 
 
 def _claim(api: TestClient, headers: dict, execution_id: str, flow_run: str) -> dict:
     response = api.post(f"{WORKER}/{execution_id}/claim",
-                        json={"flow_run_id": flow_run, "worker": f"node-{flow_run}"},
+                        json={"flow_run_id": flow_run, "worker": TEST_WORKER},
                         headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
@@ -51,13 +51,15 @@ def test_a_given_back_attempt_is_queued_again_then_failed_when_attempts_are_spen
     assert state["status"] == "failed"
     assert "gave up after 3 attempts" in state["error"]
     assert state["retried_errors"] == [
-        "attempt 1 on node-fr-1: Docker engine not reachable",
-        "attempt 2 on node-fr-2: Docker engine not reachable"]
+        f"attempt 1 on {TEST_WORKER}: Docker engine not reachable",
+        f"attempt 2 on {TEST_WORKER}: Docker engine not reachable"]
     logs = alice.get(f"/api/v1/executions/{execution['id']}/logs").json()["chunks"]
     assert [chunk["data"].strip() for chunk in logs] == [
-        "[rgrid] attempt 1 on node-fr-1: Docker engine not reachable; retrying (attempt 2 of 3)",
-        "[rgrid] attempt 2 on node-fr-2: Docker engine not reachable; retrying (attempt 3 of 3)",
-        "[rgrid] attempt 3 on node-fr-3: Docker engine not reachable; giving up after 3 "
+        f"[rgrid] attempt 1 on {TEST_WORKER}: Docker engine not reachable; retrying "
+        "(attempt 2 of 3)",
+        f"[rgrid] attempt 2 on {TEST_WORKER}: Docker engine not reachable; retrying "
+        "(attempt 3 of 3)",
+        f"[rgrid] attempt 3 on {TEST_WORKER}: Docker engine not reachable; giving up after 3 "
         "attempts"]
 
 
@@ -101,7 +103,7 @@ def test_the_sweep_gives_back_what_a_silent_worker_held_and_spares_the_rest(
     assert silent["id"] in given_back and alive["id"] not in given_back
     state = alice.get(f"/api/v1/executions/{silent['id']}").json()
     assert (state["status"], state["attempt"]) == ("queued", 2)
-    assert state["retried_errors"] == [f"attempt 1 on node-{silent['flow_run_id']}: the worker "
+    assert state["retried_errors"] == [f"attempt 1 on {TEST_WORKER}: the worker "
                                        "stopped responding"]
     assert alice.get(f"/api/v1/executions/{alive['id']}").json()["status"] == "running"
     with SyncPrefectClient(api=api_settings.prefect_api_url) as client:
@@ -140,7 +142,7 @@ def test_a_flow_run_that_died_before_claiming_is_replaced_and_the_execution_runs
     assert replacement.state.is_scheduled()
     assert _claim(api, worker_headers, execution["id"], state["flow_run_id"])["attempt"] == 2
     late = api.post(f"{WORKER}/{execution['id']}/claim",
-                    json={"flow_run_id": execution["flow_run_id"], "worker": "w"},
+                    json={"flow_run_id": execution["flow_run_id"], "worker": TEST_WORKER},
                     headers=worker_headers)
     assert late.status_code == 409, "the dead flow run cannot run it as well"
     assert api.post(f"{WORKER}/{execution['id']}/finish", json={
@@ -180,5 +182,5 @@ def test_a_running_execution_whose_flow_run_ended_is_given_back_without_waiting(
     state = alice.get(f"/api/v1/executions/{execution['id']}").json()
     assert (state["status"], state["attempt"]) == ("queued", 2)
     assert state["retried_errors"] == [
-        f"attempt 1 on node-{execution['flow_run_id']}: its flow run ended while it ran "
+        f"attempt 1 on {TEST_WORKER}: its flow run ended while it ran "
         "(Crashed: its process was killed)"]

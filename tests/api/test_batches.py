@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prefect.client.orchestration import SyncPrefectClient
 
-from tests.api.conftest import HELLO, Caller
+from tests.api.conftest import HELLO, TEST_WORKER, Caller
 
 BATCH = {key: HELLO[key] for key in ("script_name", "script_content", "env")}
 
@@ -86,7 +86,7 @@ def test_shards_claim_items_in_order_never_more_than_parallel_at_once(
     base = f"/api/v1/worker/batches/{batch['id']}"
 
     def claim(shard: str):
-        return api.post(f"{base}/claim-next", json={"flow_run_id": shard, "worker": "w"},
+        return api.post(f"{base}/claim-next", json={"flow_run_id": shard, "worker": TEST_WORKER},
                         headers=worker_headers)
 
     first, second, third = claim("shard-0"), claim("shard-1"), claim("shard-2")
@@ -110,7 +110,7 @@ def test_a_cancelled_batch_stops_every_item_and_its_coordinator_is_told(
         api, alice, worker_headers):
     batch = _create(alice, items=3)  # parallel 2
     base = f"/api/v1/worker/batches/{batch['id']}"
-    running = api.post(f"{base}/claim-next", json={"flow_run_id": "shard-0", "worker": "w"},
+    running = api.post(f"{base}/claim-next", json={"flow_run_id": "shard-0", "worker": TEST_WORKER},
                        headers=worker_headers).json()
 
     cancelled = alice.post(f"/api/v1/batches/{batch['id']}/cancel", {})
@@ -120,7 +120,7 @@ def test_a_cancelled_batch_stops_every_item_and_its_coordinator_is_told(
     assert (counts["cancelled"], counts["queued"], counts["running"]) == (3, 0, 0)
     plan = api.post(f"{base}/plan", headers=worker_headers).json()
     assert (plan["queued"], plan["running"], plan["cancelled"]) == (0, 0, True)
-    assert api.post(f"{base}/claim-next", json={"flow_run_id": "shard-1", "worker": "w"},
+    assert api.post(f"{base}/claim-next", json={"flow_run_id": "shard-1", "worker": TEST_WORKER},
                     headers=worker_headers).status_code == 204
     heartbeat = api.post(f"/api/v1/worker/executions/{running['execution_id']}/heartbeat",
                          json={"attempt": 1}, headers=worker_headers)

@@ -10,7 +10,7 @@ import hashlib
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import StateType
 
-from tests.api.conftest import submit
+from tests.api.conftest import TEST_WORKER, submit
 
 WORKER = "/api/v1/worker/executions"
 
@@ -33,7 +33,7 @@ def test_a_queued_execution_is_cancelled_and_its_flow_run_too(alice, api, worker
         flow_run = client.read_flow_run(execution["flow_run_id"])
     assert flow_run.state.type == StateType.CANCELLED
     claim = api.post(f"{WORKER}/{execution['id']}/claim",
-                     json={"flow_run_id": "late-run", "worker": "node"}, headers=worker_headers)
+                     json={"flow_run_id": "late-run", "worker": TEST_WORKER}, headers=worker_headers)
     assert claim.status_code == 409, "a cancelled execution never starts"
     state = alice.get(f"/api/v1/executions/{execution['id']}").json()
     assert (state["status"], state["started_at"], state["worker"]) == ("cancelled", None, None)
@@ -46,7 +46,7 @@ def test_a_running_execution_refuses_its_heartbeat_and_keeps_what_its_worker_rep
         alice, api, worker_headers):
     execution = submit(alice)
     base = f"{WORKER}/{execution['id']}"
-    assert api.post(f"{base}/claim", json={"flow_run_id": "fr-1", "worker": "node-1"},
+    assert api.post(f"{base}/claim", json={"flow_run_id": "fr-1", "worker": TEST_WORKER},
                     headers=worker_headers).status_code == 200
 
     assert _cancel(alice, execution["id"])["cancelled"] == 1
@@ -76,7 +76,7 @@ def test_a_running_execution_refuses_its_heartbeat_and_keeps_what_its_worker_rep
 def test_a_finished_execution_is_left_as_it_is(alice, api, worker_headers):
     execution = submit(alice)
     base = f"{WORKER}/{execution['id']}"
-    api.post(f"{base}/claim", json={"flow_run_id": "fr-1", "worker": "node-1"},
+    api.post(f"{base}/claim", json={"flow_run_id": "fr-1", "worker": TEST_WORKER},
              headers=worker_headers)
     assert api.post(f"{base}/finish", json={"status": "succeeded", "exit_code": 0,
                                             "attempt": 1},

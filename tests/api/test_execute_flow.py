@@ -15,7 +15,7 @@ from flows.execute import run_claimed, run_execution
 from flows.sandbox import ATTEMPT_LABEL, EXECUTION_LABEL
 from flows.settings import WorkerSettings
 from rgrid_common.status import ExecutionStatus
-from tests.api.conftest import submit
+from tests.api.conftest import TEST_WORKER, submit
 from tests.cuttable_socket import CuttableSocket
 from tests.helpers import wait_for
 
@@ -29,7 +29,7 @@ def control_plane(api, worker_headers) -> Iterator[ControlPlane]:
 
 
 def _worker_settings(tmp_path, **overrides) -> WorkerSettings:
-    return WorkerSettings(worker_name="node-7", work_root=tmp_path / "work", **overrides)
+    return WorkerSettings(worker_name=TEST_WORKER, work_root=tmp_path / "work", **overrides)
 
 
 def test_execution_runs_in_a_container_and_reports_on_either_database(

@@ -4,7 +4,7 @@ from sqlalchemy import create_engine, inspect
 from rgrid_api.core.db import downgrade_to_base, upgrade_to_head
 
 TABLES = {"accounts", "api_keys", "executions", "log_chunks", "artifacts", "batches",
-          "schedules", "nodes", "autoscaler_events"}
+          "schedules", "nodes", "autoscaler_events", "worker_tokens"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

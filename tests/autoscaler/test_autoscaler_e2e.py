@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 
+import httpx
 import pytest
 
 from prefect.client.orchestration import SyncPrefectClient
@@ -25,7 +26,7 @@ from work_pools import PROCESS_POOL
 
 def settings_for(stack, fake, **overrides) -> AutoscalerSettings:
     return AutoscalerSettings(**{
-        "api_url": stack.settings.api_url, "worker_token": stack.secret("worker_token"),
+        "api_url": stack.settings.api_url, "control_token": stack.secret("control_token"),
         "prefect_api_url": stack.settings.prefect_api_url, "work_pool": PROCESS_POOL.name,
         "hcloud_endpoint": fake.url, "hcloud_token": "test-token", "max_nodes": 3,
         "provider_backoff_seconds": 0.01, **overrides})
@@ -45,9 +46,13 @@ def test_queued_work_brings_nodes_that_run_it_and_idle_nodes_go_at_the_billing_h
             first = autoscaler.tick()
             assert first.decision.create == 2  # ceil(3 queued / 2 slots)
             assert len(first.created) == 2 and len(fake_hetzner.servers) == 2
+            tokens = {}
             for request in fake_hetzner.made("POST", "/servers"):
                 assert request.body["user_data"].startswith("#cloud-config")
                 assert f"RGRID_WORKER_NAME={request.body['name']}" in request.body["user_data"]
+                tokens[request.body["name"]] = _worker_token(request.body["user_data"])
+            assert len(set(tokens.values())) == 2  # each node its own
+            assert empty_pool_stack.secret("control_token") not in str(tokens)
             shown = rgrid("nodes", "--json").json()
             assert sorted(n["name"] for n in shown["nodes"]) == sorted(first.created)
             assert {n["state"] for n in shown["nodes"]} == {"provisioning"}
@@ -60,7 +65,7 @@ def test_queued_work_brings_nodes_that_run_it_and_idle_nodes_go_at_the_billing_h
             for name in first.created:
                 fake_hetzner.boot(name)
                 worker = ManagedProcess(name, empty_pool_stack.home)
-                empty_pool_stack.start_worker(worker, name)
+                empty_pool_stack.start_worker(worker, name, token=tokens[name])
                 workers.append(worker)
             finished = wait_for(lambda: all(
                 rgrid("status", i, "--json").json()["status"] == "succeeded" for i in ids),
@@ -86,9 +91,21 @@ def test_queued_work_brings_nodes_that_run_it_and_idle_nodes_go_at_the_billing_h
             assert all("before the end of its billing hour" in n["delete_reason"] for n in gone)
             table = rgrid("nodes")
             assert "deleted" in table.stdout and "idle" in table.stdout
+            for token in tokens.values():  # a deleted node's token is dead at once
+                assert _status_with(empty_pool_stack, token, ids[0]) == 401
     finally:
         for worker in workers:
             worker.stop()
+
+
+def _worker_token(user_data: str) -> str:
+    [line] = [line for line in user_data.splitlines() if "RGRID_WORKER_TOKEN=" in line]
+    return line.split("=", 1)[1].strip()
+
+
+def _status_with(stack, token: str, execution_id: str) -> int:
+    return httpx.get(f"{stack.settings.api_url}/api/v1/worker/executions/{execution_id}/status",
+                     headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
 
 
 def _states(rgrid) -> set[str]:

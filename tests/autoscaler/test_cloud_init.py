@@ -12,14 +12,14 @@ from hetzner_autoscaler.cloud_init import render_cloud_init
 from hetzner_autoscaler.settings import AutoscalerSettings
 
 SETTINGS = AutoscalerSettings(
-    worker_token="control-secret", node_prefect_api_url="https://prefect.example/api",
+    control_token="control-secret", node_prefect_api_url="https://prefect.example/api",
     node_prefect_auth_string="rgrid:prefect-secret", node_api_url="https://rgrid.example",
     work_pool="rgrid-docker", slots_per_node=2, node_rgrid_package="rgrid==0.1.0",
     node_runtime_images=["python:3.11-slim", "node:20-slim"])
 
 
 def rendered(name: str = "rgrid-node-ab12", settings: AutoscalerSettings = SETTINGS) -> dict:
-    text = render_cloud_init(settings, name)
+    text = render_cloud_init(settings, name, "wk_node-own-token")
     assert text.startswith("#cloud-config\n")
     return yaml.safe_load(text)
 
@@ -58,7 +58,7 @@ def test_the_credentials_go_to_a_root_only_env_file_the_service_reads():
     assert lines == {
         "PREFECT_API_URL": "https://prefect.example/api",
         "PREFECT_API_AUTH_STRING": "rgrid:prefect-secret",
-        "RGRID_API_URL": "https://rgrid.example", "RGRID_WORKER_TOKEN": "control-secret",
+        "RGRID_API_URL": "https://rgrid.example", "RGRID_WORKER_TOKEN": "wk_node-own-token",
         "RGRID_WORKER_NAME": "rgrid-node-ab12", "RGRID_WORK_POOL": "rgrid-docker",
         "RGRID_SLOTS": "2", "RGRID_CONTAINER_RUNTIME": "runsc",
         "RGRID_WORK_ROOT": "/var/lib/rgrid/work",
@@ -68,7 +68,12 @@ def test_the_credentials_go_to_a_root_only_env_file_the_service_reads():
     assert "ExecStart=/opt/rgrid/start-worker.sh" in unit and "Restart=always" in unit
     script = files["/opt/rgrid/start-worker.sh"]["content"]
     assert 'prefect worker start --pool "$RGRID_WORK_POOL" --type docker' in script
-    assert "control-secret" not in unit + script
+    assert "wk_node-own-token" not in unit + script
+
+
+def test_the_control_plane_token_never_reaches_a_node():
+    assert "control-secret" not in render_cloud_init(SETTINGS, "rgrid-node-ab12",
+                                                     "wk_node-own-token")
 
 
 def test_a_value_with_a_line_break_is_refused_not_injected():

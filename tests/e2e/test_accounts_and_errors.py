@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
 
@@ -15,7 +16,9 @@ def test_account_b_cannot_see_account_a_execution_or_logs(rgrid, admin_key, tmp_
 
     created = rgrid("accounts", "create", "account-b", "--admin-key", admin_key)
     assert created.exit_code == 0, created.stderr
-    key_b = re.search(r"sk_[A-Za-z0-9_-]+", created.stdout).group(0)
+    key_b = created.stdout.strip()
+    assert re.fullmatch(r"sk_[A-Za-z0-9_-]{43}", key_b), "the key alone on stdout"
+    assert "shown once" in created.stderr
     as_b = rgrid.with_env(RGRID_API_KEY=key_b)
 
     for command in (("status", execution_id), ("logs", execution_id)):
@@ -24,6 +27,30 @@ def test_account_b_cannot_see_account_a_execution_or_logs(rgrid, admin_key, tmp_
         assert "not found" in result.stderr
         assert "for A only" not in result.stdout
     assert as_b("list", "--json").json() == []
+
+
+def test_keys_are_created_alone_on_stdout_listed_and_revoked_at_once(rgrid, admin_key):
+    created = rgrid("accounts", "create", f"keys-{secrets.token_hex(3)}", "--admin-key",
+                    admin_key)
+    as_owner = rgrid.with_env(RGRID_API_KEY=created.stdout.strip())
+    made = as_owner("keys", "create", "ci-runner", "--expires-in-days", "30")
+    assert made.exit_code == 0, made.stderr
+    new_key = made.stdout.strip()
+    assert re.fullmatch(r"sk_[A-Za-z0-9_-]{43}", new_key)
+    assert "ci-runner" in made.stderr and "shown once" in made.stderr
+    as_new = rgrid.with_env(RGRID_API_KEY=new_key)
+    listed = as_new("keys", "list", "--json").json()
+    assert [k["name"] for k in listed] == ["default", "ci-runner"]
+    assert listed[1]["expires_at"] is not None and new_key not in str(listed)
+    table = as_new("keys", "list").stdout
+    assert "ci-runner" in table and "live" in table and new_key not in table
+
+    revoked = as_owner("keys", "revoke", listed[1]["id"])
+    assert revoked.exit_code == 0 and "revoked" in revoked.stdout
+    refused = as_new("list")
+    assert refused.exit_code == 1 and "was revoked" in refused.stderr
+    bad = as_owner("keys", "create", "has space")
+    assert bad.exit_code == 2 and "name" in bad.stderr
 
 
 def test_login_stores_a_checked_key(rgrid, stack, tmp_path):

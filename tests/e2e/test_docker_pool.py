@@ -51,7 +51,7 @@ def docker_pool_stack(tmp_path_factory: pytest.TempPathFactory,
 
 def _move_deployments_to_a_docker_pool(stack: DevStack, runner: str, state: Path) -> None:
     env = {**node_env(str(state)), "RGRID_API_URL": stack.settings.api_url,
-           "RGRID_WORKER_TOKEN": stack.secret("worker_token"), "RGRID_WORKER_NAME": NODE,
+           "RGRID_WORKER_TOKEN": stack.issue_worker_token(NODE), "RGRID_WORKER_NAME": NODE,
            "RGRID_HEARTBEAT_SECONDS": "1",
            "RGRID_PACKAGE_INDEX_URL": stack.settings.package_index_url}
     template = base_job_template(image=runner, env=env,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import (alice, api, api_settings, bob, idle_deployment,  # noqa: F401
-                                make_account, worker_headers)
+                                control_headers, issue_worker_headers, make_account,
+                                worker_headers)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from flows.control_plane import ControlPlane
 from flows.execute import run_execution
 from flows.settings import WorkerSettings
 from rgrid_common.errors import DockerUnavailable
-from tests.api.conftest import submit
+from tests.api.conftest import TEST_WORKER, submit
 
 PROBE = Path(__file__).with_name("probe.py")
 RUNTIMES = ["runc", "runsc"]
@@ -65,7 +65,7 @@ def run_probe(api, make_account, worker_headers, stack, host_listener, tmp_path_
         api.headers.update(worker_headers)
         try:
             run_execution(execution["id"], flow_run_id=f"fr-{execution['id']}",
-                          settings=WorkerSettings(worker_name="node-attacked",
+                          settings=WorkerSettings(worker_name=TEST_WORKER,
                                                   work_root=tmp_path_factory.mktemp("work"),
                                                   container_runtime=runtime),
                           control_plane=ControlPlane(api))
@@ -83,12 +83,13 @@ def run_probe(api, make_account, worker_headers, stack, host_listener, tmp_path_
 
 
 @pytest.fixture(scope="module", params=RUNTIMES)
-def probed(request, run_probe, api_settings) -> dict:
+def probed(request, run_probe, api_settings, worker_headers) -> dict:
     """The probe's report, from one run of every attack under the runtime
     ``request.param``, and the secrets it must not have seen."""
     run = run_probe(request.param, ATTACKS)
     return {"runtime": run.runtime, "results": run.results,
-            "secrets": [api_settings.worker_token.get_secret_value(),
+            "secrets": [api_settings.control_token.get_secret_value(),
+                        worker_headers["Authorization"].removeprefix("Bearer "),
                         api_settings.admin_key.get_secret_value(),
                         api_settings.storage_signing_key.get_secret_value(),
                         *run_probe.secrets]}

@@ -1,11 +1,13 @@
-"""Secrets stay secret (issue 14): the control plane's secrets (admin key, worker token,
-storage signing key, Prefect's database password) and the account's API key appear in no
+"""Secrets stay secret (issue 14): the control plane's secrets (admin key, control-plane
+token, storage signing key, Prefect's database password), the worker's own token and the
+account's API key appear in no
 log of any process of the stack, in no flow run's parameters, and in no error an
 account's request gets back, after real runs (one of them failing) on the real stack."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
@@ -18,8 +20,14 @@ from tests.conftest import write_script
 def _secrets(stack) -> dict[str, str]:
     found = {name: stack.secret(name) for name in SECRET_NAMES}
     found["api_key"] = read_config(stack.settings.cli_config)["api_key"]
+    found["worker_token"] = _environment(stack.processes["worker"].pid)["RGRID_WORKER_TOKEN"]
     assert all(len(value) >= 16 for value in found.values()), "the secrets are real ones"
     return found
+
+
+def _environment(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    return dict(entry.split("=", 1) for entry in raw.split("\0") if "=" in entry)
 
 
 def test_no_secret_reaches_a_log_a_flow_run_or_an_error(rgrid, tmp_path, stack):

@@ -1,9 +1,9 @@
 from datetime import datetime
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 
 from rgrid_api.api.deps import (CurrentAccount, IdempotencyKey, NowDep, SchedulerDep,
-                                SessionDep, SettingsDep, StoreDep)
+                                SessionDep, SettingsDep, StoreDep, submission_allowed)
 from rgrid_api.api.routes.executions import to_public
 from rgrid_api.schemas import BatchCreate, BatchPublic, CancelOutcome, ExecutionList
 from rgrid_api.services import batches
@@ -11,7 +11,8 @@ from rgrid_api.services import batches
 router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED,
+             dependencies=[Depends(submission_allowed)])
 def create_batch(body: BatchCreate, account: CurrentAccount, session: SessionDep,
                  settings: SettingsDep, scheduler: SchedulerDep, store: StoreDep,
                  now: NowDep, idempotency_key: IdempotencyKey = None) -> BatchPublic:

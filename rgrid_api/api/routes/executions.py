@@ -1,10 +1,10 @@
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from rgrid_api.api.deps import (CurrentAccount, IdempotencyKey, NowDep, SchedulerDep,
-                                SessionDep, SettingsDep, StoreDep)
+                                SessionDep, SettingsDep, StoreDep, submission_allowed)
 from rgrid_api.models import MAX_LOG_SEQ, Execution
 from rgrid_api.schemas import (ArtifactList, BatchPublic, BatchRetry, CancelOutcome,
                                ExecutionCreate, ExecutionList, ExecutionPublic, LogChunkPublic,
@@ -21,7 +21,8 @@ def to_public(execution: Execution) -> ExecutionPublic:
     return public
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED,
+             dependencies=[Depends(submission_allowed)])
 def create_execution(body: ExecutionCreate, account: CurrentAccount, session: SessionDep,
                      settings: SettingsDep, scheduler: SchedulerDep, store: StoreDep,
                      now: NowDep, idempotency_key: IdempotencyKey = None) -> ExecutionPublic:
@@ -30,7 +31,8 @@ def create_execution(body: ExecutionCreate, account: CurrentAccount, session: Se
         store=store, now=now, idempotency_key=idempotency_key))
 
 
-@router.post("/retry", status_code=status.HTTP_201_CREATED)
+@router.post("/retry", status_code=status.HTTP_201_CREATED,
+             dependencies=[Depends(submission_allowed)])
 def retry_batch(body: BatchRetry, account: CurrentAccount, session: SessionDep,
                 settings: SettingsDep, scheduler: SchedulerDep, store: StoreDep,
                 now: NowDep) -> BatchPublic:
@@ -40,7 +42,8 @@ def retry_batch(body: BatchRetry, account: CurrentAccount, session: SessionDep,
     return batches.public_batch(session, batch)
 
 
-@router.post("/{execution_id}/retry", status_code=status.HTTP_201_CREATED)
+@router.post("/{execution_id}/retry", status_code=status.HTTP_201_CREATED,
+             dependencies=[Depends(submission_allowed)])
 def retry_execution(execution_id: str, account: CurrentAccount, session: SessionDep,
                     settings: SettingsDep, scheduler: SchedulerDep, store: StoreDep,
                     now: NowDep) -> ExecutionPublic:

@@ -1,17 +1,19 @@
 """Worker nodes: shown to every account (no account's data is in them); reported by the
-autoscaler with the control-plane token."""
+autoscaler with the control-plane token, which also issues and revokes each worker's own
+token."""
 
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, status
 
-from rgrid_api.api.deps import CurrentAccount, NowDep, SessionDep, require_worker
+from rgrid_api.api.deps import CurrentAccount, NowDep, SessionDep, require_control_plane
 from rgrid_api.schemas import AutoscalerReport, Capacity, Load, NodeList
-from rgrid_api.services import nodes
+from rgrid_api.services import nodes, worker_tokens
+from rgrid_common.protocol import WorkerTokenIssued, WorkerTokenRequest
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 control_router = APIRouter(prefix="/api/v1/control", tags=["control"],
-                           dependencies=[Depends(require_worker)])
+                           dependencies=[Depends(require_control_plane)])
 SHOW_DELETED_FOR = timedelta(days=1)
 
 
@@ -35,3 +37,17 @@ def autoscaler_report(body: AutoscalerReport, session: SessionDep, now: NowDep) 
 @control_router.get("/load")
 def load(session: SessionDep) -> Load:
     return nodes.load(session)
+
+
+@control_router.post("/worker-tokens", status_code=status.HTTP_201_CREATED)
+def issue_worker_token(body: WorkerTokenRequest, session: SessionDep,
+                       now: NowDep) -> WorkerTokenIssued:
+    """A new token for one worker, shown once: the node gets it and nothing else."""
+    return WorkerTokenIssued(worker=body.worker, token=worker_tokens.issue(
+        session, worker=body.worker, now=now))
+
+
+@control_router.delete("/worker-tokens/{worker}")
+def revoke_worker_tokens(worker: str, session: SessionDep, now: NowDep) -> dict:
+    """Every token of a worker stops working at once (its node was deleted)."""
+    return {"revoked": worker_tokens.revoke(session, worker=worker, now=now)}

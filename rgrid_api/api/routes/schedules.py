@@ -1,13 +1,15 @@
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 
-from rgrid_api.api.deps import CurrentAccount, SchedulerDep, SessionDep, SettingsDep
+from rgrid_api.api.deps import (CurrentAccount, SchedulerDep, SessionDep, SettingsDep,
+                                submission_allowed)
 from rgrid_api.schemas import ScheduleCreate, ScheduleList, SchedulePublic
 from rgrid_api.services import schedules
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED,
+             dependencies=[Depends(submission_allowed)])
 def create_schedule(body: ScheduleCreate, account: CurrentAccount, session: SessionDep,
                     settings: SettingsDep, scheduler: SchedulerDep) -> SchedulePublic:
     schedule = schedules.create_schedule(session, account=account, request=body,

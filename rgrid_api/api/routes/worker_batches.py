@@ -1,15 +1,18 @@
-"""What the batch and schedule flows ask of the API, with the worker token."""
+"""What the batch and schedule flows ask of the API, with the worker's own token. Any
+worker may coordinate any batch (Prefect hands coordinators to any node); items are
+claimed in the worker's own name, and reported for as in ``worker.py``."""
 
 from fastapi import APIRouter, Depends, Response, status
-from rgrid_api.api.deps import (NowDep, SchedulerDep, SessionDep, SettingsDep, StoreDep,
-                                require_worker)
-from rgrid_api.services import batches, schedules
+
+from rgrid_api.api.deps import (CurrentWorker, NowDep, SchedulerDep, SessionDep, SettingsDep,
+                                StoreDep, current_worker)
+from rgrid_api.services import batches, schedules, worker_side
 from rgrid_common.protocol import BatchPlan, CancelRequest, ClaimRequest, JobSpec
 
 router = APIRouter(prefix="/api/v1/worker/batches", tags=["worker"],
-                   dependencies=[Depends(require_worker)])
+                   dependencies=[Depends(current_worker)])
 schedules_router = APIRouter(prefix="/api/v1/worker/schedules", tags=["worker"],
-                             dependencies=[Depends(require_worker)])
+                             dependencies=[Depends(current_worker)])
 
 
 @router.post("/{batch_id}/plan")
@@ -20,10 +23,11 @@ def plan(batch_id: str, session: SessionDep, settings: SettingsDep, now: NowDep)
 
 @router.post("/{batch_id}/claim-next", response_model=JobSpec,
              responses={204: {"description": "Nothing left to claim."}})
-def claim_next(batch_id: str, body: ClaimRequest, session: SessionDep, settings: SettingsDep,
-               store: StoreDep, now: NowDep) -> JobSpec | Response:
+def claim_next(batch_id: str, body: ClaimRequest, session: SessionDep, worker: CurrentWorker,
+               settings: SettingsDep, store: StoreDep, now: NowDep) -> JobSpec | Response:
     job = batches.claim_next(session, batch_id=batch_id, flow_run_id=body.flow_run_id,
-                             worker=body.worker, settings=settings, store=store, now=now)
+                             worker=worker_side.claiming_as(worker, body.worker),
+                             settings=settings, store=store, now=now)
     return job if job else Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
