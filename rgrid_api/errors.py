@@ -3,6 +3,7 @@
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rgrid_common.errors import RateLimited, RGridError
 from rgrid_common.validation import invalid_request
@@ -12,6 +13,25 @@ def _rgrid_error(_request: Request, exc: RGridError) -> JSONResponse:
     headers = ({"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited)
                else None)
     return JSONResponse(exc.to_problem(), status_code=exc.status_code, headers=headers)
+
+
+# What the framework itself refuses (before a route runs), said the RGrid way.
+_FRAMEWORK_REFUSALS = {
+    400: ("bad_request", "Send a JSON body of the shape the API documents (/docs)."),
+    404: ("not_found", "See the API's routes at /docs."),
+    405: ("method_not_allowed", "See the API's routes at /docs."),
+}
+
+
+def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Routing and body-parsing refusals as problems like every other error; the
+    client's bytes (the path, the body) are never echoed."""
+    code, hint = _FRAMEWORK_REFUSALS.get(exc.status_code, ("http_error", ""))
+    message = {404: "No such route.",
+               400: "The request body could not be parsed."}.get(exc.status_code,
+                                                                  str(exc.detail))
+    return JSONResponse({"code": code, "message": message, "hint": hint},
+                        status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
 def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -44,3 +64,4 @@ def limit_request_size(app: FastAPI, max_bytes: int, *, exempt_prefix: str) -> N
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RGridError, _rgrid_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

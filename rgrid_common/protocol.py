@@ -10,19 +10,25 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from rgrid_common.status import AutoscalerEventKind, ExecutionStatus, NodeState
-from rgrid_common.validation import Text
+from rgrid_common.validation import ProgramText, Text
 
 WORK_DIR = "/work"  # where the script, its inputs and its outputs are, in the container
 SHA256 = Field(pattern=r"^[0-9a-f]{64}$")
 
+# What a database integer column holds: larger numbers are refused at the door (422),
+# never left to overflow in the database (a 500).
+MAX_INT32 = 2**31 - 1
+MAX_INT64 = 2**63 - 1
+
 
 class BlobRef(BaseModel):
     sha256: str = SHA256
-    size: int = Field(ge=0, description="Bytes of the file itself.")
+    size: int = Field(ge=0, le=MAX_INT64, description="Bytes of the file itself.")
     encoding: Literal["identity", "gzip"] = Field(
         "identity", description="gzip: stored and sent compressed, served with "
                                 "Content-Encoding: gzip so clients get the file back as is.")
-    stored_size: int | None = Field(None, ge=0, description="Bytes as stored; with gzip.")
+    stored_size: int | None = Field(None, ge=0, le=MAX_INT64,
+                                    description="Bytes as stored; with gzip.")
 
     @property
     def bytes_stored(self) -> int:
@@ -95,9 +101,9 @@ class CancelRequest(BaseModel):
 
 
 class LogChunkIn(BaseModel):
-    seq: int = Field(ge=0, le=2**31 - 1)
+    seq: int = Field(ge=0, le=MAX_INT32)
     stream: str = Field(pattern=r"^(stdout|stderr)$")
-    data: str
+    data: ProgramText
 
 
 class LogBatch(BaseModel):
@@ -160,7 +166,8 @@ class OutputFile(BlobRef):
 
 
 class AttemptReport(BaseModel):
-    attempt: int | None = Field(None, ge=1, description="The claimed attempt reporting.")
+    attempt: int | None = Field(None, ge=1, le=MAX_INT32,
+                                description="The claimed attempt reporting.")
 
 
 class OutputUploadRequest(AttemptReport):
@@ -176,13 +183,13 @@ class OutputUploads(BaseModel):
 
 
 class GiveBackRequest(AttemptReport):
-    reason: str = Field(max_length=2000)
+    reason: ProgramText = Field(max_length=2000)
 
 
 class FinishRequest(AttemptReport):
     status: ExecutionStatus
-    exit_code: int | None = None
-    error: str | None = Field(None, max_length=20_000)
+    exit_code: int | None = Field(None, ge=-MAX_INT32 - 1, le=MAX_INT32)
+    error: ProgramText | None = Field(None, max_length=20_000)
     outputs: list[OutputFile] = Field(default_factory=list, max_length=1000)
     dependency_cache: Literal["hit", "miss"] | None = None
     notes: list[Text] = Field(default_factory=list, max_length=100,
@@ -197,12 +204,12 @@ class NodeReport(BaseModel):
 
     name: str = Field(min_length=1, max_length=64)
     pool: str = Field(max_length=100)
-    server_id: int
+    server_id: int = Field(ge=0, le=MAX_INT64)
     server_status: str = Field(max_length=16)
     state: NodeState
     created_at: datetime
     worker_seen_at: datetime | None = None
-    running: int = Field(0, ge=0)
+    running: int = Field(0, ge=0, le=MAX_INT32)
     delete_reason: str | None = Field(None, max_length=2000)
 
 

@@ -18,15 +18,26 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def unicode_text(value: str) -> str:
-    """``value`` if it can be written as UTF-8: a lone surrogate (possible in JSON as
-    ``\\ud800``) cannot be stored, sent to a container or printed."""
+    """``value`` if it can be written as UTF-8 and stored: a lone surrogate (possible in
+    JSON as ``\\ud800``) cannot be stored, sent to a container or printed; a NUL byte
+    cannot be stored in PostgreSQL text."""
     if _SURROGATE.search(value):
         raise ValueError("contains an unpaired surrogate, which is not valid Unicode; "
                          "send UTF-8 text")
+    if "\x00" in value:
+        raise ValueError("contains a NUL byte, which text cannot hold; remove it")
     return value
 
 
+def program_text(value: str) -> str:
+    """What a program wrote (its output, its error): never refused, since it is not the
+    user's typing and must not be lost; a NUL or a lone surrogate, which cannot be
+    stored, is kept visible as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", value.replace("\x00", "\ufffd"))
+
+
 Text = Annotated[str, AfterValidator(unicode_text)]
+ProgramText = Annotated[str, AfterValidator(program_text)]
 
 
 def check_env(env: dict[str, str]) -> dict[str, str]:

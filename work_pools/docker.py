@@ -6,6 +6,12 @@ on the node's engine, and the node's work folder at the same path. The user cont
 bind-mount their /work from that folder, and the engine resolves bind paths on the host.
 Credentials are not in the pool's template, which Prefect stores and shows: the flow
 reads them from the node's /etc/rgrid/worker.env, mounted read-only.
+
+The flow run makes each execution's disk allowance (flows/disk.py): it loop-mounts an
+ext4 image on the work folder. So its container is privileged (it already holds the
+node's Docker socket, which is root on the node: docs/SECURITY.md, M5), and the work
+folder is bind-mounted ``rshared`` from a shared mount on the node, so that the mount
+reaches the node, where the engine resolves the user container's /work.
 """
 
 from __future__ import annotations
@@ -36,8 +42,9 @@ DEFAULTS = {
     "network_mode": "host",  # the flow reports to the control plane; user code has none
     "auto_remove": True,
     "stream_output": True,
+    "privileged": True,
     "volumes": ["/var/run/docker.sock:/var/run/docker.sock",
-                f"{NODE_STATE}:{NODE_STATE}",
+                f"{NODE_STATE}:{NODE_STATE}:rshared",
                 f"{NODE_ENV_FILE}:{NODE_ENV_FILE}:ro"],
     "env": node_env(NODE_STATE),
 }

@@ -12,7 +12,7 @@ from tests.api.conftest import HELLO, submit
 
 BAD_BODIES = {
     "an env name with '='": ({"env": {"A=B": "x"}}, "Invalid environment variable name"),
-    "an env name with NUL": ({"env": {"A\x00": "x"}}, "Invalid environment variable name"),
+    "an env name with NUL": ({"env": {"A\x00": "x"}}, "contains a NUL byte"),
     "an env value with NUL": ({"env": {"A": "x\x00y"}}, "contains a NUL byte"),
     "PATH overridden": ({"env": {"PATH": "/nowhere"}}, "PATH is set by the runtime"),
     "HOME overridden": ({"env": {"HOME": "/root"}}, "HOME is set by the runtime"),

@@ -80,3 +80,13 @@ def test_a_value_with_a_line_break_is_refused_not_injected():
     bad = SETTINGS.model_copy(update={"node_rgrid_package": "rgrid\nruncmd: [rm, -rf, /]"})
     with pytest.raises(ValueError, match="node_rgrid_package|rgrid_package"):
         rendered(settings=bad)
+
+
+def test_the_node_can_mount_disk_allowances_for_its_flow_runs():
+    """The runner image has mkfs.ext4 and mount; the state folder is a shared mount, so a
+    flow run's mount reaches the engine (docs/SECURITY.md, H1)."""
+    files = {f["path"]: f for f in rendered()["write_files"]}
+    assert "e2fsprogs mount" in files["/opt/rgrid/runner/Dockerfile"]["content"]
+    script = files["/opt/rgrid/start-worker.sh"]["content"]
+    assert "mount --make-rshared /var/lib/rgrid" in script
+    assert script.index("--make-rshared") < script.index("prefect worker start")

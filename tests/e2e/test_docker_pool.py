@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from devstack.images import ensure_runner_image
 from devstack.processes import ManagedProcess
 from devstack.stack import DEPLOYMENTS, DevStack, _bin
 from tests.conftest import _running_stack, write_script
+from tests.e2e.test_run import FILL
 from tests.helpers import Rgrid, wait_for, worker_polling
 from work_pools import PROCESS_POOL, ensure_batch_queue
 from work_pools.docker import DOCKER_POOL, base_job_template, node_env
@@ -33,6 +36,22 @@ def docker_pool_stack(tmp_path_factory: pytest.TempPathFactory,
     runner = ensure_runner_image(print)
     state = tmp_path_factory.mktemp("node-state")
     state.chmod(0o755)
+    with shared_mount(state):  # as the node's cloud-init makes /var/lib/rgrid
+        yield from _docker_pool_stack(tmp_path_factory, new_postgres_database, runner, state)
+
+
+@contextmanager
+def shared_mount(folder: Path) -> Iterator[None]:
+    subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
+    try:
+        subprocess.run(["mount", "--make-rshared", str(folder)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", "-R", "-l", str(folder)], check=False)
+
+
+def _docker_pool_stack(tmp_path_factory, new_postgres_database, runner: str,
+                       state: Path) -> Iterator[DevStack]:
     for stack in _running_stack(tmp_path_factory.mktemp("rgrid-docker-home"),
                                 new_postgres_database(), worker_name="unused",
                                 start_worker=False):
@@ -56,7 +75,7 @@ def _move_deployments_to_a_docker_pool(stack: DevStack, runner: str, state: Path
            "RGRID_PACKAGE_INDEX_URL": stack.settings.package_index_url}
     template = base_job_template(image=runner, env=env,
                                  volumes=["/var/run/docker.sock:/var/run/docker.sock",
-                                          f"{state}:{state}"])
+                                          f"{state}:{state}:rshared"])
     with SyncPrefectClient(api=stack.settings.prefect_api_url) as client:
         client.create_work_pool(WorkPoolCreate(name=DOCKER_POOL.name, type=DOCKER_POOL.type,
                                                base_job_template=template))
@@ -94,8 +113,7 @@ def test_a_run_goes_through_the_docker_pool_sandboxed_with_its_files(rgrid_on_do
     assert result.exit_code == 0, result.stderr
     assert "3 words as uid 1000" in result.stdout
     assert "network: []" in result.stdout  # the user's container has no network
-    # the flow's container may not mount /work's filesystem (SECURITY.md, H1): it says so
-    assert "[rgrid] /work is not limited to 1 GB on this worker: " in result.stderr
+    assert "/work is not limited" not in result.stderr  # its allowance was mounted
     assert (tmp_path / "count.txt").read_text() == "3"
     execution = rgrid_on_docker("list", "--json").json()[0]
     assert execution["worker"] == NODE and execution["status"] == "succeeded"
@@ -114,3 +132,17 @@ def test_a_batch_runs_through_the_docker_pool(rgrid_on_docker, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "4 succeeded, 0 failed" in result.stderr
     assert (tmp_path / "outputs" / "in2" / "out.txt").read_text() == "LINE 2\n"
+
+
+def test_the_disk_allowance_holds_on_the_docker_pool(rgrid_on_docker, tmp_path):
+    """The flow run, in its container, mounts the allowance where the node's engine sees
+    it (docs/SECURITY.md, H1): a write past it fails inside, the node is spared."""
+    write_script(tmp_path, "fill.py", f"# {secrets.token_hex(4)}\n" + FILL)
+
+    filled = rgrid_on_docker("run", "fill.py", "--disk", "32m", "--json", timeout=300)
+
+    assert filled.exit_code == 1, filled.stderr
+    execution = filled.json()
+    assert execution["error"] == ("disk limit reached (32 MB): /work is full; ask for more "
+                                  "with --disk")
+    assert (tmp_path / "fill.bin").stat().st_size <= 32 * 2**20

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import (alice, api, api_settings, bob, idle_deployment,  # noqa: F401
-                                control_headers, issue_worker_headers, make_account,
-                                worker_headers)
+from tests.api.conftest import (alice, api, api_settings, as_alice, as_bob,  # noqa: F401
+                                bob, clock, clocked, control_headers, idle_deployment,
+                                issue_worker_headers, make_account, worker_headers)
 
 
 @pytest.fixture(scope="session")
