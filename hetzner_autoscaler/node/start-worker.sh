@@ -3,9 +3,9 @@
 # systemd unit with /etc/rgrid/worker.env, which cloud-init wrote (mode 0600): the Prefect
 # API URL and its auth string, the RGrid API URL and this node's own worker token. The
 # worker is named after the host (the Hetzner server's name): the autoscaler matches the two.
-# /var/lib/rgrid is made a shared mount: each flow run (a privileged container that binds it
-# rshared) mounts an execution's disk allowance there, and the mount must reach the host,
-# where the engine resolves the user container's /work (work_pools/docker.py).
+# /var/lib/rgrid is made a shared mount: each flow run (a container that may mount, and
+# binds it rshared) mounts an execution's disk allowance there, and the mount must reach
+# the host, where the engine resolves the user container's /work (work_pools/docker.py).
 set -eu
 : "${PREFECT_API_URL:?set in /etc/rgrid/worker.env}"
 : "${RGRID_WORK_POOL:?set in /etc/rgrid/worker.env}"

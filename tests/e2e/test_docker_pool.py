@@ -24,7 +24,8 @@ from tests.conftest import _running_stack, write_script
 from tests.e2e.test_run import FILL
 from tests.helpers import Rgrid, wait_for, worker_polling
 from work_pools import PROCESS_POOL, ensure_batch_queue
-from work_pools.docker import DOCKER_POOL, base_job_template, node_env
+from work_pools.docker import (DOCKER_POOL, allowance_mounting, base_job_template,
+                                node_env)
 
 NODE = "docker-node-1"
 
@@ -73,9 +74,9 @@ def _move_deployments_to_a_docker_pool(stack: DevStack, runner: str, state: Path
            "RGRID_WORKER_TOKEN": stack.issue_worker_token(NODE), "RGRID_WORKER_NAME": NODE,
            "RGRID_HEARTBEAT_SECONDS": "1",
            "RGRID_PACKAGE_INDEX_URL": stack.settings.package_index_url}
-    template = base_job_template(image=runner, env=env,
-                                 volumes=["/var/run/docker.sock:/var/run/docker.sock",
-                                          f"{state}:{state}:rshared"])
+    template = base_job_template(
+        image=runner, env=env, volumes=["/var/run/docker.sock:/var/run/docker.sock"],
+        container_create_kwargs=allowance_mounting(str(state)))
     with SyncPrefectClient(api=stack.settings.prefect_api_url) as client:
         client.create_work_pool(WorkPoolCreate(name=DOCKER_POOL.name, type=DOCKER_POOL.type,
                                                base_job_template=template))
