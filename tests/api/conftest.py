@@ -60,7 +60,10 @@ def api_settings(database_url: str, stack: DevStack, idle_deployment: str,
                     control_token="control-" + secrets.token_hex(8),
                     storage_dir=tmp_path_factory.mktemp("objects"),
                     storage_signing_key="sign-" + secrets.token_hex(16),
-                    public_url="http://testserver")
+                    public_url="http://testserver",
+                    # one app serves every API test from one address, several of which fail
+                    # authentication on purpose; the limits are tested on an app of their own
+                    failed_auth_per_minute=0, submissions_per_minute=0)
 
 
 @pytest.fixture(scope="session")
