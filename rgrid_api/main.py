@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 
 from rgrid_api.api.routes import (accounts, artifacts, batches, cache, executions, health,
-                                  keys, nodes, runtimes, schedules, storage, worker,
-                                  worker_batches)
+                                  keys, nodes, runtimes, schedules, storage, streams,
+                                  worker, worker_batches)
 from rgrid_api.core.config import Settings, get_settings
-from rgrid_api.core.db import upgrade_to_head
+from rgrid_api.core.db import is_postgres, upgrade_to_head
+from rgrid_api.core.events import PostgresListener
 from rgrid_api.core.rate_limit import RateLimiter
 from rgrid_api.errors import install_error_handlers, limit_request_size
 from rgrid_api.core.db import session_scope
@@ -40,6 +41,10 @@ def create_app(settings: Settings | None = None,
     async def lifespan(app: FastAPI):
         upgrade_to_head(settings.database_url)
         await asyncio.to_thread(app.state.store.prepare, retention_days=settings.retention_days)
+        listener = PostgresListener(settings.database_url) if is_postgres(
+            settings.database_url) else None
+        if listener:
+            await asyncio.to_thread(listener.start)
         background = [
             asyncio.create_task(_expire_local_objects(app.state.store, settings, clock)),
             asyncio.create_task(_sweep_attempts(app.state.scheduler, settings, clock))]
@@ -51,6 +56,8 @@ def create_app(settings: Settings | None = None,
         close = getattr(app.state.scheduler, "close", None)
         if close:
             close()
+        if listener:
+            await asyncio.to_thread(listener.stop)
 
     app = FastAPI(title="RGrid API", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
@@ -64,7 +71,7 @@ def create_app(settings: Settings | None = None,
     install_error_handlers(app)
     limit_request_size(app, settings.max_request_bytes, exempt_prefix=STORAGE_ROUTE)
     for module in (health, accounts, keys, executions, batches, schedules, artifacts,
-                   runtimes, cache, nodes, worker, worker_batches, storage):
+                   runtimes, cache, nodes, worker, worker_batches, storage, streams):
         app.include_router(module.router)
     app.include_router(worker_batches.schedules_router)
     app.include_router(nodes.control_router)

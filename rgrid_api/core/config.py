@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     submissions_per_minute: int = Field(
         600, ge=0, description="Runs, batches, schedules and retries an account may submit a "
                                "minute (a burst of as many); 0: no limit.")
+    stream_recheck_seconds: float = Field(
+        30.0, gt=0, description="A live stream is woken by each change it follows; it also "
+                                "reads once after this long without one (a safety net).")
     failed_auth_per_minute: int = Field(
         60, ge=0, description="Failed authentications a client address may make a minute; "
                               "past it every credential from it answers 429.")

@@ -12,6 +12,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from rgrid_api.core.events import install_session_hooks
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -22,7 +24,6 @@ def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-@lru_cache
 @contextmanager
 def committed(session: Session) -> Iterator[None]:
     """What the block writes is committed together or, if it raises, not at all."""
@@ -34,6 +35,7 @@ def committed(session: Session) -> Iterator[None]:
     session.commit()
 
 
+@lru_cache
 def get_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -44,7 +46,13 @@ def get_engine(url: str) -> Engine:
 
 @lru_cache
 def get_sessionmaker(url: str) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url), expire_on_commit=False)
+    factory = sessionmaker(get_engine(url), expire_on_commit=False)
+    install_session_hooks(factory, postgres=is_postgres(url))
+    return factory
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith("postgresql")
 
 
 def session_scope(url: str) -> Iterator[Session]:

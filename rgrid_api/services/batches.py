@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
 from rgrid_api.core.db import committed
+from rgrid_api.core.events import touch_batch
 from rgrid_api.models import Account, Batch, Execution
 from rgrid_api.schemas import BatchCreate, BatchPublic
 from rgrid_api.services import executions, idempotency, lifecycle, worker_side
@@ -221,6 +222,7 @@ def finish(session: Session, batch_id: str, now: datetime) -> None:
     batch = _batch_by_id(session, batch_id)
     if batch.status == RUNNING:
         batch.status, batch.finished_at = FINISHED, now
+        touch_batch(session, batch.id)
         session.commit()
 
 
@@ -235,5 +237,6 @@ def cancel_batch(session: Session, *, account: Account, batch_id: str,
         return batch, 0
     items = executions.cancel_where(session, Execution.batch_id == batch.id, now=now)
     batch.status, batch.finished_at = BatchStatus.CANCELLED.value, now
+    touch_batch(session, batch.id)
     session.commit()
     return batch, items

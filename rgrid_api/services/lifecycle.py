@@ -7,7 +7,8 @@ finishing as its owner cancels, the sweep requeueing as a heartbeat lands — ex
 wins, and the others learn it from the count of rows moved, not from an exception.
 
 Nothing here commits: the caller adds what belongs with the move (log lines, outputs)
-and commits once.
+and commits once. Every move marks what it moved (``events.touch``), so the execution's
+and its batch's live streams hear of it when the caller commits.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
+from rgrid_api.core.events import touch
 from rgrid_api.models import Execution
 from rgrid_common.status import ExecutionStatus, sources_of
 
@@ -48,11 +50,20 @@ def _move(session: Session, new: ExecutionStatus, *conditions, now: datetime,
     statement = (update(Execution)
                  .where(Execution.status.in_(allowed), *conditions)
                  .values(**written))
-    moved = session.execute(statement).rowcount
+    moved = len(_touching(session, statement))
     if moved and execution is not None:
         for name, value in written.items():
             set_committed_value(execution, name, value)
     return moved
+
+
+def _touching(session: Session, statement) -> list[str]:
+    """Runs an UPDATE of executions; the ids it moved, each marked as changed."""
+    rows = session.execute(statement.returning(Execution.id, Execution.batch_id)
+                           .execution_options(synchronize_session=False)).all()
+    for execution_id, batch_id in rows:
+        touch(session, execution_id, batch_id)
+    return [execution_id for execution_id, _ in rows]
 
 
 def _one(execution: Execution | str):
@@ -86,10 +97,9 @@ def claim_next_in_batch(session: Session, *, batch_id: str, parallel: int, flow_
                  .where(Execution.id == first_queued, Execution.status == QUEUED.value,
                         running < parallel)
                  .values(**_moved(RUNNING, now, {"claimed_by": flow_run_id,
-                                                 "worker": worker}))
-                 .returning(Execution.id)
-                 .execution_options(synchronize_session=False))
-    return session.execute(statement).scalar()
+                                                 "worker": worker})))
+    claimed = _touching(session, statement)
+    return claimed[0] if claimed else None
 
 
 def requeue(session: Session, execution: Execution, *, attempt: int, now: datetime,
@@ -122,10 +132,8 @@ def cancel(session: Session, *conditions, now: datetime, reason: str) -> list[st
     allowed = [status.value for status in sources_of(ExecutionStatus.CANCELLED)]
     statement = (update(Execution)
                  .where(Execution.status.in_(allowed), *conditions)
-                 .values(**_moved(ExecutionStatus.CANCELLED, now, {"error": reason}))
-                 .returning(Execution.id)
-                 .execution_options(synchronize_session=False))
-    return list(session.scalars(statement))
+                 .values(**_moved(ExecutionStatus.CANCELLED, now, {"error": reason})))
+    return _touching(session, statement)
 
 
 def cancel_queued_in_batch(session: Session, batch_id: str, *, now: datetime,

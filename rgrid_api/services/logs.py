@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
+from rgrid_api.core.events import touch
 from rgrid_api.models import Execution, LogChunk
 from rgrid_common.errors import InvalidInput, NotFound
 from rgrid_common.protocol import LogChunkIn
@@ -34,12 +35,14 @@ def add_note(session: Session, execution_id: str, text: str) -> None:
     session.add(LogChunk(execution_id=execution_id, seq=next_log_seq(session, execution_id),
                          stream="stderr", data=text))
     session.flush()
+    touch(session, execution_id, None)
 
 
 def append_logs(session: Session, *, execution_id: str, chunks: list[LogChunkIn],
                 settings: Settings) -> None:
     """Store log chunks; a chunk already stored (same seq, resent on retry) is skipped."""
-    if session.get(Execution, execution_id) is None:
+    execution = session.get(Execution, execution_id)
+    if execution is None:
         raise NotFound(f"Execution {execution_id!r} not found.")
     seqs = [chunk.seq for chunk in chunks]
     known = set(session.scalars(select(LogChunk.seq).where(
@@ -52,6 +55,7 @@ def append_logs(session: Session, *, execution_id: str, chunks: list[LogChunkIn]
         session.add(LogChunk(execution_id=execution_id, seq=chunk.seq, stream=chunk.stream,
                              data=chunk.data))
         known.add(chunk.seq)
+    touch(session, execution_id, None)
     session.commit()
 
 

@@ -1,0 +1,166 @@
+"""Live streams over WebSocket: an execution's log and status, a batch's progress.
+
+Each stream subscribes to its execution or batch on the process's event bus, then reads
+from the database whenever the bus rings; between rings it only waits. The messages are
+``rgrid_common.stream``'s. The API key comes in the ``Authorization`` header or in a first
+``auth`` message, never in the URL; another account's id answers as a missing one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from fastapi import APIRouter, WebSocket
+from pydantic import BaseModel, ValidationError
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from rgrid_api.api.deps import SignInGuard
+from rgrid_api.core.db import get_sessionmaker
+from rgrid_api.core.events import BUS, Subscription, batch_topic, execution_topic
+from rgrid_api.models import MAX_LOG_SEQ, Account
+from rgrid_api.services import streams
+from rgrid_api.services.accounts import account_for_key
+from rgrid_common.errors import InvalidInput, RGridError, Unauthorized
+from rgrid_common.stream import (AUTH_TIMEOUT_SECONDS, CLOSE_NORMAL, AuthMessage, ErrorEvent,
+                                 close_code)
+
+router = APIRouter(tags=["streams"])
+
+
+@router.websocket("/api/v1/executions/{execution_id}/stream")
+async def execution_stream(websocket: WebSocket, execution_id: str) -> None:
+    """Every log chunk from ``?from_seq=`` on, each status, then ``end``."""
+    cursor = streams.ExecutionCursor()
+
+    def step(session, account: Account, _changed: set[str]) -> list[BaseModel]:
+        return streams.execution_step(session, account=account, execution_id=execution_id,
+                                      cursor=cursor)
+
+    async def serve(account: Account) -> None:
+        cursor.next_seq = _from_seq(websocket)
+        with BUS.subscribe(execution_topic(execution_id)) as subscription:
+            await _follow(websocket, subscription, account, step, lambda: cursor.ended)
+
+    await _stream(websocket, serve)
+
+
+@router.websocket("/api/v1/batches/{batch_id}/stream")
+async def batch_stream(websocket: WebSocket, batch_id: str) -> None:
+    """A snapshot (counts, running items, newest failures), then each item's change and
+    the counts after it, until the batch has finished."""
+    cursor = streams.BatchCursor()
+    snapshot_sent = False
+
+    def step(session, account: Account, changed: set[str]) -> list[BaseModel]:
+        nonlocal snapshot_sent
+        if not snapshot_sent:
+            snapshot_sent = True
+            return streams.batch_snapshot(session, account=account, batch_id=batch_id,
+                                          cursor=cursor)
+        return streams.batch_step(session, account=account, batch_id=batch_id,
+                                  changed=changed, cursor=cursor)
+
+    async def serve(account: Account) -> None:
+        with BUS.subscribe(batch_topic(batch_id)) as subscription:
+            await _follow(websocket, subscription, account, step, lambda: cursor.ended)
+
+    await _stream(websocket, serve)
+
+
+async def _stream(websocket: WebSocket, serve) -> None:
+    """Accepts, authenticates and serves; a typed error is sent as an ``error`` message
+    and closes the stream with its code."""
+    await websocket.accept()
+    try:
+        account = await _authenticate(websocket)
+        await serve(account)
+    except RGridError as exc:
+        await _close_with_error(websocket, exc)
+    except WebSocketDisconnect:
+        pass
+
+
+async def _follow(websocket: WebSocket, subscription: Subscription, account: Account,
+                  step: Callable, ended: Callable[[], bool]) -> None:
+    settings = websocket.app.state.settings
+    receiver = asyncio.ensure_future(websocket.receive())
+    try:
+        while True:
+            changed = subscription.take()
+            messages = await asyncio.to_thread(_read, settings.database_url, step, account, changed)
+            for message in messages:
+                await websocket.send_text(message.model_dump_json())
+            if ended():
+                await websocket.close(CLOSE_NORMAL)
+                return
+            if len(messages) >= streams.CHUNKS_PER_STEP:
+                continue  # more is waiting already
+            rung = asyncio.ensure_future(subscription.wait(settings.stream_recheck_seconds))
+            done, _ = await asyncio.wait({receiver, rung},
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if receiver in done:
+                rung.cancel()
+                if receiver.result()["type"] == "websocket.disconnect":
+                    return
+                receiver = asyncio.ensure_future(websocket.receive())  # ignored input
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await receiver
+
+
+def _read(database_url: str, step: Callable, account: Account,
+          changed: set[str]) -> list[BaseModel]:
+    with get_sessionmaker(database_url)() as session:
+        return step(session, account, changed)
+
+
+async def _authenticate(websocket: WebSocket) -> Account:
+    settings = websocket.app.state.settings
+    guard = SignInGuard(websocket.app.state.limiter,
+                        websocket.client.host if websocket.client else "unknown",
+                        settings.failed_auth_per_minute)
+    guard.admit()
+    key = await _key(websocket)
+    now = websocket.app.state.clock()
+
+    def look_up() -> Account:
+        with get_sessionmaker(settings.database_url)() as session:
+            return account_for_key(session, key=key, now=now)
+
+    with guard.counting():
+        return await asyncio.to_thread(look_up)
+
+
+async def _key(websocket: WebSocket) -> str:
+    """``Authorization: Bearer …``, or a first message ``{"type": "auth", "api_key": …}``."""
+    header = websocket.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    try:
+        first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_SECONDS)
+        return AuthMessage.model_validate_json(first).api_key
+    except (TimeoutError, ValidationError, KeyError) as exc:
+        raise Unauthorized("No API key was sent.",
+                           "Send it in the Authorization header (Bearer), or as a first "
+                           'message {"type": "auth", "api_key": "..."}.') from exc
+
+
+def _from_seq(websocket: WebSocket) -> int:
+    raw = websocket.query_params.get("from_seq", "0")
+    if not raw.isdigit() or int(raw) > MAX_LOG_SEQ + 1:
+        raise InvalidInput("from_seq must be a whole number from 0 (the first chunk not "
+                           "yet seen).", "Reconnect with the last seq you received plus one.")
+    return int(raw)
+
+
+async def _close_with_error(websocket: WebSocket, exc: RGridError) -> None:
+    if websocket.client_state != WebSocketState.CONNECTED:
+        return
+    with contextlib.suppress(Exception):
+        await websocket.send_text(ErrorEvent(status=exc.status_code, **exc.to_problem())
+                                  .model_dump_json())
+        await websocket.close(close_code(exc.status_code))

@@ -1,0 +1,227 @@
+"""What wakes a live stream: "execution X (of batch B) changed", said when the change is
+committed, heard by every API process.
+
+A service marks what its transaction changes with ``touch``. At commit:
+- on PostgreSQL, the transaction itself sends ``NOTIFY rgrid_events`` (delivered only if
+  it commits, and to every API process: each keeps one ``LISTEN`` connection, in a
+  thread, and hands what it hears to its ``EventBus``);
+- on SQLite, the single API process hands it to its ``EventBus`` directly.
+
+The bus wakes the streams subscribed to the execution or the batch; a stream then reads
+what is new from the database. So a notification carries no data that could be lost or
+reordered: at worst a stream reads once more than it needs to. No stream polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+
+import psycopg
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+CHANNEL = "rgrid_events"
+TOUCHED = "rgrid_touched"
+RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0)
+
+
+def execution_topic(execution_id: str) -> str:
+    return f"execution:{execution_id}"
+
+
+def batch_topic(batch_id: str) -> str:
+    return f"batch:{batch_id}"
+
+
+class Subscription:
+    """One stream's doorbell: ``wait`` returns once something it follows changed (or the
+    timeout passed); ``take`` hands over the items changed since the last ``take``."""
+
+    def __init__(self, bus: EventBus, topics: tuple[str, ...],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self._bus, self.topics, self._loop = bus, topics, loop
+        self._rung = asyncio.Event()
+        self._changed: set[str] = set()
+
+    def ring(self, item: str | None) -> None:
+        """From any thread."""
+        self._loop.call_soon_threadsafe(self._ring_in_loop, item)
+
+    def _ring_in_loop(self, item: str | None) -> None:
+        if item:
+            self._changed.add(item)
+        self._rung.set()
+
+    async def wait(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._rung.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def take(self) -> set[str]:
+        self._rung.clear()
+        changed, self._changed = self._changed, set()
+        return changed
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
+class EventBus:
+    """In-process fan-out from topics to the subscriptions waiting on them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+
+    def subscribe(self, *topics: str) -> Subscription:
+        subscription = Subscription(self, topics, asyncio.get_running_loop())
+        with self._lock:
+            for topic in topics:
+                self._subscribers[topic].add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            for topic in subscription.topics:
+                waiting = self._subscribers.get(topic)
+                if waiting is not None:
+                    waiting.discard(subscription)
+                    if not waiting:
+                        del self._subscribers[topic]
+
+    @property
+    def subscriptions(self) -> int:
+        with self._lock:
+            return len({s for waiting in self._subscribers.values() for s in waiting})
+
+    def publish(self, changes: Iterable[tuple[str, str | None]]) -> None:
+        """``(execution_id, batch_id)`` pairs: wakes the execution's streams and its
+        batch's (told which item changed). Thread-safe."""
+        for execution_id, batch_id in changes:
+            self._ring(execution_topic(execution_id), None)
+            if batch_id:
+                self._ring(batch_topic(batch_id), execution_id)
+
+    def publish_batch(self, batch_id: str) -> None:
+        self._ring(batch_topic(batch_id), None)
+
+    def wake_everyone(self) -> None:
+        """After the listener lost its connection: something may have been missed."""
+        with self._lock:
+            everyone = {s for waiting in self._subscribers.values() for s in waiting}
+        for subscription in everyone:
+            subscription.ring(None)
+
+    def _ring(self, topic: str, item: str | None) -> None:
+        with self._lock:
+            waiting = list(self._subscribers.get(topic, ()))
+        for subscription in waiting:
+            subscription.ring(item)
+
+
+BUS = EventBus()  # one per process: every app and session of the process shares it
+
+
+def touch(session: Session, execution_id: str, batch_id: str | None) -> None:
+    """Marks an execution (and its batch) as changed by the session's transaction."""
+    session.info.setdefault(TOUCHED, set()).add((execution_id, batch_id or ""))
+
+
+def touch_batch(session: Session, batch_id: str) -> None:
+    """A batch's own state changed (finished, cancelled)."""
+    session.info.setdefault(TOUCHED, set()).add(("", batch_id))
+
+
+def _encode(change: tuple[str, str]) -> str:
+    return f"{change[0]} {change[1]}"
+
+
+def _decode(payload: str) -> tuple[str, str]:
+    execution_id, _, batch_id = payload.partition(" ")
+    return execution_id, batch_id
+
+
+def _deliver_locally(changes: Iterable[tuple[str, str]]) -> None:
+    for execution_id, batch_id in changes:
+        if execution_id:
+            BUS.publish([(execution_id, batch_id or None)])
+        elif batch_id:
+            BUS.publish_batch(batch_id)
+
+
+def install_session_hooks(factory: sessionmaker, *, postgres: bool) -> None:
+    """Sessions of ``factory`` announce what they committed (see the module's docstring)."""
+
+    @event.listens_for(factory, "before_commit")
+    def _notify_in_transaction(session: Session) -> None:
+        if not postgres:
+            return
+        for change in session.info.pop(TOUCHED, ()):
+            session.execute(text("SELECT pg_notify(:channel, :payload)"),
+                            {"channel": CHANNEL, "payload": _encode(change)})
+
+    @event.listens_for(factory, "after_commit")
+    def _deliver_after_commit(session: Session) -> None:
+        if not postgres:
+            _deliver_locally(session.info.pop(TOUCHED, ()))
+
+    @event.listens_for(factory, "after_soft_rollback")
+    def _forget(session: Session, _previous) -> None:
+        session.info.pop(TOUCHED, None)
+
+
+class PostgresListener:
+    """The API process's one ``LISTEN`` connection, in a thread: what any process commits,
+    this one's streams hear. Reconnects on its own; after a gap it wakes every stream."""
+
+    def __init__(self, database_url: str) -> None:
+        self._conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(
+            hide_password=False)
+        self._stopping = threading.Event()
+        self._listening = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rgrid-events", daemon=True)
+
+    def start(self, timeout: float = 10) -> None:
+        self._thread.start()
+        if not self._listening.wait(timeout):
+            log.warning("events: not listening on PostgreSQL yet; streams will catch up")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                self._listen()
+                failures = 0
+            except psycopg.Error as exc:
+                pause = RECONNECT_SECONDS[min(failures, len(RECONNECT_SECONDS) - 1)]
+                failures += 1
+                log.warning("events: LISTEN connection lost (%s); again in %.1f s",
+                            exc, pause)
+                self._stopping.wait(pause)
+
+    def _listen(self) -> None:
+        with psycopg.connect(self._conninfo, autocommit=True) as connection:
+            connection.execute(f"LISTEN {CHANNEL}")
+            self._listening.set()
+            BUS.wake_everyone()  # what was said while no one listened is read now
+            while not self._stopping.is_set():
+                for notice in connection.notifies(timeout=1.0):
+                    _deliver_locally([_decode(notice.payload)])
