@@ -14,10 +14,12 @@ from rich.live import Live
 from rich.text import Text
 
 from cli.client import ApiClient
+from cli.live import StreamUnavailable, batch_messages
 from cli.output import err_console
 from cli.outputs import download_outputs
 from rgrid_common.errors import InvalidInput
 from rgrid_common.status import BatchStatus
+from rgrid_common.stream import ItemEvent, ProgressEvent
 
 BATCH_FAILURES_FILE = "batch_failures.txt"
 PARALLEL_ITEMS = 4
@@ -48,22 +50,69 @@ def output_folders(files: list[str]) -> list[str]:
 
 
 def follow_batch(client: ApiClient, batch_id: str, *, poll_seconds: float,
-                 on_poll: Callable[[], None] | None = None) -> dict:
-    """Until every item has finished, one line updated in place; ``on_poll`` runs at
-    every poll (to fetch outputs as items finish)."""
+                 on_change: Callable[[], None] | None = None) -> dict:
+    """Until every item has finished, one line updated in place, from the batch's live
+    stream (or by polling where none opens); ``on_change`` runs as items finish, at most
+    every ``poll_seconds`` (to fetch their outputs). Returns the batch as it ended."""
     started = time.monotonic()
     with Live(Text(""), console=err_console, refresh_per_second=4, transient=False) as live:
-        while True:
-            batch = client.get(f"/api/v1/batches/{batch_id}")
+        def show(batch: dict) -> None:
             live.update(Text(progress_line(batch, time.monotonic() - started)))
-            if on_poll:
-                on_poll()
-            if BatchStatus(batch["status"]).is_finished:  # every item ended, or cancelled
-                break
-            time.sleep(poll_seconds)
+
+        try:
+            _streamed(client, batch_id, show, Throttled(on_change, poll_seconds))
+        except StreamUnavailable as exc:
+            err_console.print(f"… Live stream unavailable: {exc} Following by polling "
+                              f"every {poll_seconds:g} s instead.")
+            _polled(client, batch_id, show, on_change, poll_seconds)
     if not err_console.is_terminal:
         err_console.line()  # a live display ends its line only on a terminal
-    return batch
+    return client.get(f"/api/v1/batches/{batch_id}")
+
+
+class Throttled:
+    """Calls ``action`` at most once every ``seconds``; ``due`` says whether one is owed."""
+
+    def __init__(self, action: Callable[[], None] | None, seconds: float) -> None:
+        self._action, self._seconds = action, seconds
+        self._last = -seconds
+        self.due = False
+
+    def __call__(self) -> None:
+        self.due = True
+        if self._action and time.monotonic() - self._last >= self._seconds:
+            self._last, self.due = time.monotonic(), False
+            self._action()
+
+
+def _streamed(client: ApiClient, batch_id: str, show: Callable[[dict], None],
+              on_change: Throttled) -> None:
+    latest: dict = {}
+
+    def while_idle() -> None:
+        if latest:
+            show(latest)  # the elapsed time and the ETA move on
+        if on_change.due:
+            on_change()
+
+    for message in batch_messages(client, batch_id, idle_seconds=1.0, on_idle=while_idle):
+        if isinstance(message, ProgressEvent):
+            latest = message.model_dump(mode="json")
+            show(latest)
+        elif isinstance(message, ItemEvent) and message.status.is_finished:
+            on_change()
+
+
+def _polled(client: ApiClient, batch_id: str, show: Callable[[dict], None],
+            on_change: Callable[[], None] | None, poll_seconds: float) -> None:
+    while True:
+        batch = client.get(f"/api/v1/batches/{batch_id}")
+        show(batch)
+        if on_change:
+            on_change()
+        if BatchStatus(batch["status"]).is_finished:  # every item ended, or cancelled
+            return
+        time.sleep(poll_seconds)
 
 
 def progress_line(batch: dict, elapsed: float) -> str:

@@ -13,14 +13,19 @@ from pydantic import BaseModel
 from cli import http
 from cli.config import CliSettings
 from cli.output import err_console
-from rgrid_common.errors import (ApiTimeout, ApiUnreachable, RateLimited, Unauthorized,
-                                 checked_answer)
+from rgrid_common.errors import (ApiTimeout, ApiUnreachable, RateLimited, RGridError,
+                                 Unauthorized, checked_answer)
 
-# No answer to a sent request: the API may have it, so only a keyed request goes again.
-RETRYABLE = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError,
-             httpx.ReadError)
+# Nothing reached the API: any request may go again.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+# No answer to a sent request: the API may have acted on it, so only a request that is
+# safe twice (a read, a keyed submission) goes again.
+NO_ANSWER = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError,
+             httpx.ReadError, httpx.WriteError)
+GATEWAY_STATUSES = {502, 503, 504}
+SAFE_TWICE = {"GET", "HEAD", "OPTIONS"}
 START_HINT = "Start it with `./scripts/dev up`, or point RGRID_API_URL at a running API."
-SUBMIT_ATTEMPTS = 3
+RETRY_DELAYS = (1.0, 2.0, 4.0, 5.0)  # five attempts in all, about 12 s
 RATE_LIMITED_ATTEMPTS = 4
 MAX_RATE_LIMIT_WAIT_SECONDS = 60
 
@@ -37,12 +42,13 @@ class ApiClient:
             raise Unauthorized("No API key is configured.",
                                "Run `rgrid login` (or `./scripts/dev up` on a single machine), "
                                "or set RGRID_API_KEY.")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.auth_headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.timeout = settings.request_timeout_seconds
+        self.live_transport = settings.live
         self._http = http_client or http.client(base_url=self.api_url,
                                                 timeout=httpx.Timeout(self.timeout, connect=10))
-        self._http.headers.update(headers)
-        self._sleep = sleep
+        self._http.headers.update(self.auth_headers)
+        self.sleep = sleep
 
     def get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None}
@@ -52,27 +58,33 @@ class ApiClient:
         return self._request("POST", path, json=_json(body))
 
     def submit(self, path: str, body: dict | BaseModel) -> Any:
-        """POST a new execution or batch under a fresh idempotency key, sent again with the
-        same key when no answer came (a timeout, a dropped connection): the API answers
-        what the first request made, so a retry never makes a second one."""
-        keyed = {"json": _json(body), "headers": {"Idempotency-Key": secrets.token_urlsafe(24)}}
-        for attempt in range(1, SUBMIT_ATTEMPTS):
-            try:
-                return self._request("POST", path, **keyed)
-            except ApiUnreachable as exc:
-                if not isinstance(exc.__cause__, RETRYABLE):
-                    raise
-                err_console.print(f"[yellow]…[/] {exc.message} Sending it again "
-                                  f"(attempt {attempt + 1} of {SUBMIT_ATTEMPTS}); it will "
-                                  "not run twice.")
-        return self._request("POST", path, **keyed)
+        """POST a new execution or batch under a fresh idempotency key, so it may be sent
+        again when no answer came (a timeout, a dropped connection): the API answers what
+        the first request made, so a retry never makes a second one."""
+        return self._request("POST", path, json=_json(body), safe_twice=True,
+                             headers={"Idempotency-Key": secrets.token_urlsafe(24)})
 
     def delete(self, path: str) -> Any:
         return self._request("DELETE", path)
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One call; a 429 is waited out (``Retry-After``) and sent again, a few times: the
-        API did nothing with a refused request."""
+    def _request(self, method: str, path: str, *, safe_twice: bool = False,
+                 **kwargs: Any) -> Any:
+        """One call, tried up to five times with backoff when the connection is lost or a
+        gateway answers 502/503/504, if trying again cannot do the work twice."""
+        safe_twice = safe_twice or method in SAFE_TWICE
+        for attempt, delay in enumerate(RETRY_DELAYS, start=2):
+            try:
+                return self._rate_limited(method, path, **kwargs)
+            except RGridError as exc:
+                if not _worth_retrying(exc, safe_twice):
+                    raise
+                say_retrying(attempt, exc)
+                self.sleep(delay)
+        return self._rate_limited(method, path, **kwargs)
+
+    def _rate_limited(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A 429 is waited out (``Retry-After``) and sent again, a few times: the API did
+        nothing with a refused request."""
         for attempt in range(1, RATE_LIMITED_ATTEMPTS):
             try:
                 return self._send(method, path, **kwargs)
@@ -81,7 +93,7 @@ class ApiClient:
                 err_console.print(f"[yellow]…[/] {exc.message} Waiting {wait} s, then "
                                   f"sending it again (attempt {attempt + 1} of "
                                   f"{RATE_LIMITED_ATTEMPTS}).")
-                self._sleep(wait)
+                self.sleep(wait)
         return self._send(method, path, **kwargs)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -101,6 +113,21 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _worth_retrying(exc: RGridError, safe_twice: bool) -> bool:
+    if isinstance(exc, ApiUnreachable):
+        return isinstance(exc.__cause__, NOT_SENT) or (
+            safe_twice and isinstance(exc.__cause__, NO_ANSWER))
+    return safe_twice and getattr(exc, "answered_status", None) in GATEWAY_STATUSES
+
+
+def say_retrying(attempt: int, exc: RGridError | None = None) -> None:
+    status = getattr(exc, "answered_status", None)
+    lost = (f"The API's address answered {status}." if status in GATEWAY_STATUSES
+            else "Connection lost.")
+    err_console.print(f"[yellow]{lost}[/] Retrying... (attempt {attempt}/"
+                      f"{len(RETRY_DELAYS) + 1})")
 
 
 def _json(body: dict | BaseModel) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,9 @@ class CliSettings(BaseSettings):
     api_key: SecretStr | None = None
     admin_key: SecretStr | None = None
     poll_seconds: float = 0.25
+    live: Literal["stream", "poll"] = Field(
+        "stream", description="How followers learn what happens: the API's WebSocket "
+                              "streams, or polling (where a proxy blocks WebSockets).")
     request_timeout_seconds: float = Field(
         60, gt=0, description="How long the CLI waits for the API's answer to a request.")
     debug: bool = Field(False, description="Show tracebacks of unexpected errors.")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 
 from flows.control_plane import ControlPlane
-from flows.periodic import Periodic
 from rgrid_common.protocol import LogChunkIn
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,13 @@ FINAL_FLUSH_TRIES = 3
 
 
 class LogShipper:
-    """Thread-safe sink: ``write(stream, text)`` from reader threads, flushed periodically.
+    """Thread-safe sink: ``write(stream, text)`` from reader threads, sent as it comes.
+
+    A write wakes the sender, which sends at once unless it sent less than
+    ``flush_seconds`` ago; then it waits out the rest of that interval, so a line printed
+    after a pause goes out within a request's time, and a script that prints without
+    pause costs the API at most one request per interval. A failed send is tried again
+    an interval later.
 
     Every chunk gets a sequence number in arrival order; the API skips a seq it already
     holds, so resending after a failed POST never duplicates output. Consecutive writes to
@@ -44,14 +50,20 @@ class LogShipper:
         self._truncated = False
         self._stderr_tail = ""
         self.undelivered_chars = 0
-        self._flushes = Periodic("log-shipper", flush_seconds, self.flush)
+        self._flush_seconds = flush_seconds
+        self._written = threading.Event()
+        self._stopped = threading.Event()
+        self._sender = threading.Thread(target=self._send_as_written, name="log-shipper",
+                                        daemon=True)
 
     def __enter__(self) -> LogShipper:
-        self._flushes.start()
+        self._sender.start()
         return self
 
     def __exit__(self, *_exc) -> None:
-        self._flushes.stop()
+        self._stopped.set()
+        self._written.set()
+        self._sender.join()
         for _ in range(FINAL_FLUSH_TRIES):
             if self.flush():
                 return
@@ -71,6 +83,16 @@ class LogShipper:
                 self._stderr_tail = (self._stderr_tail + text)[-STDERR_TAIL_CHARS:]
         self._append(stream, text)
 
+    def _send_as_written(self) -> None:
+        while not self._stopped.is_set():
+            self._written.wait(self._flush_seconds)
+            self._written.clear()
+            if self._stopped.is_set():
+                return
+            sent_at = time.monotonic()
+            self.flush()
+            self._stopped.wait(max(0.0, self._flush_seconds - (time.monotonic() - sent_at)))
+
     def _append(self, stream: str, text: str) -> None:
         with self._lock:
             text = self._within_budget(stream, text)
@@ -87,6 +109,7 @@ class LogShipper:
                                                 data=text[:MAX_CHUNK_CHARS]))
                 self._seq += 1
                 text = text[MAX_CHUNK_CHARS:]
+        self._written.set()
 
     def _within_budget(self, stream: str, text: str) -> str:
         """Output past ``max_chars`` is dropped, with one note saying so."""

@@ -33,7 +33,9 @@ class WorkerSettings(BaseSettings):
     batch_shard_deployment: str = Field(
         SHARD_DEPLOYMENT,
         description="What the batch flow starts, `parallel` times, to run its items.")
-    log_flush_seconds: float = 0.2
+    log_flush_seconds: float = Field(
+        0.1, gt=0, description="Output is sent as it is printed, but no more often than "
+                               "this per execution.")
     heartbeat_seconds: float = Field(
         5, description="How often a running execution tells the API its worker lives; "
                        "also how soon a cancelled one is stopped.")

@@ -16,6 +16,9 @@ class RGridError(Exception):
     # Transient: not the user's doing and likely to pass (a worker's engine or storage
     # hiccup); an execution failing so is retried automatically.
     transient = False
+    # The HTTP status the API's address answered, on the client's side (a proxy's 502 has
+    # no problem body, so the class alone cannot say).
+    answered_status: int | None = None
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
@@ -128,6 +131,7 @@ def checked_answer(response):
         problem = {"message": f"The RGrid API answered {response.status_code} "
                               f"{response.reason_phrase}."}
     error = error_from_problem(problem)
+    error.answered_status = response.status_code
     if isinstance(error, RateLimited):
         error.retry_after = _seconds(response.headers.get("retry-after"))
     raise error

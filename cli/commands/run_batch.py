@@ -61,7 +61,7 @@ def follow_batch_to_the_end(client: ApiClient, batch: dict, files: list[str],
         client, batch["id"], output_folders(files), options.output_dir, flat=options.flat)
     try:
         follow_batch(client, batch["id"], poll_seconds=max(0.5, context.settings().poll_seconds),
-                     on_poll=downloader.collect if downloader else None)
+                     on_change=downloader.collect if downloader else None)
     except KeyboardInterrupt:
         err_console.print(f"\nDetached; batch {batch['id']} goes on. "
                           f"Follow it with `rgrid watch {batch['id']}`; stop it with "

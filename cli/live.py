@@ -1,0 +1,110 @@
+"""The CLI's end of a live stream: messages as the API pushes them, through drops.
+
+A dropped connection (the network blinked, the API restarted) is opened again with
+backoff, from the cursor reached, so nothing is lost or shown twice; after
+``RECONNECT_ATTEMPTS`` failed tries it is an error. Where no WebSocket can be opened at all
+(a proxy refuses the upgrade, or ``RGRID_LIVE=poll``), ``StreamUnavailable`` says why and
+the caller polls instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from cli import http
+from cli.client import RETRY_DELAYS, ApiClient, say_retrying
+from rgrid_common.errors import ApiUnreachable, error_from_problem
+from rgrid_common.stream import (BatchEndEvent, EndEvent, ErrorEvent, LogEvent, StreamMessage,
+                                 read_message)
+
+GATEWAY_STATUSES = {502, 503, 504}  # a proxy in front of a restarting API: try again
+OPEN_TIMEOUT_SECONDS = 10
+
+
+class StreamUnavailable(Exception):
+    """No WebSocket can be opened here; the reason, for the user."""
+
+
+def execution_messages(client: ApiClient, execution_id: str, *, from_seq: int = 0,
+                       idle_seconds: float | None = None,
+                       on_idle: Callable[[], None] | None = None) -> Iterator[StreamMessage]:
+    """The execution's stream until its ``end``; after a drop, reconnected from the seq
+    after the last chunk yielded. ``on_idle`` runs when nothing came for ``idle_seconds``."""
+    cursor = {"from_seq": from_seq}
+
+    def path() -> str:
+        return f"/api/v1/executions/{execution_id}/stream?from_seq={cursor['from_seq']}"
+
+    for message in _messages(client, path, idle_seconds, on_idle, EndEvent):
+        if isinstance(message, LogEvent):
+            cursor["from_seq"] = message.seq + 1
+        yield message
+
+
+def batch_messages(client: ApiClient, batch_id: str, *, idle_seconds: float | None = None,
+                   on_idle: Callable[[], None] | None = None) -> Iterator[StreamMessage]:
+    """The batch's stream until its end; a reconnection starts with a fresh snapshot."""
+    yield from _messages(client, lambda: f"/api/v1/batches/{batch_id}/stream", idle_seconds,
+                         on_idle, BatchEndEvent)
+
+
+def _messages(client: ApiClient, path: Callable[[], str], idle_seconds: float | None,
+              on_idle: Callable[[], None] | None, last: type) -> Iterator[StreamMessage]:
+    if client.live_transport == "poll":
+        raise StreamUnavailable("RGRID_LIVE=poll is set.")
+    failures = 0
+    while True:
+        try:
+            with _open(client, path()) as websocket:
+                failures = 0
+                for message in _received(websocket, idle_seconds, on_idle):
+                    if isinstance(message, ErrorEvent):
+                        raise error_from_problem(message.model_dump())
+                    yield message
+                    if isinstance(message, last):
+                        return
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status not in GATEWAY_STATUSES:
+                raise StreamUnavailable(f"The API's address answered HTTP {status} to a "
+                                        "WebSocket upgrade (a proxy?).") from exc
+            failures = _lost(client, failures, exc)
+        except InvalidHandshake as exc:
+            raise StreamUnavailable(f"No WebSocket could be opened ({exc}).") from exc
+        except (OSError, ConnectionClosed, TimeoutError) as exc:
+            failures = _lost(client, failures, exc)
+
+
+def _open(client: ApiClient, path: str) -> ClientConnection:
+    url = client.api_url.replace("http", "ws", 1) + path
+    return connect(url, additional_headers=client.auth_headers, open_timeout=OPEN_TIMEOUT_SECONDS,
+                   ssl=http.tls_context() if url.startswith("wss") else None,
+                   max_size=16 * 2**20, compression=None)
+
+
+def _received(websocket: ClientConnection, idle_seconds: float | None,
+              on_idle: Callable[[], None] | None) -> Iterator[StreamMessage]:
+    """Messages until the server closes; a close without the last message is a drop."""
+    while True:
+        try:
+            raw = websocket.recv(timeout=idle_seconds)
+        except TimeoutError:
+            if on_idle:
+                on_idle()
+            continue
+        yield read_message(raw)
+
+
+def _lost(client: ApiClient, failures: int, exc: Exception) -> int:
+    """One more failed try: wait, or give up after the last."""
+    if failures >= len(RETRY_DELAYS):
+        raise ApiUnreachable(f"Lost the live stream from {client.api_url} and could not get "
+                             f"it back ({exc}).",
+                             "Check the API is running; `rgrid logs ID --follow` picks up "
+                             "where this stopped.") from exc
+    say_retrying(failures + 2)
+    client.sleep(RETRY_DELAYS[failures])
+    return failures + 1
