@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "rgrid_events"
 TOUCHED = "rgrid_touched"
 RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0)
+LISTENER_NAME = "rgrid-events"  # its application_name in pg_stat_activity
 
 
 def execution_topic(execution_id: str) -> str:
@@ -218,7 +219,8 @@ class PostgresListener:
                 self._stopping.wait(pause)
 
     def _listen(self) -> None:
-        with psycopg.connect(self._conninfo, autocommit=True) as connection:
+        with psycopg.connect(self._conninfo, autocommit=True,
+                             application_name=LISTENER_NAME) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
             self._listening.set()
             BUS.wake_everyone()  # what was said while no one listened is read now
