@@ -54,7 +54,7 @@ class DevStack:
         ensure_runtime_images(list(DEFAULT_RUNTIMES.values()), self.say)
         self._start_prefect_server()
         self._register_pools_and_deployments()
-        self._start_api()
+        self.start_api()
         self._start_control_worker()
         self._start_worker()
         self._log_cli_in()
@@ -101,7 +101,8 @@ class DevStack:
         except ObjectAlreadyExists:
             self.say(f"✓ work pool {pool.name!r} exists")
 
-    def _start_api(self) -> None:
+    def start_api(self) -> None:
+        """Starts the API unless it runs (also again after a test stopped it)."""
         secrets_ = self._secrets()
         env = {
             **os.environ,

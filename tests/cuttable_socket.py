@@ -1,6 +1,6 @@
-"""A unix-socket relay to the Docker engine whose open connections can be cut at once,
-as when the engine restarts under a running container: what was open breaks, new
-connections go through again."""
+"""Relays whose open connections can be cut at once: a unix socket to the Docker engine
+(as when the engine restarts under a running container), a TCP port to the API (as when
+the network blinks under a follower). What was open breaks; new connections go through."""
 
 from __future__ import annotations
 
@@ -50,12 +50,39 @@ class CuttableSocket:
                 client, _ = self._listener.accept()
             except OSError:  # closed
                 return
-            engine = socket.socket(socket.AF_UNIX)
-            engine.connect(self.target)
+            try:
+                engine = self._connect_target()
+            except OSError:
+                client.close()  # as the target itself would refuse
+                continue
             with self._lock:
                 self._open += [client, engine]
             for source, sink in ((client, engine), (engine, client)):
                 threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+    def _connect_target(self) -> socket.socket:
+        target = socket.socket(socket.AF_UNIX)
+        target.connect(self.target)
+        return target
+
+
+class CuttableTcp(CuttableSocket):
+    """The same relay on 127.0.0.1:<free port>, to ``127.0.0.1:target_port``."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self._open = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _connect_target(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.target_port))
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:
