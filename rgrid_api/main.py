@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 
 from rgrid_api.api.routes import (accounts, artifacts, batches, cache, executions, health,
-                                  keys, nodes, runtimes, schedules, storage, streams,
-                                  worker, worker_batches)
+                                  keys, metrics, nodes, runtimes, schedules, storage,
+                                  streams, worker, worker_batches)
 from rgrid_api.core.config import Settings, get_settings
 from rgrid_api.core.db import is_postgres, upgrade_to_head
 from rgrid_api.core.events import PostgresListener
@@ -21,6 +21,7 @@ from rgrid_api.errors import install_error_handlers, limit_request_size
 from rgrid_api.core.db import session_scope
 from rgrid_api.models import utcnow
 from rgrid_api.services import attempts
+from rgrid_api.services.metrics import registry_for
 from rgrid_api.services.flow_runs import FlowRunScheduler
 from rgrid_api.services.flow_runs import PrefectFlowRunScheduler
 from rgrid_api.storage import build_object_store
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None,
     app.state.settings = settings
     app.state.clock = clock
     app.state.limiter = RateLimiter()
+    app.state.metrics = registry_for(settings.database_url)
     app.state.store = build_object_store(settings, clock)
     app.state.scheduler = scheduler or PrefectFlowRunScheduler(
         api_url=settings.prefect_api_url, deployment_name=settings.execute_deployment,
@@ -71,7 +73,8 @@ def create_app(settings: Settings | None = None,
     install_error_handlers(app)
     limit_request_size(app, settings.max_request_bytes, exempt_prefix=STORAGE_ROUTE)
     for module in (health, accounts, keys, executions, batches, schedules, artifacts,
-                   runtimes, cache, nodes, worker, worker_batches, storage, streams):
+                   runtimes, cache, nodes, worker, worker_batches, storage, streams,
+                   metrics):
         app.include_router(module.router)
     app.include_router(worker_batches.schedules_router)
     app.include_router(nodes.control_router)
