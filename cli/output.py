@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime, timedelta, timezone
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from rgrid_common.errors import InvalidInput
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -15,13 +19,43 @@ JSON_FIELDS = ("id", "status", "exit_code", "runtime", "script_name", "args", "c
                "started_at", "finished_at", "duration_seconds", "error", "worker",
                "flow_run_id", "memory_mb", "disk_mb", "cpus", "timeout_seconds", "batch_id",
                "batch_index", "retry_of", "attempt", "retried_errors", "cached_from",
-               "dependency_cache", "notes")
+               "dependency_cache", "notes", "metadata", "script_sha256", "image", "image_id",
+               "attempts", "flow_run_url")
+ARTIFACT_JSON_FIELDS = ("id", "path", "size", "sha256")
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "timed_out": "red",
                 "cancelled": "yellow", "running": "cyan", "queued": "blue"}
 
 
-def execution_json(execution: dict) -> str:
-    return json.dumps({key: execution.get(key) for key in JSON_FIELDS})
+def execution_json(execution: dict, artifacts: list[dict] | None = None) -> str:
+    """One execution for programs; with its ``artifacts``, their ids by kind too."""
+    record = {key: execution.get(key) for key in JSON_FIELDS}
+    if artifacts is not None:
+        for kind, name in (("input", "inputs"), ("output", "outputs")):
+            record[name] = [{key: artifact[key] for key in ARTIFACT_JSON_FIELDS}
+                            for artifact in artifacts if artifact["kind"] == kind]
+    return json.dumps(record)
+
+
+_AGE = re.compile(r"^(\d+)([mhd])$")
+_AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def moment(text: str | None, option: str) -> str | None:
+    """``--since``/``--until``: an ISO date or time (UTC unless it says), or an age
+    (``90m``, ``2h``, ``7d``) back from now; as the API takes it."""
+    if text is None:
+        return None
+    age = _AGE.match(text.strip())
+    if age:
+        when = datetime.now(timezone.utc) - timedelta(**{_AGE_UNITS[age[2]]: int(age[1])})
+        return when.isoformat()
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"Invalid {option} {text!r}.",
+                           "Use a date (2026-11-28), a time (2026-11-28T14:00) or an age "
+                           "(90m, 2h, 7d).") from None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).isoformat()
 
 
 def styled_status(status: str) -> str:
@@ -47,6 +81,9 @@ def print_execution(execution: dict) -> None:
                    f"{execution['timeout_seconds']} s, {execution.get('disk_mb', '-')} MB "
                    f"of /work"),
     ]
+    if execution.get("metadata"):
+        rows.append(("metadata", escape(" ".join(f"{key}={value}" for key, value
+                                                  in execution["metadata"].items()))))
     if execution.get("cached_from"):
         rows.append(("cached", f"result of {execution['cached_from']} (not run again)"))
     if execution.get("dependency_cache"):

@@ -27,6 +27,7 @@ class ContainerOutcome:
     exit_code: int | None
     timed_out: bool = False
     oom_killed: bool = False
+    image_id: str | None = None  # the image it ran, by content (sha256:…)
 
 
 def connect_docker(worker_name: str, base_url: str | None = None,
@@ -120,7 +121,8 @@ def _run_to_completion(container: Container, job: JobSpec, on_output: OutputSink
     container.reload()
     state = container.attrs["State"]
     return ContainerOutcome(exit_code=state.get("ExitCode"), timed_out=timed_out,
-                            oom_killed=bool(state.get("OOMKilled")))
+                            oom_killed=bool(state.get("OOMKilled")),
+                            image_id=container.attrs.get("Image"))
 
 
 def _is_read_timeout(exc: requests.exceptions.RequestException) -> bool:

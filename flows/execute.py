@@ -207,6 +207,7 @@ def _run_and_collect(work_dir: Path, allowance: Allowance, job: JobSpec,
     report = finish_report(outcome, job, shipper.stderr_tail,
                            disk_full=allowance.reached(work_dir))
     report.dependency_cache = layer.cache if layer else None
+    report.image_id = outcome.image_id
     outputs, report.notes = storable(changed_files(work_dir, job_files))
     for note in report.notes:
         shipper.note(f"[rgrid] {note}\n")

@@ -7,7 +7,12 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String,
                         Text, UniqueConstraint)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+# Tags are searched by containment on PostgreSQL (a GIN index), by JSON path on SQLite.
+TAGS = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
@@ -86,6 +91,7 @@ class Batch(Base):
                                                           nullable=True)
     coordinator_attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     schedule_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    tags: Mapped[dict] = mapped_column(TAGS, default=dict, server_default="{}")
     idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
@@ -109,7 +115,12 @@ class Execution(Base):
     __tablename__ = "executions"
     __table_args__ = (Index("ix_executions_account_cache_key", "account_id", "cache_key"),
                       UniqueConstraint("account_id", "idempotency_key",
-                                       name="uq_executions_account_idempotency_key"))
+                                       name="uq_executions_account_idempotency_key"),
+                      # the order every listing pages in: the account's newest first
+                      Index("ix_executions_account_created", "account_id", "created_at", "id"),
+                      # `tags @> '{"k": "v"}'` on PostgreSQL (a plain index on SQLite)
+                      Index("ix_executions_tags", "tags", postgresql_using="gin",
+                            postgresql_ops={"tags": "jsonb_path_ops"}))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("ex"))
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
@@ -154,6 +165,11 @@ class Execution(Base):
     notes: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     # The client's key for its submission: sent again (a retry), it finds this execution.
     idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tags: Mapped[dict] = mapped_column(TAGS, default=dict, server_default="{}")
+    script_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    image_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # [{"attempt", "worker", "reason"}] of each attempt that was given back
+    attempt_history: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
 
 
 MAX_LOG_SEQ = 2**31 - 1  # the seq column's range (a 32-bit integer on PostgreSQL)

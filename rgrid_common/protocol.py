@@ -192,6 +192,8 @@ class FinishRequest(AttemptReport):
     error: ProgramText | None = Field(None, max_length=20_000)
     outputs: list[OutputFile] = Field(default_factory=list, max_length=1000)
     dependency_cache: Literal["hit", "miss"] | None = None
+    image_id: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$",
+                                 description="The image the container ran, by content.")
     notes: list[Text] = Field(default_factory=list, max_length=100,
                               description="What the outcome should say beside the status.")
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from rgrid_common.errors import InvalidInput
 from rgrid_common.protocol import BlobRef
+from rgrid_common.metadata import Tags
 from rgrid_common.validation import Text, check_env, invalid_request
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -43,6 +44,9 @@ class ScriptSpec(BaseModel):
     requirements: Text | None = Field(
         None, max_length=64 * 1024,
         description="requirements.txt content: installed into a cached dependency layer.")
+    metadata: Tags = Field(default_factory=dict,
+                           description="Tags to find it by (`rgrid list --metadata k=v`); "
+                                       "a batch's items inherit its tags.")
     use_cache: bool = Field(True, description="Serve an identical earlier success from "
                                               "the result cache instead of running.")
 

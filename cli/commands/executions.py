@@ -9,8 +9,12 @@ import typer
 from cli import context
 from cli.commands.batches import BATCH_PREFIX, batch_status
 from cli.follow import print_logs
-from cli.output import console, execution_json, print_execution, print_execution_table
+from cli.output import (console, err_console, execution_json, moment, print_execution,
+                        print_execution_table)
+from rgrid_common.metadata import parse_tags
 from rgrid_common.status import ExecutionStatus
+
+PAGE_SIZE = 1000  # the API's largest page
 
 
 def status(
@@ -21,9 +25,11 @@ def status(
     if execution_id.startswith(BATCH_PREFIX):
         batch_status(execution_id, as_json)
         return
-    execution = context.api().get(f"/api/v1/executions/{execution_id}")
+    client = context.api()
+    execution = client.get(f"/api/v1/executions/{execution_id}")
     if as_json:
-        console.print_json(execution_json(execution))
+        artifacts = client.get(f"/api/v1/executions/{execution_id}/artifacts")["artifacts"]
+        console.print_json(execution_json(execution, artifacts))
     else:
         print_execution(execution)
 
@@ -43,13 +49,39 @@ def logs(
 def list_(
     status_filter: Annotated[ExecutionStatus | None,
                              typer.Option("--status", help="Only this status.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    metadata: Annotated[list[str] | None, typer.Option(
+        "--metadata", help="Only those tagged key=value; repeatable (all must match).")] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help="Only this batch's items.")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Created at or after: an ISO date or time (UTC), or an age such as 2h or 7d.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Created before; as --since.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    every: Annotated[bool, typer.Option("--all", help="Every match, however many.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """List your executions, newest first."""
-    page = context.api().get("/api/v1/executions", limit=limit,
-                             status=status_filter.value if status_filter else None)
+    query = {"status": status_filter.value if status_filter else None, "batch_id": batch,
+             "since": moment(since, "--since"), "until": moment(until, "--until"),
+             "metadata": [f"{k}={v}" for k, v in parse_tags(metadata).items()] or None}
+    found, more = _pages(context.api(), query, limit=None if every else limit)
     if as_json:
-        console.print_json("[" + ",".join(execution_json(e) for e in page["executions"]) + "]")
+        console.print_json("[" + ",".join(execution_json(e) for e in found) + "]")
     else:
-        print_execution_table(page["executions"])
+        print_execution_table(found)
+    if more:
+        err_console.print(f"… showing the newest {len(found)}; more with --limit or --all.")
+
+
+def _pages(client, query: dict, *, limit: int | None) -> tuple[list[dict], bool]:
+    """Executions page by page until ``limit`` (None: all); whether more remain."""
+    found: list[dict] = []
+    cursor = None
+    while limit is None or len(found) < limit:
+        size = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(found))
+        page = client.get("/api/v1/executions", **query, limit=size, cursor=cursor)
+        found += page["executions"]
+        cursor = page.get("next_cursor")
+        if cursor is None:
+            return found, False
+    return found, True

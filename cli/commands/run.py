@@ -19,6 +19,7 @@ from cli.output import console, err_console, execution_json
 from cli.requirements import script_requirements
 from rgrid_common.errors import InvalidInput
 from rgrid_common.limits import parse_disk, parse_env, parse_memory
+from rgrid_common.metadata import parse_tags
 from rgrid_common.status import ExecutionStatus
 from rgrid_common.submission import ExecutionCreate, ScriptSpec, built
 
@@ -28,7 +29,7 @@ TIMED_OUT_EXIT_CODE = 124  # as timeout(1)
 def script_spec(script: Path, *, env: list[str] | None, runtime: str | None,
                 memory: str | None, cpus: float | None, timeout: int | None,
                 requirements: Path | None = None, use_cache: bool = True,
-                disk: str | None = None) -> ScriptSpec:
+                disk: str | None = None, metadata: list[str] | None = None) -> ScriptSpec:
     """What every execution of SCRIPT shares, from the command line's options; checked
     here as the API will check it, before anything is uploaded."""
     content = _read_script(script)
@@ -38,7 +39,7 @@ def script_spec(script: Path, *, env: list[str] | None, runtime: str | None,
                  memory_mb=parse_memory(memory) if memory else None, cpus=cpus,
                  disk_mb=parse_disk(disk) if disk else None,
                  timeout_seconds=timeout, requirements=checked.text if checked else None,
-                 use_cache=use_cache)
+                 use_cache=use_cache, metadata=parse_tags(metadata))
 
 
 def run(
@@ -75,6 +76,9 @@ def run(
     ] = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Run even if an identical run's result is cached.")] = False,
+    metadata: Annotated[list[str] | None, typer.Option(
+        "--metadata", help="key=value tag to find it by (`rgrid list --metadata`); "
+                           "repeatable; a batch's items all get it.")] = None,
 ) -> None:
     """Run SCRIPT in a sandboxed container and stream its output.
 
@@ -83,7 +87,8 @@ def run(
     execution per matched file, spread over the pool."""
     started = time.monotonic()
     spec = script_spec(script, env=env, runtime=runtime, memory=memory, cpus=cpus, disk=disk,
-                       timeout=timeout, requirements=requirements, use_cache=not no_cache)
+                       timeout=timeout, requirements=requirements, use_cache=not no_cache,
+                       metadata=metadata)
     if batch:
         options = BatchOptions(parallel=parallel, fail_fast=fail_fast, flat=flat,
                                failures_file=failures_file, remote_only=remote_only,

@@ -39,6 +39,8 @@ def create(
     disk: Annotated[str | None, typer.Option(help="What /work may hold (default 1g).")] = None,
     requirements: Annotated[Path | None, typer.Option(
         help="pip requirements (default: requirements.txt beside the script).")] = None,
+    metadata: Annotated[list[str] | None, typer.Option(
+        "--metadata", help="key=value tag every run it makes gets; repeatable.")] = None,
 ) -> None:
     """Run SCRIPT over the --batch files on a schedule; each firing is a normal batch
     (`rgrid watch`, `rgrid status`), and the schedule shows in the Prefect UI."""
@@ -50,7 +52,7 @@ def create(
                            "E.g. --batch 'in/*.csv'; the files are uploaded now and kept.")
     client = context.api()
     spec = script_spec(script, env=env, runtime=runtime, memory=memory, cpus=cpus, disk=disk,
-                       timeout=timeout, requirements=requirements)
+                       timeout=timeout, requirements=requirements, metadata=metadata)
     files, request = batch_request(client, spec, batch, list(args or []), parallel=parallel,
                                    fail_fast=fail_fast, force_upload=False)
     schedule = client.post("/api/v1/schedules", built(

@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     port: int = 8700
     database_url: str = "sqlite:///./rgrid.db"
     prefect_api_url: str = "http://127.0.0.1:4200/api"
+    prefect_ui_url: str | None = Field(
+        None, description="Where users open the Prefect UI (links to flow runs); unset, "
+                          "the API URL without its /api.")
+
+    @property
+    def flow_run_link_base(self) -> str:
+        base = self.prefect_ui_url or self.prefect_api_url.removesuffix("/").removesuffix("/api")
+        return f"{base.rstrip('/')}/runs/flow-run/"
     execute_deployment: str = Field(
         EXECUTE_DEPLOYMENT,
         description="Prefect deployment (flow/deployment) that runs one execution.",

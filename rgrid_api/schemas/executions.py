@@ -12,6 +12,12 @@ from rgrid_common.protocol import LogChunkIn
 from rgrid_common.status import ExecutionStatus
 
 
+class AttemptRecord(BaseModel):
+    attempt: int
+    worker: str | None
+    reason: str
+
+
 class ExecutionPublic(BaseModel):
     id: str
     status: ExecutionStatus
@@ -43,12 +49,23 @@ class ExecutionPublic(BaseModel):
     notes: list[str] = Field(default_factory=list,
                              description="What the outcome says beside its status, such as "
                                          "outputs that could not be kept.")
+    metadata: dict[str, str] = Field(default_factory=dict, validation_alias="tags",
+                                     description="Its tags (`--metadata k=v`).")
+    script_sha256: str | None = None
+    image: str | None = Field(None, description="The runtime's image, by name.")
+    image_id: str | None = Field(None, description="The image it ran, by content.")
+    attempts: list[AttemptRecord] = Field(
+        default_factory=list, validation_alias="attempt_history",
+        description="Each attempt given back: its worker and why.")
+    flow_run_url: str | None = Field(None, description="Its flow run in the Prefect UI.")
 
     _utc = field_validator("created_at", "started_at", "finished_at")(as_utc_or_none)
 
 
 class ExecutionList(BaseModel):
     executions: list[ExecutionPublic]
+    next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page; "
+                                                      "None on the last.")
 
 
 class LogChunkPublic(LogChunkIn):

@@ -28,14 +28,17 @@ def give_back(session: Session, execution: Execution, *, attempt: int, reason: s
               settings: Settings, scheduler: FlowRunScheduler, now: datetime) -> Execution:
     """Ends ``attempt`` of a running execution for ``reason``: queued again for the next
     attempt, or failed once the attempts are spent. A stale attempt gets 409."""
+    history = [*execution.attempt_history,
+               {"attempt": attempt, "worker": execution.worker, "reason": reason}]
     reason = f"attempt {attempt} on {execution.worker or 'a worker'}: {reason}"
     retry = attempt < settings.max_attempts
     if retry:
         moved = lifecycle.requeue(session, execution, attempt=attempt, now=now,
-                                  retried_errors=[*execution.retried_errors, reason])
+                                  retried_errors=[*execution.retried_errors, reason],
+                                  attempt_history=history)
     else:
         moved = lifecycle.finish(session, execution, ExecutionStatus.FAILED, now=now,
-                                 attempt=attempt,
+                                 attempt=attempt, attempt_history=history,
                                  error=f"{reason} (gave up after {attempt} attempts)")
     if not moved:
         session.rollback()
@@ -207,7 +210,8 @@ def replace_silent_coordinators(session: Session, *, settings: Settings,
         _mark_crashed(scheduler, batch.flow_run_id, "the batch's coordinator stopped reporting in")
         try:
             batch.flow_run_id = scheduler.schedule_batch(
-                batch_id=batch.id, account_id=batch.account_id, attempt=attempt)
+                batch_id=batch.id, account_id=batch.account_id, attempt=attempt,
+                tags=batch.tags)
         except RGridError:
             log.exception("could not replace the coordinator of %s", batch.id)
             continue
@@ -239,7 +243,7 @@ def _schedule_attempt(session: Session, execution: Execution,
     try:
         execution.flow_run_id = scheduler.schedule(
             execution_id=execution.id, account_id=execution.account_id,
-            attempt=execution.attempt)
+            attempt=execution.attempt, tags=execution.tags)
         session.commit()
     except RGridError:  # stays queued without a flow run; the next sweep tries again
         log.exception("could not schedule attempt %d of %s", execution.attempt, execution.id)

@@ -35,7 +35,7 @@ def create_batch(session: Session, *, account: Account, request: BatchCreate,
     batch = Batch(account_id=account.id, script_name=request.script_name,
                   total=len(request.items), parallel=request.parallel,
                   fail_fast=request.fail_fast, status=RUNNING, schedule_id=schedule_id,
-                  idempotency_key=idempotency_key)
+                  idempotency_key=idempotency_key, tags=request.metadata)
     return idempotency.once(session, Batch, account_id=account.id, key=idempotency_key,
                             submit=lambda: _record_and_schedule(session, batch, scheduler, now, [
                                 lambda index, item=item: executions.add_execution(
@@ -53,7 +53,8 @@ def _schedule(session: Session, batch: Batch, scheduler: FlowRunScheduler) -> No
 
     batch.flow_run_id = started_or_undone(
         session, lambda: scheduler.schedule_batch(batch_id=batch.id,
-                                                  account_id=batch.account_id), undo)
+                                                  account_id=batch.account_id,
+                                                  tags=batch.tags), undo)
     session.commit()
 
 
@@ -70,7 +71,7 @@ def retry_failed(session: Session, *, account: Account, batch_id: str, settings:
         raise Conflict(f"Every item of batch {batch_id!r} succeeded; nothing to retry.")
     batch = Batch(account_id=account.id, script_name=original.script_name, total=len(failed),
                   parallel=original.parallel, fail_fast=original.fail_fast, status=RUNNING,
-                  retry_of=original.id)
+                  retry_of=original.id, tags=original.tags)
     return _record_and_schedule(session, batch, scheduler, now, [
         lambda index, item=item: executions.clone_execution(
             session, store, item, settings=settings, now=now, batch_id=batch.id,

@@ -4,12 +4,14 @@ started), retry, cancel, and reads scoped to an account. The worker's side is
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
@@ -76,6 +78,8 @@ def add_execution(session: Session, store: ObjectStore, *, account: Account,
                                          runtime=runtime.name, image=runtime.image,
                                          requirements=requirements),
         result_cache=result_cache.MISS if spec.use_cache else result_cache.OFF,
+        script_sha256=checked.script_sha256,
+        tags=spec.metadata,
         args=item.args,
         env=spec.env,
         memory_mb=_within("memory", spec.memory_mb, settings.default_memory_mb,
@@ -119,7 +123,8 @@ def clone_execution(session: Session, store: ObjectStore, original: Execution, *
         requirements=original.requirements, cache_key=original.cache_key,
         result_cache=result_cache.OFF, memory_mb=original.memory_mb,
         disk_mb=original.disk_mb, cpus=original.cpus,
-        timeout_seconds=original.timeout_seconds, retry_of=original.id, **extra)
+        timeout_seconds=original.timeout_seconds, retry_of=original.id,
+        script_sha256=original.script_sha256, tags=original.tags, **extra)
     session.add(execution)
     session.flush()
     artifacts.copy_inputs(session, store, source=original, target=execution, now=now)
@@ -159,7 +164,8 @@ def _schedule(session: Session, execution: Execution, scheduler: FlowRunSchedule
     """The execution's flow run; if Prefect cannot take it, the execution goes."""
     execution.flow_run_id = started_or_undone(
         session, lambda: scheduler.schedule(execution_id=execution.id,
-                                            account_id=execution.account_id),
+                                            account_id=execution.account_id,
+                                            tags=execution.tags),
         undo=lambda: session.delete(execution))
     session.commit()
     return execution
@@ -193,14 +199,64 @@ def get_execution(session: Session, *, account: Account, execution_id: str) -> E
     return execution
 
 
-def list_executions(session: Session, *, account: Account, status: ExecutionStatus | None,
-                    since: datetime | None, limit: int) -> list[Execution]:
+@dataclass(frozen=True)
+class ExecutionFilter:
+    """What ``rgrid list`` asks for; every part given must hold."""
+
+    status: ExecutionStatus | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    batch_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def list_executions(session: Session, *, account: Account, where: ExecutionFilter,
+                    limit: int, cursor: str | None = None) -> tuple[list[Execution], str | None]:
+    """The account's executions that match, newest first, a page at a time; with the
+    cursor of the next page (None on the last)."""
     query = select(Execution).where(Execution.account_id == account.id)
-    if status is not None:
-        query = query.where(Execution.status == status.value)
-    if since is not None:
-        query = query.where(Execution.created_at >= since)
-    return list(session.scalars(query.order_by(Execution.created_at.desc()).limit(limit)))
+    if where.status is not None:
+        query = query.where(Execution.status == where.status.value)
+    if where.since is not None:
+        query = query.where(Execution.created_at >= where.since)
+    if where.until is not None:
+        query = query.where(Execution.created_at < where.until)
+    if where.batch_id is not None:
+        query = query.where(Execution.batch_id == where.batch_id)
+    if where.tags:
+        query = query.where(*_tagged(session, where.tags))
+    if cursor is not None:
+        created_at, execution_id = _decode_cursor(cursor)
+        query = query.where(or_(Execution.created_at < created_at,
+                                and_(Execution.created_at == created_at,
+                                     Execution.id < execution_id)))
+    rows = list(session.scalars(query.order_by(Execution.created_at.desc(),
+                                               Execution.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, _encode_cursor(rows[-1]) if more else None
+
+
+def _tagged(session: Session, tags: dict[str, str]) -> list:
+    """Containment through the GIN index on PostgreSQL; a JSON path per tag on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        return [type_coerce(Execution.tags, JSONB).contains(tags)]
+    return [Execution.tags[key].as_string() == value for key, value in tags.items()]
+
+
+def _encode_cursor(execution: Execution) -> str:
+    text = f"{as_utc(execution.created_at).isoformat()}|{execution.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, _, execution_id = text.partition("|")
+        return datetime.fromisoformat(moment), execution_id
+    except ValueError as exc:
+        raise InvalidInput("The cursor is not one this API gave.",
+                           "Use the next_cursor of the previous page.") from exc
 
 
 CANCELLED_BY_OWNER = "cancelled by its owner (rgrid cancel)"

@@ -47,9 +47,11 @@ def started_or_undone(session: Session, start: Callable[[], str],
 class FlowRunScheduler(Protocol):
     """What the services ask of Prefect; ``PrefectFlowRunScheduler`` is the one there is."""
 
-    def schedule(self, *, execution_id: str, account_id: str, attempt: int = 1) -> str: ...
+    def schedule(self, *, execution_id: str, account_id: str, attempt: int = 1,
+                 tags: dict[str, str] | None = None) -> str: ...
 
-    def schedule_batch(self, *, batch_id: str, account_id: str, attempt: int = 1) -> str: ...
+    def schedule_batch(self, *, batch_id: str, account_id: str, attempt: int = 1,
+                       tags: dict[str, str] | None = None) -> str: ...
 
     def create_schedule(self, *, schedule_id: str, account_id: str, cron: str | None,
                         every_seconds: int | None) -> str: ...
@@ -88,15 +90,17 @@ class PrefectFlowRunScheduler:
         self._deployment_ids: dict[str, UUID] = {}
         self._lock = threading.Lock()
 
-    def schedule(self, *, execution_id: str, account_id: str, attempt: int = 1) -> str:
+    def schedule(self, *, execution_id: str, account_id: str, attempt: int = 1,
+                 tags: dict[str, str] | None = None) -> str:
         name = execution_id if attempt == 1 else f"{execution_id}-attempt-{attempt}"
         return self._create(self.deployment_name, {"execution_id": execution_id},
-                            name=name, account_id=account_id)
+                            name=name, account_id=account_id, tags=tags)
 
-    def schedule_batch(self, *, batch_id: str, account_id: str, attempt: int = 1) -> str:
+    def schedule_batch(self, *, batch_id: str, account_id: str, attempt: int = 1,
+                       tags: dict[str, str] | None = None) -> str:
         name = batch_id if attempt == 1 else f"{batch_id}-attempt-{attempt}"
         return self._create(self.batch_deployment_name, {"batch_id": batch_id},
-                            name=name, account_id=account_id)
+                            name=name, account_id=account_id, tags=tags)
 
     def create_schedule(self, *, schedule_id: str, account_id: str, cron: str | None,
                         every_seconds: int | None) -> str:
@@ -200,7 +204,9 @@ class PrefectFlowRunScheduler:
             ) from exc
 
     def _create(self, deployment_name: str, parameters: dict, *, name: str,
-                account_id: str) -> str:
+                account_id: str, tags: dict[str, str] | None = None) -> str:
+        """The user's tags go on the flow run as ``key=value``: the Prefect UI filters by
+        them too."""
         with self._reaching_prefect():
             client = self._connected_client()
             flow_run = client.create_flow_run_from_deployment(
@@ -208,7 +214,8 @@ class PrefectFlowRunScheduler:
                 parameters=parameters,
                 name=name,
                 idempotency_key=name,
-                tags=["rgrid", f"rgrid-account:{account_id}"],
+                tags=["rgrid", f"rgrid-account:{account_id}",
+                      *(f"{key}={value}" for key, value in (tags or {}).items())],
             )
         log.info("%s → flow run %r", name, str(flow_run.id))
         return str(flow_run.id)

@@ -162,6 +162,7 @@ def finish_execution(session: Session, *, execution_id: str, worker: str,
     execution.exit_code = request.exit_code
     execution.error = request.error
     execution.dependency_cache = request.dependency_cache
+    execution.image_id = request.image_id
     execution.notes = request.notes
     session.commit()
     return execution

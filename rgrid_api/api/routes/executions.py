@@ -5,19 +5,24 @@ from fastapi import APIRouter, Depends, Query, status
 
 from rgrid_api.api.deps import (CurrentAccount, IdempotencyKey, NowDep, SchedulerDep,
                                 SessionDep, SettingsDep, StoreDep, submission_allowed)
+from rgrid_api.core.config import Settings
 from rgrid_api.models import MAX_LOG_SEQ, Execution
 from rgrid_api.schemas import (ArtifactList, BatchPublic, BatchRetry, CancelOutcome,
                                ExecutionCreate, ExecutionList, ExecutionPublic, LogChunkPublic,
                                LogPage)
 from rgrid_api.services import artifacts, batches, executions, logs
+from rgrid_common.metadata import MAX_TAGS, parse_tags
 from rgrid_common.status import ArtifactKind, ExecutionStatus
 
 router = APIRouter(prefix="/api/v1/executions", tags=["executions"])
 
 
-def to_public(execution: Execution) -> ExecutionPublic:
+def to_public(execution: Execution, settings: Settings | None = None) -> ExecutionPublic:
+    """With ``settings``, the link to its flow run in the Prefect UI too."""
     public = ExecutionPublic.model_validate(execution, from_attributes=True)
     public.duration_seconds = executions.duration_seconds(execution)
+    if settings is not None and execution.flow_run_id:
+        public.flow_run_url = settings.flow_run_link_base + execution.flow_run_id
     return public
 
 
@@ -64,18 +69,28 @@ def cancel_execution(execution_id: str, account: CurrentAccount, session: Sessio
 
 @router.get("")
 def list_executions(account: CurrentAccount, session: SessionDep,
-                    status: ExecutionStatus | None = None, since: datetime | None = None,
+                    status: ExecutionStatus | None = None,
+                    since: datetime | None = Query(None, description="Created at or after."),
+                    until: datetime | None = Query(None, description="Created before."),
+                    batch_id: str | None = Query(None, max_length=32),
+                    metadata: list[str] = Query(
+                        [], max_length=MAX_TAGS,
+                        description="key=value, repeatable: only executions with every tag."),
+                    cursor: str | None = Query(None, max_length=200,
+                                               description="next_cursor of the page before."),
                     limit: int = Query(50, ge=1, le=1000)) -> ExecutionList:
-    rows = executions.list_executions(session, account=account, status=status, since=since,
-                                      limit=limit)
-    return ExecutionList(executions=[to_public(row) for row in rows])
+    where = executions.ExecutionFilter(status=status, since=since, until=until,
+                                       batch_id=batch_id, tags=parse_tags(metadata))
+    rows, next_cursor = executions.list_executions(session, account=account, where=where,
+                                                   limit=limit, cursor=cursor)
+    return ExecutionList(executions=[to_public(row) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/{execution_id}")
-def get_execution(execution_id: str, account: CurrentAccount,
-                  session: SessionDep) -> ExecutionPublic:
+def get_execution(execution_id: str, account: CurrentAccount, session: SessionDep,
+                  settings: SettingsDep) -> ExecutionPublic:
     return to_public(executions.get_execution(session, account=account,
-                                              execution_id=execution_id))
+                                              execution_id=execution_id), settings)
 
 
 @router.get("/{execution_id}/logs")
