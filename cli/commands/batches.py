@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from cli import context
 from cli.batch import follow_batch, progress_line
 from cli.follow import DETACHED_EXIT_CODE
 from cli.output import console, err_console
+from cli.watch_view import Detached, watch_live
 
 BATCH_PREFIX = "bat_"
 BATCH_JSON_FIELDS = ("id", "status", "script_name", "total", "parallel", "fail_fast", "counts",
@@ -30,10 +32,20 @@ def batch_status(batch_id: str, as_json: bool) -> None:
 def watch(
     batch_id: Annotated[str, typer.Argument(help="Batch id (bat_…).")],
 ) -> None:
-    """Follow a batch's progress until it finishes (Ctrl+C stops watching, not the batch)."""
+    """Watch a batch live until it finishes: counts, ETA, running items, newest failures
+    (on a terminal: l shows the newest failure's log, q stops watching; the batch goes on)."""
     client = context.api()
     try:
-        batch = follow_batch(client, batch_id, poll_seconds=max(0.5, context.settings().poll_seconds))
+        if err_console.is_terminal and sys.stdin.isatty():
+            watch_live(client, batch_id)
+            batch = client.get(f"/api/v1/batches/{batch_id}")
+        else:
+            batch = follow_batch(client, batch_id,
+                                 poll_seconds=max(0.5, context.settings().poll_seconds))
+    except Detached:
+        err_console.print(f"Stopped watching; {batch_id} goes on (`rgrid watch {batch_id}` "
+                          "to watch again).")
+        raise typer.Exit(0) from None
     except KeyboardInterrupt:
         err_console.print(f"\nStopped watching; {batch_id} goes on.")
         raise typer.Exit(DETACHED_EXIT_CODE) from None

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rgrid_api.models import Account, Execution
+from rgrid_api.models import Account, Execution, as_utc
 from rgrid_api.services import batches, executions, logs
 from rgrid_common.status import BatchStatus, ExecutionStatus
 from rgrid_common.stream import (BatchEndEvent, EndEvent, ItemEvent, LogEvent, ProgressEvent,
@@ -62,8 +62,9 @@ class BatchCursor:
 
 def item_event(item: Execution) -> ItemEvent:
     return ItemEvent(id=item.id, batch_index=item.batch_index, status=item.status,
-                     error=item.error, worker=item.worker, started_at=item.started_at,
-                     finished_at=item.finished_at)
+                     error=item.error, worker=item.worker,
+                     started_at=as_utc(item.started_at) if item.started_at else None,
+                     finished_at=as_utc(item.finished_at) if item.finished_at else None)
 
 
 def batch_snapshot(session: Session, *, account: Account, batch_id: str,
