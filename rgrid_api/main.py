@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from rgrid_api.api.routes import (accounts, artifacts, batches, cache, executions, health,
                                   keys, metrics, nodes, runtimes, schedules, storage,
                                   streams, worker, worker_batches)
 from rgrid_api.core.config import Settings, get_settings
-from rgrid_api.core.db import is_postgres, upgrade_to_head
+from rgrid_api.core.db import (REQUEST_THREADS, STREAM_READ_THREADS, is_postgres,
+                               upgrade_to_head)
 from rgrid_api.core.events import PostgresListener
 from rgrid_api.core.rate_limit import RateLimiter
 from rgrid_api.errors import install_error_handlers, limit_request_size
@@ -40,6 +43,7 @@ def create_app(settings: Settings | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         upgrade_to_head(settings.database_url)
         await asyncio.to_thread(app.state.store.prepare, retention_days=settings.retention_days)
         listener = PostgresListener(settings.database_url) if is_postgres(
@@ -59,11 +63,14 @@ def create_app(settings: Settings | None = None,
             close()
         if listener:
             await asyncio.to_thread(listener.stop)
+        app.state.stream_readers.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="RGrid API", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.clock = clock
     app.state.limiter = RateLimiter()
+    app.state.stream_readers = ThreadPoolExecutor(STREAM_READ_THREADS,
+                                                  thread_name_prefix="stream-read")
     app.state.metrics = registry_for(settings.database_url)
     app.state.store = build_object_store(settings, clock)
     app.state.scheduler = scheduler or PrefectFlowRunScheduler(

@@ -16,6 +16,17 @@ from rgrid_api.core.events import install_session_hooks
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
+# Threads of an API process that hold a database session at once: request handlers (the
+# threadpool FastAPI runs sync routes and dependencies in), live streams' reads, and the
+# background loops. The pool has a connection for every one of them. With fewer, under
+# load every handler thread can end up waiting for a connection that only a handler's
+# cleanup (which needs a thread) would give back: the API stalls until the pool's timeout.
+REQUEST_THREADS = 40
+STREAM_READ_THREADS = 8
+BACKGROUND_THREADS = 4
+POOL_SIZE = 10
+POOL_CONNECTIONS = REQUEST_THREADS + STREAM_READ_THREADS + BACKGROUND_THREADS
+
 
 def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
@@ -37,11 +48,13 @@ def committed(session: Session) -> Iterator[None]:
 
 @lru_cache
 def get_engine(url: str) -> Engine:
+    pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_CONNECTIONS - POOL_SIZE}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               **pool)
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 @lru_cache

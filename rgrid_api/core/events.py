@@ -15,6 +15,7 @@ reordered: at worst a stream reads once more than it needs to. No stream polls.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 from collections import defaultdict
@@ -87,11 +88,22 @@ class EventBus:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        # A topic's generation moves on with every change heard while it has subscribers,
+        # to a number never used before (one counter for all), so a read made at one
+        # generation is as new as anything a subscriber can have been told.
+        self._generations: dict[str, int] = {}
+        self._counter = itertools.count(1)
+
+    def generation(self, topic: str) -> int | None:
+        with self._lock:
+            return self._generations.get(topic)
 
     def subscribe(self, *topics: str) -> Subscription:
         subscription = Subscription(self, topics, asyncio.get_running_loop())
         with self._lock:
             for topic in topics:
+                if topic not in self._subscribers:
+                    self._generations[topic] = next(self._counter)
                 self._subscribers[topic].add(subscription)
         return subscription
 
@@ -103,6 +115,7 @@ class EventBus:
                     waiting.discard(subscription)
                     if not waiting:
                         del self._subscribers[topic]
+                        self._generations.pop(topic, None)
 
     @property
     def subscriptions(self) -> int:
@@ -123,6 +136,8 @@ class EventBus:
     def wake_everyone(self) -> None:
         """After the listener lost its connection: something may have been missed."""
         with self._lock:
+            for topic in self._generations:
+                self._generations[topic] = next(self._counter)
             everyone = {s for waiting in self._subscribers.values() for s in waiting}
         for subscription in everyone:
             subscription.ring(None)
@@ -130,6 +145,8 @@ class EventBus:
     def _ring(self, topic: str, item: str | None) -> None:
         with self._lock:
             waiting = list(self._subscribers.get(topic, ()))
+            if waiting:
+                self._generations[topic] = next(self._counter)
         for subscription in waiting:
             subscription.ring(item)
 

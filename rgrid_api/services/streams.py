@@ -7,6 +7,9 @@ chunk the worker sent is in this read or an earlier one, so ``end`` follows the 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -15,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from rgrid_api.models import Account, Execution, as_utc
 from rgrid_api.services import batches, executions, logs
+from rgrid_common.errors import NotFound
 from rgrid_common.status import BatchStatus, ExecutionStatus
 from rgrid_common.stream import (BatchEndEvent, EndEvent, ItemEvent, LogEvent, ProgressEvent,
                                  StatusEvent)
@@ -27,30 +31,90 @@ SNAPSHOT_FAILURES = 10
 class ExecutionCursor:
     next_seq: int = 0
     last_status: tuple[str, int] | None = None  # (status, attempt) last sent
+    checked: bool = False  # the account may see the execution
     ended: bool = False
 
 
+@dataclass(frozen=True)
+class ExecutionRead:
+    """What one read found: the execution's state, then its chunks after a cursor."""
+
+    status: ExecutionStatus
+    attempt: int
+    worker: str | None
+    exit_code: int | None
+    error: str | None
+    chunks: tuple[LogEvent, ...]
+
+
+class SharedReads:
+    """The followers of one execution, woken by the same change, read the database once:
+    a read is kept under (execution, cursor, the change's generation), and a follower at
+    the same cursor after the same change takes it. A later change has a new generation,
+    so nothing older than what woke a follower is ever served to it."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._reads: OrderedDict[tuple, ExecutionRead] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, read: Callable[[], ExecutionRead]) -> ExecutionRead:
+        with self._lock:
+            if key in self._reads:
+                return self._reads[key]
+        found = read()
+        with self._lock:
+            self._reads[key] = found
+            while len(self._reads) > self._size:
+                self._reads.popitem(last=False)
+        return found
+
+
+SHARED_READS = SharedReads()
+
+
 def execution_step(session: Session, *, account: Account, execution_id: str,
-                   cursor: ExecutionCursor) -> list[BaseModel]:
+                   cursor: ExecutionCursor, generation: int | None = None) -> list[BaseModel]:
     """What the stream has not sent yet; ``cursor`` moves past it. After the ``end``
-    message, ``cursor.ended`` is set. Another account's execution is not found."""
-    execution = executions.get_execution(session, account=account, execution_id=execution_id)
-    status = ExecutionStatus(execution.status)
+    message, ``cursor.ended`` is set. Another account's execution is not found (checked
+    on the first step, from the database). ``generation``: the change that woke the
+    stream, to share the read with its other followers (None: read alone)."""
+    if not cursor.checked:
+        executions.get_execution(session, account=account, execution_id=execution_id)
+        cursor.checked = True
+
+    def read() -> ExecutionRead:
+        return _read(session, execution_id, after=cursor.next_seq - 1)
+
+    found = (read() if generation is None
+             else SHARED_READS.get((execution_id, cursor.next_seq, generation), read))
     messages: list[BaseModel] = []
-    if (status.value, execution.attempt) != cursor.last_status:
-        cursor.last_status = (status.value, execution.attempt)
-        messages.append(StatusEvent(status=status, attempt=execution.attempt,
-                                    worker=execution.worker))
-    chunks = logs.read_logs(session, execution=execution, after=cursor.next_seq - 1,
-                            stream=None, limit=CHUNKS_PER_STEP)
-    messages += [LogEvent(seq=c.seq, stream=c.stream, data=c.data) for c in chunks]
-    if chunks:
-        cursor.next_seq = chunks[-1].seq + 1
-    if status.is_finished and len(chunks) < CHUNKS_PER_STEP:
+    if (found.status.value, found.attempt) != cursor.last_status:
+        cursor.last_status = (found.status.value, found.attempt)
+        messages.append(StatusEvent(status=found.status, attempt=found.attempt,
+                                    worker=found.worker))
+    messages += found.chunks
+    if found.chunks:
+        cursor.next_seq = found.chunks[-1].seq + 1
+    if found.status.is_finished and len(found.chunks) < CHUNKS_PER_STEP:
         cursor.ended = True
-        messages.append(EndEvent(status=status, exit_code=execution.exit_code,
-                                 error=execution.error, next_seq=cursor.next_seq))
+        messages.append(EndEvent(status=found.status, exit_code=found.exit_code,
+                                 error=found.error, next_seq=cursor.next_seq))
     return messages
+
+
+def _read(session: Session, execution_id: str, *, after: int) -> ExecutionRead:
+    """The status first, then the chunks (see the module's docstring)."""
+    execution = session.get(Execution, execution_id)
+    if execution is None:  # deleted with its account while followed
+        raise NotFound(f"Execution {execution_id!r} not found.")
+    chunks = logs.read_logs(session, execution=execution, after=after, stream=None,
+                            limit=CHUNKS_PER_STEP)
+    return ExecutionRead(status=ExecutionStatus(execution.status), attempt=execution.attempt,
+                         worker=execution.worker, exit_code=execution.exit_code,
+                         error=execution.error,
+                         chunks=tuple(LogEvent(seq=c.seq, stream=c.stream, data=c.data)
+                                      for c in chunks))
 
 
 @dataclass

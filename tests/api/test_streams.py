@@ -190,3 +190,26 @@ def test_streams_leave_no_subscription_behind(live, alice):
         assert BUS.subscriptions == before + 1
     wait_for(lambda: BUS.subscriptions == before, timeout=WAIT_SECONDS,
              what="the closed stream's subscription to go")
+
+
+def test_followers_woken_by_the_same_change_each_get_what_they_lack(
+        live, alice, worker_headers):
+    """They share the read of a change where their cursors agree, never where not."""
+    execution = submit(alice)
+    _claim(live, worker_headers, execution["id"])
+    _log(live, worker_headers, execution["id"], (0, "stdout", "zero\n"))
+    with live.websocket_connect(_stream_url(execution["id"]), headers=alice.headers) as a, \
+            live.websocket_connect(_stream_url(execution["id"]), headers=alice.headers) as b, \
+            live.websocket_connect(_stream_url(execution["id"], from_seq=1),
+                                   headers=alice.headers) as late:
+        for ws in (a, b):
+            assert [receive(ws)["type"], receive(ws)["data"]] == ["status", "zero\n"]
+        assert receive(late)["type"] == "status"
+        for n in (1, 2):
+            _log(live, worker_headers, execution["id"], (n, "stdout", f"line {n}\n"))
+            for ws in (a, b, late):
+                assert receive(ws) == {"type": "log", "seq": n, "stream": "stdout",
+                                       "data": f"line {n}\n"}
+        _finish(live, worker_headers, execution["id"])
+        for ws in (a, b, late):
+            assert receive_until(ws, "end")[-1]["next_seq"] == 3

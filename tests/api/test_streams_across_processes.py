@@ -74,7 +74,8 @@ def _listeners(database_url: str) -> int:
     engine = create_engine(database_url)
     with engine.connect() as connection:
         count = connection.scalar(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
+            "AND datname = current_database()"),
             {"name": LISTENER_NAME})
     engine.dispose()
     return count
@@ -85,7 +86,8 @@ def _terminate_listeners(database_url: str) -> int:
     with engine.connect() as connection:
         killed = connection.execute(text(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = :name"), {"name": LISTENER_NAME}).all()
+            "WHERE application_name = :name AND datname = current_database()"),
+            {"name": LISTENER_NAME}).all()
     engine.dispose()
     return len(killed)
 

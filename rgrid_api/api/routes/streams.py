@@ -34,13 +34,18 @@ async def execution_stream(websocket: WebSocket, execution_id: str) -> None:
     """Every log chunk from ``?from_seq=`` on, each status, then ``end``."""
     cursor = streams.ExecutionCursor()
 
-    def step(session, account: Account, _changed: set[str]) -> list[BaseModel]:
+    topic = execution_topic(execution_id)
+
+    def step(session, account: Account, changed: set[str] | None) -> list[BaseModel]:
+        """Woken by a change (``changed`` not None), the read is shared with the other
+        followers woken by it; the first read and a safety-net read are its own."""
+        generation = BUS.generation(topic) if changed is not None and cursor.checked else None
         return streams.execution_step(session, account=account, execution_id=execution_id,
-                                      cursor=cursor)
+                                      cursor=cursor, generation=generation)
 
     async def serve(account: Account) -> None:
         cursor.next_seq = _from_seq(websocket)
-        with BUS.subscribe(execution_topic(execution_id)) as subscription:
+        with BUS.subscribe(topic) as subscription:
             await _follow(websocket, subscription, account, step, lambda: cursor.ended)
 
     await _stream(websocket, serve)
@@ -60,7 +65,7 @@ async def batch_stream(websocket: WebSocket, batch_id: str) -> None:
             return streams.batch_snapshot(session, account=account, batch_id=batch_id,
                                           cursor=cursor)
         return streams.batch_step(session, account=account, batch_id=batch_id,
-                                  changed=changed, cursor=cursor)
+                                  changed=changed or set(), cursor=cursor)
 
     async def serve(account: Account) -> None:
         with BUS.subscribe(batch_topic(batch_id)) as subscription:
@@ -86,10 +91,14 @@ async def _follow(websocket: WebSocket, subscription: Subscription, account: Acc
                   step: Callable, ended: Callable[[], bool]) -> None:
     settings = websocket.app.state.settings
     receiver = asyncio.ensure_future(websocket.receive())
+    woken = False  # by a change (not the first read, a page left over or the safety net)
     try:
         while True:
             changed = subscription.take()
-            messages = await asyncio.to_thread(_read, settings.database_url, step, account, changed)
+            messages = await asyncio.get_running_loop().run_in_executor(
+                websocket.app.state.stream_readers, _read, settings.database_url, step,
+                account, changed if woken else None)
+            woken = False
             for message in messages:
                 await websocket.send_text(message.model_dump_json())
             if ended():
@@ -100,6 +109,7 @@ async def _follow(websocket: WebSocket, subscription: Subscription, account: Acc
             rung = asyncio.ensure_future(subscription.wait(settings.stream_recheck_seconds))
             done, _ = await asyncio.wait({receiver, rung},
                                          return_when=asyncio.FIRST_COMPLETED)
+            woken = rung in done and rung.result()
             if receiver in done:
                 rung.cancel()
                 if receiver.result()["type"] == "websocket.disconnect":
@@ -112,7 +122,7 @@ async def _follow(websocket: WebSocket, subscription: Subscription, account: Acc
 
 
 def _read(database_url: str, step: Callable, account: Account,
-          changed: set[str]) -> list[BaseModel]:
+          changed: set[str] | None) -> list[BaseModel]:
     with get_sessionmaker(database_url)() as session:
         return step(session, account, changed)
 
@@ -131,7 +141,8 @@ async def _authenticate(websocket: WebSocket) -> Account:
             return account_for_key(session, key=key, now=now)
 
     with guard.counting():
-        return await asyncio.to_thread(look_up)
+        return await asyncio.get_running_loop().run_in_executor(
+            websocket.app.state.stream_readers, look_up)
 
 
 async def _key(websocket: WebSocket) -> str:
