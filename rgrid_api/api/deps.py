@@ -115,7 +115,17 @@ def current_account(session: SessionDep, credentials: BearerDep, now: NowDep,
                     guard: GuardDep) -> Account:
     key = _token(credentials)
     with guard.counting():
-        return account_for_key(session, key=key, now=now)
+        account = account_for_key(session, key=key, now=now)
+    _release_connection(session)
+    return account
+
+
+def _release_connection(session: Session) -> None:
+    """Ends the session's transaction, so its connection goes back to the pool: a request
+    that has passed authentication may wait a long time for a thread to run its route in,
+    and must not hold a connection meanwhile (under load, every connection would be held
+    by such requests and the routes that run could get none)."""
+    session.commit()
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]
@@ -161,7 +171,9 @@ def current_worker(session: SessionDep, credentials: BearerDep, guard: GuardDep)
     """The worker whose own token was sent (never the control-plane token)."""
     token = _token(credentials)
     with guard.counting():
-        return worker_tokens.worker_for_token(session, token)
+        worker = worker_tokens.worker_for_token(session, token)
+    _release_connection(session)
+    return worker
 
 
 CurrentWorker = Annotated[str, Depends(current_worker)]

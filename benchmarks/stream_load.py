@@ -1,0 +1,268 @@
+"""One API process under load: 100 live streams and 50 submissions a second for 60 s;
+then `list --metadata` over 10,000 executions. Needs the stack's Prefect server (`./scripts/dev
+up`); the API is a fresh process on a fresh SQLite database (the single-machine default),
+its flow runs go to a pool no worker serves, and both are removed afterwards.
+
+    python benchmarks/stream_load.py [--seconds 60] [--streams 100] [--rate 50]
+
+Streams: 10 executions, claimed by this script acting as their worker, each followed by
+``streams / 10`` streams; it posts a line to each every 0.5 s with the time in it, and the
+streams measure when it arrives. Submissions: one every 1/rate s, each a new execution
+(a Prefect flow run each). Reported: errors, stream latency (p50/p99), submission latency,
+the API's peak memory. Then 10,000 tagged executions are written to the database and
+`GET /api/v1/executions?metadata=k=v` (what `rgrid list --metadata k=v` sends) is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+from sqlalchemy import insert
+from websockets.asyncio.client import connect
+
+from devstack.environment import environment_for
+from devstack.settings import DevSettings
+from rgrid_api.core.config import Settings
+from rgrid_api.core.db import get_engine
+from rgrid_api.models import Execution, new_id
+
+RESULTS = Path(__file__).parent / "results" / "stream_load.json"
+POOL = "rgrid-bench-idle"
+FOLLOWED = 10
+SCRIPT = {"script_name": "load.py", "script_content": "print('load')\n", "use_cache": False}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def idle_deployment(prefect_url: str) -> tuple[str, str]:
+    """A deployment of the execute flow on a pool no worker serves: (name, id)."""
+    with SyncPrefectClient(api=prefect_url) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
+        except Exception:  # noqa: BLE001 - it exists from an earlier run
+            pass
+        deployment_id = client.create_deployment(
+            flow_id=client.create_flow_from_name("rgrid-execute"), name="bench",
+            entrypoint="flows.execute:execute", work_pool_name=POOL)
+    return "rgrid-execute/bench", str(deployment_id)
+
+
+def remove_flow_runs(prefect_url: str, deployment_id: str) -> int:
+    removed = 0
+    with SyncPrefectClient(api=prefect_url) as client:
+        while runs := client.read_flow_runs(deployment_filter=DeploymentFilter(
+                id=DeploymentFilterId(any_=[deployment_id])), limit=200):
+            for run in runs:
+                client.delete_flow_run(run.id)
+                removed += 1
+        client.delete_deployment(deployment_id)
+    return removed
+
+
+class Api:
+    def __init__(self, home: Path, prefect_url: str, deployment: str) -> None:
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.settings = Settings(
+            port=port, database_url=f"sqlite:///{home / 'rgrid.db'}",
+            prefect_api_url=prefect_url, execute_deployment=deployment,
+            admin_key="admin-" + secrets.token_hex(8),
+            control_token="control-" + secrets.token_hex(8), storage_dir=home / "objects",
+            storage_signing_key=secrets.token_hex(16), public_url=self.url,
+            submissions_per_minute=0)
+        env = {**os.environ, **environment_for(Settings, **self.settings.model_dump())}
+        self._log = open(os.environ.get("RGRID_BENCH_API_LOG", home / "api.log"), "wb")
+        self.process = subprocess.Popen([sys.executable, "-m", "rgrid_api"], env=env,
+                                        stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/api/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        sys.exit("the API did not start")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self._log.close()
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def load(api: Api, *, seconds: float, streams: int, rate: float) -> dict:
+    admin = {"Authorization": f"Bearer {api.settings.admin_key.get_secret_value()}"}
+    control = {"Authorization": f"Bearer {api.settings.control_token.get_secret_value()}"}
+    async with httpx.AsyncClient(base_url=api.url, timeout=30,
+                                 limits=httpx.Limits(max_connections=200)) as http:
+        account = (await http.post("/api/v1/accounts", json={"name": "load"},
+                                   headers=admin)).json()
+        user = {"Authorization": f"Bearer {account['api_key']}"}
+        token = (await http.post("/api/v1/control/worker-tokens", json={"worker": "bench"},
+                                 headers=control)).json()["token"]
+        worker = {"Authorization": f"Bearer {token}"}
+        followed = []
+        for _ in range(FOLLOWED):
+            execution = (await http.post("/api/v1/executions", json=SCRIPT,
+                                         headers=user)).json()
+            await http.post(f"/api/v1/worker/executions/{execution['id']}/claim",
+                            json={"flow_run_id": "bench", "worker": "bench"}, headers=worker)
+            followed.append(execution["id"])
+        errors: list[str] = []
+        latencies: list[float] = []
+        submit_times: list[float] = []
+        stop = asyncio.Event()
+        ws_url = api.url.replace("http", "ws")
+
+        async def stream(execution_id: str) -> None:
+            try:
+                async with connect(f"{ws_url}/api/v1/executions/{execution_id}/stream",
+                                   additional_headers=user, max_queue=None) as ws:
+                    async for raw in ws:
+                        message = json.loads(raw)
+                        if message["type"] == "log":
+                            latencies.append(time.time() - float(message["data"]))
+                        elif message["type"] in ("error", "end"):
+                            return
+            except Exception as exc:  # noqa: BLE001 - counted
+                if not stop.is_set():
+                    errors.append(f"stream: {exc!r}")
+
+        async def post_lines() -> None:
+            seq = 0
+            while not stop.is_set():
+                for execution_id in followed:
+                    response = await http.post(
+                        f"/api/v1/worker/executions/{execution_id}/logs", headers=worker,
+                        json={"chunks": [{"seq": seq, "stream": "stdout",
+                                          "data": f"{time.time():.6f}"}]})
+                    if response.status_code != 204:
+                        errors.append(f"logs: {response.status_code}")
+                seq += 1
+                await asyncio.sleep(0.5)
+
+        async def submit() -> None:
+            started = time.perf_counter()
+            try:
+                response = await http.post("/api/v1/executions", json=SCRIPT, headers=user)
+                if response.status_code != 201:
+                    errors.append(f"submit: {response.status_code} {response.text[:200]}")
+            except httpx.HTTPError as exc:
+                errors.append(f"submit: {exc!r}")
+            submit_times.append(time.perf_counter() - started)
+
+        followers = [asyncio.create_task(stream(followed[n % FOLLOWED]))
+                     for n in range(streams)]
+        await asyncio.sleep(2)
+        poster = asyncio.create_task(post_lines())
+        peak_rss, submissions = 0.0, []
+        begin = time.monotonic()
+        tick = 0
+        while time.monotonic() - begin < seconds:
+            submissions.append(asyncio.create_task(submit()))
+            tick += 1
+            if tick % int(rate) == 0:
+                peak_rss = max(peak_rss, api.rss_mb())
+            await asyncio.sleep(max(0.0, begin + tick / rate - time.monotonic()))
+        await asyncio.gather(*submissions)
+        stop.set()
+        poster.cancel()
+        for execution_id in followed:
+            await http.post(f"/api/v1/worker/executions/{execution_id}/finish",
+                            json={"status": "succeeded", "exit_code": 0}, headers=worker)
+        await asyncio.wait(followers, timeout=30)
+        return {"account_id": account["id"], "api_key": account["api_key"],
+                "errors": len(errors), "first_errors": errors[:5],
+                "submissions": len(submit_times),
+                "submission_p50": statistics.median(submit_times),
+                "submission_p99": percentile(submit_times, 0.99),
+                "stream_lines": len(latencies), "stream_p50": statistics.median(latencies),
+                "stream_p99": percentile(latencies, 0.99), "api_peak_rss_mb": peak_rss}
+
+
+def tag_listing(api: Api, account_id: str, api_key: str, *, rows: int = 10_000,
+                requests: int = 50) -> dict:
+    """``rows`` executions with tags written straight to the database, then the listing
+    of one tag (1 % of them) timed through the API."""
+    now = datetime.now(timezone.utc)
+    engine = get_engine(api.settings.database_url)
+    with engine.begin() as connection:
+        connection.execute(insert(Execution), [{
+            "id": new_id("ex"), "account_id": account_id, "status": "succeeded",
+            "script_name": "tagged.py", "script_content": "print(1)\n", "runtime": "python3.11",
+            "image": "rgrid/python:3.11", "args": [], "env": {}, "memory_mb": 512,
+            "disk_mb": 1024, "cpus": 1.0, "timeout_seconds": 300,
+            "created_at": now - timedelta(seconds=n), "tags": {"exp": f"e{n % 100}",
+                                                               "team": "bench"}}
+            for n in range(rows)])
+    headers = {"Authorization": f"Bearer {api_key}"}
+    times = []
+    with httpx.Client(base_url=api.url, headers=headers) as http:
+        for n in range(requests + 1):
+            started = time.perf_counter()
+            page = http.get("/api/v1/executions", params={"metadata": f"exp=e{n % 100}",
+                                                          "limit": 50})
+            elapsed = time.perf_counter() - started
+            assert page.status_code == 200 and len(page.json()["executions"]) == 50, page.text
+            if n:  # the first warms the connection
+                times.append(elapsed)
+    return {"rows": rows, "list_p50": statistics.median(times),
+            "list_p99": percentile(times, 0.99)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--streams", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=50)
+    options = parser.parse_args()
+    prefect_url = DevSettings().prefect_api_url
+    deployment, deployment_id = idle_deployment(prefect_url)
+    with tempfile.TemporaryDirectory() as tmp:
+        api = Api(Path(tmp), prefect_url, deployment)
+        try:
+            report = asyncio.run(load(api, seconds=options.seconds, streams=options.streams,
+                                      rate=options.rate))
+            report.update(tag_listing(api, report.pop("account_id"), report.pop("api_key")))
+        finally:
+            api.stop()
+            removed = remove_flow_runs(prefect_url, deployment_id)
+    report.update(seconds=options.seconds, streams=options.streams, rate=options.rate,
+                  flow_runs_removed=removed)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
