@@ -125,7 +125,7 @@ def _worth_retrying(exc: RGridError, safe_twice: bool) -> bool:
 def say_retrying(attempt: int, exc: RGridError | None = None) -> None:
     status = getattr(exc, "answered_status", None)
     lost = (f"The API's address answered {status}." if status in GATEWAY_STATUSES
-            else "Connection lost.")
+            else exc.message if isinstance(exc, ApiTimeout) else "Connection lost.")
     err_console.print(f"[yellow]{lost}[/] Retrying... (attempt {attempt}/"
                       f"{len(RETRY_DELAYS) + 1})")
 

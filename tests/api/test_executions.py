@@ -60,7 +60,7 @@ def test_list_shows_only_the_callers_executions_and_filters_by_status(alice, bob
     listed = alice.get("/api/v1/executions").json()["executions"]
     assert [e["id"] for e in listed] == [mine["id"]]
     assert alice.get("/api/v1/executions", params={"status": "succeeded"}).json() == {
-        "executions": []}
+        "executions": [], "next_cursor": None}
 
 
 def test_when_prefect_cannot_take_the_flow_run_nothing_is_left_behind(api_settings, alice):
