@@ -15,6 +15,7 @@ reordered: at worst a stream reads once more than it needs to. No stream polls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import threading
@@ -52,8 +53,9 @@ class Subscription:
         self._changed: set[str] = set()
 
     def ring(self, item: str | None) -> None:
-        """From any thread."""
-        self._loop.call_soon_threadsafe(self._ring_in_loop, item)
+        """From any thread. A stream whose event loop has closed hears nothing."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._ring_in_loop, item)
 
     def _ring_in_loop(self, item: str | None) -> None:
         if item:
@@ -174,11 +176,17 @@ def _decode(payload: str) -> tuple[str, str]:
 
 
 def _deliver_locally(changes: Iterable[tuple[str, str]]) -> None:
-    for execution_id, batch_id in changes:
-        if execution_id:
-            BUS.publish([(execution_id, batch_id or None)])
-        elif batch_id:
-            BUS.publish_batch(batch_id)
+    """Never raises: it runs after a commit, which a failure here must not turn into an
+    error for a request whose work is done (its streams read again within
+    ``stream_recheck_seconds``)."""
+    try:
+        for execution_id, batch_id in changes:
+            if execution_id:
+                BUS.publish([(execution_id, batch_id or None)])
+            elif batch_id:
+                BUS.publish_batch(batch_id)
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.exception("events: could not wake the streams of %s", changes)
 
 
 def install_session_hooks(factory: sessionmaker, *, postgres: bool) -> None:

@@ -213,3 +213,20 @@ def test_followers_woken_by_the_same_change_each_get_what_they_lack(
         _finish(live, worker_headers, execution["id"])
         for ws in (a, b, late):
             assert receive_until(ws, "end")[-1]["next_seq"] == 3
+
+
+def test_a_stream_left_behind_by_a_closed_loop_breaks_no_commit():
+    """Waking streams runs after a commit; nothing there may fail the request."""
+    import asyncio
+
+    async def subscribe():
+        return BUS.subscribe("execution:ex_left_behind")
+
+    loop = asyncio.new_event_loop()
+    left = loop.run_until_complete(subscribe())
+    loop.close()
+    try:
+        BUS.publish([("ex_left_behind", None)])  # raised RuntimeError before
+    finally:
+        left.close()
+    assert BUS.generation("execution:ex_left_behind") is None
