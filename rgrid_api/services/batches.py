@@ -149,8 +149,12 @@ def report_in(session: Session, batch_id: str, *, settings: Settings,
 
 
 def plan(session: Session, batch_id: str, *, settings: Settings, now: datetime) -> BatchPlan:
+    """The counts, then the batch's status read after them: a cancel (items and status in
+    one commit) that emptied the counts is then always seen as a cancel, never as a
+    batch that ended by itself."""
     batch = _batch_by_id(session, batch_id)
     counts = _counts(session, batch_id)
+    session.refresh(batch)
     return BatchPlan(batch_id=batch.id, parallel=batch.parallel, fail_fast=batch.fail_fast,
                      queued=counts.get(QUEUED, 0), running=counts.get(RUNNING_ITEM, 0),
                      cancelled=batch.status == BatchStatus.CANCELLED.value,
