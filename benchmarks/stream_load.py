@@ -8,8 +8,10 @@ its flow runs go to a pool no worker serves, and both are removed afterwards.
 Streams: 10 executions, claimed by this script acting as their worker, each followed by
 ``streams / 10`` streams; it posts a line to each every 0.5 s with the time in it, and the
 streams measure when it arrives. Submissions: one every 1/rate s, each a new execution
-(a Prefect flow run each). Reported: errors, stream latency (p50/p99), submission latency,
-the API's peak memory. Then 10,000 tagged executions are written to the database and
+(its Prefect flow run made by the API's starter, after the answer). Reported: errors,
+stream latency (p50/p99), submission latency, the API's peak memory, and how long after
+the first submission the last flow run was made (Prefect's pace, not the API's). Then
+10,000 tagged executions are written to the database and
 `GET /api/v1/executions?metadata=k=v` (what `rgrid list --metadata k=v` sends) is timed.
 """
 
@@ -18,11 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import secrets
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -32,12 +30,11 @@ import httpx
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from websockets.asyncio.client import connect
 
-from devstack.environment import environment_for
+from api_process import ApiProcess, percentile  # beside this script
 from devstack.settings import DevSettings
-from rgrid_api.core.config import Settings
 from rgrid_api.core.db import get_engine
 from rgrid_api.models import Execution, new_id
 
@@ -45,11 +42,6 @@ RESULTS = Path(__file__).parent / "results" / "stream_load.json"
 POOL = "rgrid-bench-idle"
 FOLLOWED = 10
 SCRIPT = {"script_name": "load.py", "script_content": "print('load')\n", "use_cache": False}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
 def idle_deployment(prefect_url: str) -> tuple[str, str]:
@@ -77,50 +69,7 @@ def remove_flow_runs(prefect_url: str, deployment_id: str) -> int:
     return removed
 
 
-class Api:
-    def __init__(self, home: Path, prefect_url: str, deployment: str) -> None:
-        port = _free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.settings = Settings(
-            port=port, database_url=f"sqlite:///{home / 'rgrid.db'}",
-            prefect_api_url=prefect_url, execute_deployment=deployment,
-            admin_key="admin-" + secrets.token_hex(8),
-            control_token="control-" + secrets.token_hex(8), storage_dir=home / "objects",
-            storage_signing_key=secrets.token_hex(16), public_url=self.url,
-            submissions_per_minute=0)
-        env = {**os.environ, **environment_for(Settings, **self.settings.model_dump())}
-        self._log = open(os.environ.get("RGRID_BENCH_API_LOG", home / "api.log"), "wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "rgrid_api"], env=env,
-                                        stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/api/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        sys.exit("the API did not start")
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self._log.close()
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-async def load(api: Api, *, seconds: float, streams: int, rate: float) -> dict:
+async def load(api: ApiProcess, *, seconds: float, streams: int, rate: float) -> dict:
     admin = {"Authorization": f"Bearer {api.settings.admin_key.get_secret_value()}"}
     control = {"Authorization": f"Bearer {api.settings.control_token.get_secret_value()}"}
     async with httpx.AsyncClient(base_url=api.url, timeout=30,
@@ -187,6 +136,7 @@ async def load(api: Api, *, seconds: float, streams: int, rate: float) -> dict:
         poster = asyncio.create_task(post_lines())
         peak_rss, submissions = 0.0, []
         begin = time.monotonic()
+        load_started = begin
         tick = 0
         while time.monotonic() - begin < seconds:
             submissions.append(asyncio.create_task(submit()))
@@ -207,10 +157,25 @@ async def load(api: Api, *, seconds: float, streams: int, rate: float) -> dict:
                 "submission_p50": statistics.median(submit_times),
                 "submission_p99": percentile(submit_times, 0.99),
                 "stream_lines": len(latencies), "stream_p50": statistics.median(latencies),
-                "stream_p99": percentile(latencies, 0.99), "api_peak_rss_mb": peak_rss}
+                "stream_p99": percentile(latencies, 0.99), "api_peak_rss_mb": peak_rss,
+                "last_flow_run_after_s": await asyncio.to_thread(
+                    every_flow_run_made, api, load_started)}
 
 
-def tag_listing(api: Api, account_id: str, api_key: str, *, rows: int = 10_000,
+def every_flow_run_made(api: ApiProcess, since: float, *, timeout: float = 900) -> float:
+    """Seconds from ``since`` until no queued execution waits for its flow run."""
+    waiting = (select(func.count()).select_from(Execution)
+               .where(Execution.status == "queued", Execution.flow_run_id.is_(None)))
+    engine = get_engine(api.settings.database_url)
+    while time.monotonic() - since < timeout:
+        with engine.connect() as connection:
+            if connection.scalar(waiting) == 0:
+                return time.monotonic() - since
+        time.sleep(0.5)
+    return float("nan")
+
+
+def tag_listing(api: ApiProcess, account_id: str, api_key: str, *, rows: int = 10_000,
                 requests: int = 50) -> dict:
     """``rows`` executions with tags written straight to the database, then the listing
     of one tag (1 % of them) timed through the API."""
@@ -249,7 +214,7 @@ def main() -> None:
     prefect_url = DevSettings().prefect_api_url
     deployment, deployment_id = idle_deployment(prefect_url)
     with tempfile.TemporaryDirectory() as tmp:
-        api = Api(Path(tmp), prefect_url, deployment)
+        api = ApiProcess(Path(tmp), prefect_url, deployment)
         try:
             report = asyncio.run(load(api, seconds=options.seconds, streams=options.streams,
                                       rate=options.rate))

@@ -13,8 +13,15 @@ from pydantic import BaseModel
 from cli import http
 from cli.config import CliSettings
 from cli.output import err_console
-from rgrid_common.errors import (ApiTimeout, ApiUnreachable, RateLimited, RGridError,
-                                 Unauthorized, checked_answer)
+from rgrid_common.errors import (
+    ApiTimeout,
+    ApiUnreachable,
+    RateLimited,
+    RGridError,
+    Unauthorized,
+    checked_answer,
+)
+from rgrid_common.names import WARNING_HEADER
 
 # Nothing reached the API: any request may go again.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -23,7 +30,7 @@ NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 NO_ANSWER = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError,
              httpx.ReadError, httpx.WriteError)
 GATEWAY_STATUSES = {502, 503, 504}
-SAFE_TWICE = {"GET", "HEAD", "OPTIONS"}
+SAFE_TWICE = {"GET", "HEAD", "OPTIONS", "PUT"}  # a PUT sets what it sets, once or twice
 START_HINT = "Start it with `./scripts/dev up`, or point RGRID_API_URL at a running API."
 RETRY_DELAYS = (1.0, 2.0, 4.0, 5.0)  # five attempts in all, about 12 s
 RATE_LIMITED_ATTEMPTS = 4
@@ -63,6 +70,9 @@ class ApiClient:
         the first request made, so a retry never makes a second one."""
         return self._request("POST", path, json=_json(body), safe_twice=True,
                              headers={"Idempotency-Key": secrets.token_urlsafe(24)})
+
+    def put(self, path: str, body: dict | BaseModel) -> Any:
+        return self._request("PUT", path, json=_json(body))
 
     def delete(self, path: str) -> Any:
         return self._request("DELETE", path)
@@ -109,6 +119,8 @@ class ApiClient:
         except httpx.TransportError as exc:
             raise ApiUnreachable(f"RGrid API not reachable at {self.api_url}.",
                                  START_HINT) from exc
+        if warning := response.headers.get(WARNING_HEADER):
+            err_console.print(f"[yellow]Warning:[/] {warning}")
         return checked_answer(response)
 
     def close(self) -> None:

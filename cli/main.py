@@ -7,7 +7,7 @@ from importlib import metadata
 
 import typer
 
-from cli.commands import (accounts, artifacts, batches, cache, cancel, executions, keys,
+from cli.commands import (accounts, artifacts, batches, cache, cancel, costs, executions, keys,
                           nodes, retry, run, schedules)
 from cli.config import CliSettings
 from cli.output import err_console
@@ -32,6 +32,7 @@ app.add_typer(accounts.accounts_app, name="accounts")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(schedules.schedule_app, name="schedule")
 app.add_typer(cache.cache_app, name="cache")
+app.add_typer(costs.cost_app, name="cost")
 
 USAGE_EXIT_CODE = 2
 

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rgrid_common.errors import InvalidInput
+from rgrid_common.money import format_eur
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -20,7 +21,7 @@ JSON_FIELDS = ("id", "status", "exit_code", "runtime", "script_name", "args", "c
                "flow_run_id", "memory_mb", "disk_mb", "cpus", "timeout_seconds", "batch_id",
                "batch_index", "retry_of", "attempt", "retried_errors", "cached_from",
                "dependency_cache", "notes", "metadata", "script_sha256", "image", "image_id",
-               "attempts", "flow_run_url")
+               "attempts", "flow_run_url", "cost_micros", "cost_state", "cost_basis")
 ARTIFACT_JSON_FIELDS = ("id", "path", "size", "sha256")
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "timed_out": "red",
                 "cancelled": "yellow", "running": "cyan", "queued": "blue"}
@@ -77,6 +78,8 @@ def print_execution(execution: dict) -> None:
         ("finished", _or_dash(execution["finished_at"])),
         ("duration", _or_dash(execution.get("duration_seconds"), "{} s")),
         ("worker", _or_dash(execution.get("worker"))),
+        ("cost", _cost(execution)),
+        *([("priced", escape(execution["cost_basis"]))] if execution.get("cost_basis") else []),
         ("limits", f"{execution['memory_mb']} MB, {execution['cpus']} CPU, "
                    f"{execution['timeout_seconds']} s, {execution.get('disk_mb', '-')} MB "
                    f"of /work"),
@@ -110,6 +113,14 @@ def print_execution_table(executions: list[dict]) -> None:
                       _or_dash(ex["exit_code"]), ex["created_at"][5:16].replace("T", " "),
                       _or_dash(ex.get("duration_seconds"), "{} s"))
     console.print(table)
+
+
+def _cost(execution: dict) -> str:
+    if execution.get("cost_micros") is None:
+        return "-"
+    if execution.get("cached_from"):
+        return f"{format_eur(0)} (served from the cache)"
+    return f"{format_eur(execution['cost_micros'])} ({execution['cost_state']})"
 
 
 def _or_dash(value, template: str = "{}") -> str:

@@ -113,6 +113,7 @@ class DevStack:
                 admin_key=secrets_["admin_key"], control_token=secrets_["control_token"],
                 public_url=self.settings.api_url,
                 lost_after_seconds=self.settings.lost_after_seconds,
+                local_slots=self.settings.worker_limit,  # the local worker's price per slot
                 **self._storage_settings(secrets_)),
         }
         self._ensure_service("api", [sys.executable, "-m", "rgrid_api"], env,

@@ -57,6 +57,7 @@ class Autoscaler:
         self._settings, self._hetzner = settings, hetzner
         self._prefect, self._control, self._clock = prefect, control, clock
         self._last_summary: str | None = None
+        self._price: tuple[int, str] | None = None
 
     def tick(self) -> Round:
         now = self._clock()
@@ -152,11 +153,23 @@ class Autoscaler:
         self._checked(self._control.delete(f"/api/v1/control/worker-tokens/{node_name}"))
 
     def _node_report(self, view: NodeView, server: Server) -> NodeReport:
+        price, source = self._hourly_price()
         return NodeReport(
             name=server.name, pool=self._settings.work_pool, server_id=server.id,
             server_status=server.status, created_at=server.created_at,
             state=NodeState.READY if view.worker_seen_at else NodeState.PROVISIONING,
-            worker_seen_at=view.worker_seen_at, running=view.running)
+            worker_seen_at=view.worker_seen_at, running=view.running,
+            server_type=self._settings.server_type, price_per_hour_micros=price,
+            price_source=source, slots=self._settings.slots_per_node)
+
+    def _hourly_price(self) -> tuple[int, str]:
+        """Asked of Hetzner once; until it answers, the configured price, asked again."""
+        if self._price is None:
+            price = self._hetzner.hourly_price(self._settings.fallback_price_eur_per_hour)
+            if price[1].startswith("Hetzner"):
+                self._price = price
+            return price
+        return self._price
 
     def _report(self, nodes: list[NodeReport], events: list[AutoscalerEventIn]) -> None:
         report = AutoscalerReport(nodes=nodes, events=events)

@@ -22,6 +22,7 @@ from hcloud.locations import Location
 from hcloud.server_types import ServerType
 
 from rgrid_common.errors import ProviderError, ProviderUnreachable, QuotaExceeded
+from rgrid_common.money import micros_from_eur
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,6 +65,26 @@ class HetznerNodes:
             image=Image(name=self._spec.image), location=Location(name=self._spec.location),
             user_data=user_data, labels={NODE_LABEL: self._pool}))
         return _server(created.server)
+
+    def hourly_price(self, fallback_eur: str) -> tuple[int, str]:
+        """What an hour of a node costs (micro-euros, net of VAT, at its location), from
+        Hetzner's price of its server type; ``fallback_eur`` when Hetzner does not say.
+        With where the figure came from."""
+        spec = self._spec
+        try:
+            server_type = self._call(f"read server type {spec.server_type}",
+                                     lambda: self._client.server_types.get_by_name(
+                                         spec.server_type))
+        except (ProviderError, ProviderUnreachable) as exc:
+            log.warning("no price from Hetzner (%s); using the configured one", exc.message)
+            server_type = None
+        for price in (server_type.prices if server_type else None) or []:
+            if price["location"] == spec.location:
+                return (micros_from_eur(price["price_hourly"]["net"]),
+                        f"Hetzner {spec.server_type} in {spec.location}, net")
+        return (micros_from_eur(fallback_eur),
+                f"configured (RGRID_FALLBACK_PRICE_EUR_PER_HOUR={fallback_eur}): Hetzner "
+                f"gave no price for {spec.server_type} in {spec.location}")
 
     def delete(self, server_id: int) -> None:
         def delete() -> None:

@@ -28,6 +28,8 @@ class AutoscalerSettings(BaseSettings):
     server_type: str = "cx22"
     server_image: str = "debian-12"
     server_location: str = "fsn1"
+    fallback_price_eur_per_hour: str = Field(
+        "0.0060", description="A node's hourly price when Hetzner's API gives none.")
     node_name_prefix: str = "rgrid-node"
     provider_attempts: int = 4
     provider_backoff_seconds: float = 1.0

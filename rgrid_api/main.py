@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 from fastapi import FastAPI
 
-from rgrid_api.api.routes import (accounts, artifacts, batches, cache, executions, health,
-                                  keys, metrics, nodes, runtimes, schedules, storage,
+from rgrid_api.api.routes import (accounts, artifacts, batches, cache, costs, executions,
+                                  health, keys, metrics, nodes, runtimes, schedules, storage,
                                   streams, worker, worker_batches)
 from rgrid_api.core.config import Settings, get_settings
 from rgrid_api.core.db import (REQUEST_THREADS, STREAM_READ_THREADS, is_postgres,
@@ -24,7 +24,9 @@ from rgrid_api.errors import install_error_handlers, limit_request_size
 from rgrid_api.core.db import session_scope
 from rgrid_api.models import utcnow
 from rgrid_api.services import attempts
+from rgrid_api.services import costs as cost_service
 from rgrid_api.services.metrics import registry_for
+from rgrid_api.services.flow_run_starter import FlowRunStarter
 from rgrid_api.services.flow_runs import FlowRunScheduler
 from rgrid_api.services.flow_runs import PrefectFlowRunScheduler
 from rgrid_api.storage import build_object_store
@@ -50,14 +52,18 @@ def create_app(settings: Settings | None = None,
             settings.database_url) else None
         if listener:
             await asyncio.to_thread(listener.start)
+        app.state.starter.start()
         background = [
             asyncio.create_task(_expire_local_objects(app.state.store, settings, clock)),
-            asyncio.create_task(_sweep_attempts(app.state.scheduler, settings, clock))]
+            asyncio.create_task(_sweep_attempts(app.state.scheduler, app.state.starter,
+                                                settings, clock)),
+            asyncio.create_task(_close_billing_hours(settings, clock))]
         yield
         for task in background:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+        await asyncio.to_thread(app.state.starter.stop)
         close = getattr(app.state.scheduler, "close", None)
         if close:
             close()
@@ -77,10 +83,13 @@ def create_app(settings: Settings | None = None,
         api_url=settings.prefect_api_url, deployment_name=settings.execute_deployment,
         batch_deployment_name=settings.batch_deployment,
         schedule_deployment_name=settings.schedule_deployment)
+    app.state.starter = FlowRunStarter(
+        settings.database_url, app.state.scheduler, clock=clock,
+        waited_too_long=timedelta(seconds=settings.lost_after_seconds))
     install_error_handlers(app)
     limit_request_size(app, settings.max_request_bytes, exempt_prefix=STORAGE_ROUTE)
     for module in (health, accounts, keys, executions, batches, schedules, artifacts,
-                   runtimes, cache, nodes, worker, worker_batches, storage, streams,
+                   runtimes, cache, costs, nodes, worker, worker_batches, storage, streams,
                    metrics):
         app.include_router(module.router)
     app.include_router(worker_batches.schedules_router)
@@ -102,19 +111,39 @@ async def _expire_local_objects(store, settings: Settings, clock) -> None:
         await asyncio.sleep(CLEANUP_INTERVAL_SECONDS)
 
 
-async def _sweep_attempts(scheduler: FlowRunScheduler, settings: Settings, clock) -> None:
+async def _sweep_attempts(scheduler: FlowRunScheduler, starter: FlowRunStarter,
+                          settings: Settings, clock) -> None:
     """Lost executions are found within ``lost_after_seconds`` plus a quarter of it."""
     interval = max(settings.lost_after_seconds / 4, 0.5)
     while True:
         await asyncio.sleep(interval)
         try:
-            await asyncio.to_thread(_sweep_once, scheduler, settings, clock())
+            await asyncio.to_thread(_sweep_once, scheduler, starter, settings, clock())
         except Exception:  # the loop must outlive a database hiccup
             log.exception("sweeping lost executions failed; trying again in %.0f s", interval)
 
 
-def _sweep_once(scheduler: FlowRunScheduler, settings: Settings, now: datetime) -> None:
+async def _close_billing_hours(settings: Settings, clock) -> None:
+    """Billing hours are shared out within ``close_hours_every_seconds`` of closing."""
+    while True:
+        await asyncio.sleep(settings.close_hours_every_seconds)
+        try:
+            await asyncio.to_thread(_close_hours_once, settings, clock())
+        except Exception:  # the loop must outlive a database hiccup
+            log.exception("closing billing hours failed; trying again")
+
+
+def _close_hours_once(settings: Settings, now: datetime) -> None:
     for session in session_scope(settings.database_url):
-        handled = attempts.sweep(session, settings=settings, scheduler=scheduler, now=now)
+        closed = cost_service.close_billing_hours(session, settings=settings, now=now)
+        if closed:
+            log.info("closed %d billing hours", closed)
+
+
+def _sweep_once(scheduler: FlowRunScheduler, starter: FlowRunStarter, settings: Settings,
+                now: datetime) -> None:
+    for session in session_scope(settings.database_url):
+        handled = attempts.sweep(session, settings=settings, scheduler=scheduler,
+                                 starter=starter, now=now)
         if handled:
             log.warning("swept (lost worker or dead flow run): %s", ", ".join(handled))

@@ -38,6 +38,10 @@ class Account(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("acc"))
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # micro-euros per calendar month (UTC); None: no limit
+    spend_limit_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    warned_month: Mapped[str | None] = mapped_column(String(7), nullable=True)  # "2026-11"
 
 
 class ApiKey(Base):
@@ -93,6 +97,8 @@ class Batch(Base):
     schedule_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     tags: Mapped[dict] = mapped_column(TAGS, default=dict, server_default="{}")
     idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # micro-euros: what it was expected to cost when it was submitted
+    estimate_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Schedule(Base):
@@ -118,6 +124,7 @@ class Execution(Base):
                                        name="uq_executions_account_idempotency_key"),
                       # the order every listing pages in: the account's newest first
                       Index("ix_executions_account_created", "account_id", "created_at", "id"),
+                      Index("ix_executions_account_finished", "account_id", "finished_at"),
                       # `tags @> '{"k": "v"}'` on PostgreSQL (a plain index on SQLite)
                       Index("ix_executions_tags", "tags", postgresql_using="gin",
                             postgresql_ops={"tags": "jsonb_path_ops"}))
@@ -170,6 +177,10 @@ class Execution(Base):
     image_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # [{"attempt", "worker", "reason"}] of each attempt that was given back
     attempt_history: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # micro-euros: an estimate at the end, the sum of its billing-hour shares once final
+    cost_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cost_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    compute_microseconds: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 MAX_LOG_SEQ = 2**31 - 1  # the seq column's range (a 32-bit integer on PostgreSQL)
@@ -229,6 +240,39 @@ class Node(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     delete_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    server_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    price_per_hour_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    price_source: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    slots: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class BillingHour(Base):
+    """A node's closed billing hour: its whole price, shared among the executions in it
+    (``cost_shares``); with none, the pool's idle cost, charged to nobody."""
+
+    __tablename__ = "billing_hours"
+    __table_args__ = (UniqueConstraint("node", "started_at",
+                                       name="uq_billing_hours_node_started"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    node: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    price_micros: Mapped[int] = mapped_column(BigInteger)
+    price_source: Mapped[str] = mapped_column(String(200))
+    executions: Mapped[int] = mapped_column(Integer)
+
+
+class CostShare(Base):
+    __tablename__ = "cost_shares"
+    __table_args__ = (Index("ix_cost_shares_execution", "execution_id"),)
+
+    billing_hour_id: Mapped[int] = mapped_column(
+        ForeignKey("billing_hours.id", ondelete="CASCADE"), primary_key=True)
+    execution_id: Mapped[str] = mapped_column(
+        ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True)
+    micros: Mapped[int] = mapped_column(BigInteger)
+    microseconds: Mapped[int] = mapped_column(BigInteger)
 
 
 class AutoscalerEvent(Base):

@@ -53,6 +53,14 @@ class Conflict(RGridError):
     code = "conflict"
 
 
+class SpendingLimitReached(RGridError):
+    """The account's monthly spending limit is spent: new work waits for a higher limit or
+    the next month; work already running finishes."""
+
+    status_code = 402
+    code = "spending_limit_reached"
+
+
 class RateLimited(RGridError):
     """Too many requests of one kind: try again after ``retry_after`` seconds."""
 
@@ -106,8 +114,9 @@ class QuotaExceeded(ProviderError):
 ERRORS_BY_CODE: dict[str, type[RGridError]] = {
     cls.code: cls
     for cls in (RGridError, InvalidInput, NotFound, Unauthorized, Forbidden, Conflict,
-                RateLimited, ServiceUnavailable, ApiUnreachable, ApiTimeout, DockerUnavailable, ProviderError,
-                ProviderUnreachable, QuotaExceeded)
+                RateLimited, SpendingLimitReached, ServiceUnavailable, ApiUnreachable,
+                ApiTimeout, DockerUnavailable, ProviderError, ProviderUnreachable,
+                QuotaExceeded)
 }
 
 

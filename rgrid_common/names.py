@@ -24,3 +24,7 @@ PROCESS_POOL_NAME = "rgrid-process"  # executions, on the single-machine default
 CONTROL_POOL_NAME = "rgrid-control"  # coordination, never an execution's slot
 BATCH_QUEUE_NAME = "batch-items"  # shards, behind single runs
 DEFAULT_QUEUE_NAME = "default"
+
+# The API's word beside an answer that succeeded (a spending limit nearly reached); the CLI
+# prints it.
+WARNING_HEADER = "RGrid-Warning"

@@ -213,6 +213,11 @@ class NodeReport(BaseModel):
     worker_seen_at: datetime | None = None
     running: int = Field(0, ge=0, le=MAX_INT32)
     delete_reason: str | None = Field(None, max_length=2000)
+    server_type: str | None = Field(None, max_length=32)
+    price_per_hour_micros: int | None = Field(
+        None, ge=0, le=MAX_INT64, description="What an hour of it costs, in micro-euros.")
+    price_source: str | None = Field(None, max_length=200)
+    slots: int | None = Field(None, ge=1, le=MAX_INT32)
 
 
 class AutoscalerEventIn(BaseModel):

@@ -1,6 +1,7 @@
 """Relays whose open connections can be cut at once: a unix socket to the Docker engine
 (as when the engine restarts under a running container), a TCP port to the API (as when
-the network blinks under a follower). What was open breaks; new connections go through."""
+the network blinks under a follower). What was open breaks; new connections go through,
+unless the relay is ``down()`` (as when the target is stopped) until ``up()``."""
 
 from __future__ import annotations
 
@@ -32,6 +33,17 @@ class CuttableSocket:
         self._listener.close()
         self.cut()
 
+    refusing = False
+
+    def down(self) -> None:
+        """Until ``up()``: what was open breaks, and new connections are closed at once,
+        as when the target is not running."""
+        self.refusing = True
+        self.cut()
+
+    def up(self) -> None:
+        self.refusing = False
+
     def cut(self) -> int:
         """Breaks every open connection; returns how many there were."""
         with self._lock:
@@ -50,6 +62,9 @@ class CuttableSocket:
                 client, _ = self._listener.accept()
             except OSError:  # closed
                 return
+            if self.refusing:
+                client.close()
+                continue
             try:
                 engine = self._connect_target()
             except OSError:

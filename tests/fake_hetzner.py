@@ -35,6 +35,9 @@ class FakeHetzner:
     """``servers`` by id; ``max_servers`` is the project's quota."""
 
     max_servers: int = 10
+    # net euros an hour, by server type and location, as Hetzner's API writes them
+    hourly_prices: dict[tuple[str, str], str] = field(
+        default_factory=lambda: {("cx22", "fsn1"): "0.0060000000"})
     servers: dict[int, dict] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
@@ -136,6 +139,8 @@ class FakeHetzner:
                 if method == "DELETE":
                     del self.servers[server["id"]]
                     return 200, {"action": _action(self._new_id(), "delete_server")}
+            if segments == ["server_types"] and method == "GET":
+                return 200, self._server_types(query)
             if segments[0] == "actions" and len(segments) == 2:
                 return 200, {"action": _action(int(segments[1]), "create_server")}
         return 404, _error_body("not_found", f"{method} {path} is not faked")
@@ -148,6 +153,20 @@ class FakeHetzner:
         return {"servers": servers, "meta": {"pagination": {
             "page": 1, "per_page": 50, "previous_page": None, "next_page": None,
             "last_page": 1, "total_entries": len(servers)}}}
+
+    def _server_types(self, query: dict) -> dict:
+        name = query.get("name", [""])[0]
+        prices = [{"location": location, "price_hourly": {"net": net, "gross": net},
+                   "price_monthly": {"net": net, "gross": net}}
+                  for (server_type, location), net in self.hourly_prices.items()
+                  if server_type == name]
+        found = [{"id": 22, "name": name, "description": name.upper(), "cores": 2,
+                  "memory": 4.0, "disk": 40, "prices": prices, "storage_type": "local",
+                  "cpu_type": "shared", "architecture": "x86", "deprecated": None,
+                  "deprecation": None, "included_traffic": 0}] if prices else []
+        return {"server_types": found, "meta": {"pagination": {
+            "page": 1, "per_page": 50, "previous_page": None, "next_page": None,
+            "last_page": 1, "total_entries": len(found)}}}
 
     def _create(self, body: dict):
         if len(self.servers) >= self.max_servers:

@@ -83,6 +83,14 @@ def wait_for(condition, timeout: float, what: str = "the condition", every: floa
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{left}")
 
 
+def with_flow_run(rgrid: Rgrid, execution_id: str) -> dict:
+    """The execution's record once the API's starter has made its flow run (a submission
+    answers before)."""
+    return wait_for(lambda: (lambda record: record if record["flow_run_id"] else None)(
+        rgrid("status", execution_id, "--json").json()), 60,
+        f"the flow run of {execution_id}", every=0.2)
+
+
 def worker_polling(prefect_api_url: str, pool: str, worker: str) -> bool:
     """Whether the Prefect server has heard from ``worker`` on ``pool``."""
     from prefect.client.orchestration import SyncPrefectClient

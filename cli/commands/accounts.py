@@ -11,7 +11,6 @@ from cli import context
 from cli.client import ApiClient
 from cli.config import write_config
 from cli.output import console, err_console
-from rgrid_common.errors import Unauthorized
 
 accounts_app = typer.Typer(help="Manage accounts (needs the admin key).", no_args_is_help=True)
 
@@ -39,12 +38,8 @@ def create_account(
         "--admin-key", help="Admin key (or RGRID_ADMIN_KEY).")] = None,
 ) -> None:
     """Create an account; its API key is printed alone on stdout, once."""
-    settings = context.settings()
-    key = admin_key or (settings.admin_key.get_secret_value() if settings.admin_key else None)
-    if not key:
-        raise Unauthorized("Creating an account needs the admin key.",
-                           "Pass --admin-key or set RGRID_ADMIN_KEY.")
-    account = ApiClient(settings, key=key).post("/api/v1/accounts", {"name": name})
+    account = context.admin_api(admin_key, "Creating an account").post("/api/v1/accounts",
+                                                                       {"name": name})
     err_console.print(f"✓ Account {account['name']!r} created ({account['id']}). Its API key "
                       "is shown once: store it now.")
     print(account["api_key"])

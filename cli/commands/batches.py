@@ -13,11 +13,12 @@ from cli.batch import follow_batch, progress_line
 from cli.follow import DETACHED_EXIT_CODE
 from cli.output import console, err_console
 from cli.watch_view import Detached, watch_live
+from rgrid_common.money import format_eur
 
 BATCH_PREFIX = "bat_"
 BATCH_JSON_FIELDS = ("id", "status", "script_name", "total", "parallel", "fail_fast", "counts",
                      "mean_duration_seconds", "created_at", "finished_at", "flow_run_id",
-                     "retry_of", "schedule_id")
+                     "retry_of", "schedule_id", "cost_micros", "cost_final", "estimate_micros")
 
 
 def batch_status(batch_id: str, as_json: bool) -> None:
@@ -27,6 +28,8 @@ def batch_status(batch_id: str, as_json: bool) -> None:
         return
     console.print(f"{batch['id']}  {batch['script_name']}  {batch['status']}")
     console.print(progress_line(batch, elapsed=0))
+    console.print(f"cost: {format_eur(batch.get('cost_micros') or 0)} "
+                  f"({'final' if batch.get('cost_final') else 'estimated'})")
 
 
 def watch(

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from cli import context
 from cli.output import console
+from rgrid_common.money import format_eur
 
 SHOWN_EVENTS = 10
 
@@ -34,11 +35,14 @@ def nodes(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
 
 def _node_table(rows: list[dict]) -> Table:
     table = Table(box=None, header_style="bold")
-    for column in ("NODE", "STATE", "SERVER", "RUNNING", "CREATED", "WORKER SEEN", "NOTE"):
+    for column in ("NODE", "STATE", "SERVER", "PRICE/H", "RUNNING", "CREATED", "WORKER SEEN",
+                   "NOTE"):
         table.add_column(column, no_wrap=column != "NOTE")
     for node in rows:
+        price = node.get("price_per_hour_micros")
         table.add_row(node["name"], node["state"], f"{node['server_id']} "
-                      f"({node['server_status']})", str(node["running"]),
+                      f"({node['server_status']})",
+                      "-" if price is None else format_eur(price), str(node["running"]),
                       node["created_at"][:19].replace("T", " "),
                       (node["worker_seen_at"] or "-")[:19].replace("T", " "),
                       node["delete_reason"] or "")

@@ -11,6 +11,7 @@ from cli.batch import BatchDownloader, expand_batch, follow_batch, output_folder
 from cli.follow import DETACHED_EXIT_CODE
 from cli.inputs import find_inputs, upload_inputs
 from cli.output import err_console
+from rgrid_common.money import format_eur
 from rgrid_common.submission import BatchCreate, ScriptSpec, built
 
 
@@ -34,8 +35,16 @@ def run_batch(spec: ScriptSpec, patterns: list[str], extra_args: list[str],
                                    fail_fast=options.fail_fast, force_upload=options.force_upload)
     batch = client.submit("/api/v1/batches", request)
     err_console.print(f"Starting batch {batch['id']}: {len(files)} "
-                      f"file{'s' * (len(files) != 1)}, {options.parallel} parallel")
+                      f"file{'s' * (len(files) != 1)}, {options.parallel} parallel · "
+                      f"{estimate_text(batch.get('estimate'))}")
     return follow_batch_to_the_end(client, batch, files, options)
+
+
+def estimate_text(estimate: dict | None) -> str:
+    if not estimate or estimate.get("micros") is None:
+        return "no history yet to estimate its cost from"
+    return (f"estimated {format_eur(estimate['micros'])} "
+            f"(≈{estimate['seconds_each']:.1f} s each)")
 
 
 def batch_request(client: ApiClient, spec: ScriptSpec, patterns: list[str],

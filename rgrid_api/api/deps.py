@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
@@ -18,11 +18,13 @@ from rgrid_api.core.db import session_scope
 from rgrid_api.core.rate_limit import FAILED_SIGN_IN, RateLimiter
 from rgrid_api.core.security import secrets_equal
 from rgrid_api.models import Account
-from rgrid_api.services import worker_tokens
+from rgrid_api.services import spending, worker_tokens
 from rgrid_api.services.accounts import account_for_key
+from rgrid_api.services.flow_run_starter import FlowRunStarter
 from rgrid_api.services.flow_runs import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import RateLimited, ServiceUnavailable, Unauthorized
+from rgrid_common.names import WARNING_HEADER
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -46,6 +48,13 @@ def get_scheduler(request: Request) -> FlowRunScheduler:
 
 
 SchedulerDep = Annotated[FlowRunScheduler, Depends(get_scheduler)]
+
+
+def get_starter(request: Request) -> FlowRunStarter:
+    return request.app.state.starter
+
+
+StarterDep = Annotated[FlowRunStarter, Depends(get_starter)]
 
 
 def get_store(request: Request) -> ObjectStore:
@@ -131,10 +140,15 @@ def _release_connection(session: Session) -> None:
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
-def submission_allowed(account: CurrentAccount, settings: SettingsDep,
-                       limiter: LimiterDep) -> None:
-    """Runs, batches, schedules and retries: ``RGRID_SUBMISSIONS_PER_MINUTE`` an account."""
+def submission_allowed(account: CurrentAccount, settings: SettingsDep, limiter: LimiterDep,
+                       session: SessionDep, now: NowDep, response: Response) -> None:
+    """Runs, batches, schedules and retries: ``RGRID_SUBMISSIONS_PER_MINUTE`` an account,
+    within its spending limit (refused past it; warned past 80 %, in a header)."""
     limiter.take("submission", account.id, settings.submissions_per_minute, "submissions")
+    warning = spending.check_submission(session, account, now)
+    _release_connection(session)
+    if warning:
+        response.headers[WARNING_HEADER] = warning
 
 
 IdempotencyKey = Annotated[str | None, Header(

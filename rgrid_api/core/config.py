@@ -98,6 +98,14 @@ class Settings(BaseSettings):
         60, description="A running execution whose worker is silent this long is lost and "
                         "retried elsewhere.")
     max_log_chunk_bytes: int = 256 * 1024
+    local_price_eur_per_hour: str = Field(
+        "0.0060", description="The price of an hour of a worker the autoscaler did not make "
+                              "(the single-machine default's), in euros: a Hetzner cx22's "
+                              "unless set.")
+    local_slots: int = Field(4, ge=1, description="Executions such a worker runs at once "
+                                                  "(its price per slot-second).")
+    close_hours_every_seconds: float = Field(
+        60, gt=0, description="How often the billing hours that closed are shared out.")
 
 
 @lru_cache

@@ -24,8 +24,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 REQUEST_THREADS = 40
 STREAM_READ_THREADS = 8
 BACKGROUND_THREADS = 4
+STARTER_THREADS = 4  # making flow runs: Prefect took the most at 4-8 at once here
 POOL_SIZE = 10
-POOL_CONNECTIONS = REQUEST_THREADS + STREAM_READ_THREADS + BACKGROUND_THREADS
+POOL_CONNECTIONS = (REQUEST_THREADS + STREAM_READ_THREADS + BACKGROUND_THREADS
+                    + STARTER_THREADS + 1)
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:

@@ -9,6 +9,8 @@ from rgrid_api.schemas.accounts import (AccountCreate, AccountCreated, AccountPu
 from rgrid_api.schemas.artifacts import (ArtifactList, ArtifactPublic, BlobCompletion,
                                          UploadOffer, UploadOffers, UploadRequest)
 from rgrid_api.schemas.batches import BatchPublic
+from rgrid_api.schemas.costs import (CostEstimate, CostLine, CostReport, SpendingLimit,
+                                     SpendingLimitSet)
 from rgrid_api.schemas.cache import CacheCleared, CacheCounts, CacheStats, ResultCacheStats
 from rgrid_api.schemas.executions import (BatchRetry, CancelOutcome, ExecutionList,
                                           ExecutionPublic, LogChunkPublic, LogPage)
@@ -24,6 +26,7 @@ __all__ = [
     "AccountCreate", "AccountCreated", "AccountPublic", "ApiKeyCreate", "ApiKeyCreated",
     "ApiKeyPublic", "ArtifactList", "ArtifactPublic",
     "AutoscalerEventIn", "AutoscalerEventPublic", "AutoscalerReport", "BatchCreate",
+    "CostEstimate", "CostLine", "CostReport", "SpendingLimit", "SpendingLimitSet",
     "BatchPublic", "BatchRetry", "BlobCompletion", "CacheCleared", "CacheCounts",
     "CacheStats", "CancelOutcome", "Capacity", "CapacityProblem", "ExecutionCreate",
     "ExecutionList", "ExecutionPublic", "InputFile", "ItemSpec", "Load", "LogChunkPublic",

@@ -58,6 +58,13 @@ class ExecutionPublic(BaseModel):
         default_factory=list, validation_alias="attempt_history",
         description="Each attempt given back: its worker and why.")
     flow_run_url: str | None = Field(None, description="Its flow run in the Prefect UI.")
+    cost_micros: int | None = Field(
+        None, description="Micro-euros: an estimate once it ends, final once every billing "
+                          "hour it ran in has closed.")
+    cost_state: Literal["estimated", "final"] | None = None
+    cost_basis: str | None = Field(
+        None, description="What the cost was worked out from: the node's price and where "
+                          "that came from (one execution's view only).")
 
     _utc = field_validator("created_at", "started_at", "finished_at")(as_utc_or_none)
 

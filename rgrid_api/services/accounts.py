@@ -88,3 +88,11 @@ def _live_keys(session: Session, account: Account, now: datetime) -> int:
     return session.scalar(select(func.count()).select_from(ApiKey).where(
         ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None),
         (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now)))
+
+
+def get_account(session: Session, account_id: str) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"Account {account_id!r} not found.",
+                       "Use the id `rgrid accounts create` printed.")
+    return account

@@ -12,8 +12,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
-from rgrid_api.models import Batch, Execution, as_utc
+from rgrid_api.models import Batch, Execution
 from rgrid_api.services import lifecycle
+from rgrid_api.services.flow_run_starter import FlowRunStarter
 from rgrid_api.services.flow_runs import FlowRunScheduler
 from rgrid_api.services.logs import add_note
 from rgrid_api.services.flow_runs import UNKNOWN
@@ -25,7 +26,7 @@ RUNNING = ExecutionStatus.RUNNING.value
 
 
 def give_back(session: Session, execution: Execution, *, attempt: int, reason: str,
-              settings: Settings, scheduler: FlowRunScheduler, now: datetime) -> Execution:
+              settings: Settings, starter: FlowRunStarter, now: datetime) -> Execution:
     """Ends ``attempt`` of a running execution for ``reason``: queued again for the next
     attempt, or failed once the attempts are spent. A stale attempt gets 409."""
     history = [*execution.attempt_history,
@@ -50,19 +51,20 @@ def give_back(session: Session, execution: Execution, *, attempt: int, reason: s
     session.commit()
     session.refresh(execution)
     if retry and execution.batch_id is None:  # a batch's shards claim it again themselves
-        _schedule_attempt(session, execution, scheduler)
+        starter.wake(execution.id)
     log.info("execution %s: %s; %s", execution.id, reason,
              f"attempt {attempt + 1} queued" if retry else "failed")
     return execution
 
 
 def sweep(session: Session, *, settings: Settings, scheduler: FlowRunScheduler,
-          now: datetime) -> list[str]:
+          starter: FlowRunStarter, now: datetime) -> list[str]:
     """Gives back running executions whose worker has been silent for
     ``lost_after_seconds`` or whose flow run ended; gives queued executions whose flow run
-    ended before claiming them (or never came to be) a new one; replaces coordinators that
-    died. Returns the ids of the executions handled."""
-    handled = replace_dead_flow_runs(session, settings=settings, scheduler=scheduler, now=now)
+    ended before claiming them a new one; replaces coordinators that died. Returns the ids
+    of the executions handled."""
+    handled = replace_dead_flow_runs(session, settings=settings, scheduler=scheduler,
+                                     starter=starter, now=now)
     replace_silent_coordinators(session, settings=settings, scheduler=scheduler, now=now)
     cutoff = now - timedelta(seconds=settings.lost_after_seconds)
     lost = session.scalars(select(Execution).where(
@@ -72,7 +74,7 @@ def sweep(session: Session, *, settings: Settings, scheduler: FlowRunScheduler,
         flow_run_id, worker = execution.claimed_by, execution.worker
         try:
             give_back(session, execution, attempt=execution.attempt, settings=settings,
-                      scheduler=scheduler, reason="the worker stopped responding", now=now)
+                      starter=starter, reason="the worker stopped responding", now=now)
         except Conflict:  # it reported in the meantime
             session.rollback()
             continue
@@ -82,14 +84,15 @@ def sweep(session: Session, *, settings: Settings, scheduler: FlowRunScheduler,
 
 
 def replace_dead_flow_runs(session: Session, *, settings: Settings,
-                           scheduler: FlowRunScheduler, now: datetime) -> list[str]:
+                           scheduler: FlowRunScheduler, starter: FlowRunStarter,
+                           now: datetime) -> list[str]:
     """Compares executions with their flow runs in Prefect. A queued execution (not a
     batch item: shards claim those) whose flow run crashed, failed or was cancelled before
     it claimed the execution, or that a worker took ``lost_after_seconds`` ago without
-    starting (the worker died), gets a new flow run as its next attempt, or fails once the
-    attempts are spent, saying why in its log; one that has had no flow run for
-    ``lost_after_seconds`` gets one. A running execution whose flow run has ended is given
-    back at once, without waiting for its heartbeats to stop. Returns the ids handled."""
+    starting (the worker died), gets a new flow run as its next attempt (from the
+    starter), or fails once the attempts are spent, saying why in its log. A running
+    execution whose flow run has ended is given back at once, without waiting for its
+    heartbeats to stop. Returns the ids handled."""
     queued = session.scalars(select(Execution).where(
         Execution.status == ExecutionStatus.QUEUED.value, Execution.batch_id.is_(None))).all()
     running = session.scalars(select(Execution).where(
@@ -108,26 +111,21 @@ def replace_dead_flow_runs(session: Session, *, settings: Settings,
         if execution.id in orphaned:
             _start_again(session, execution, f"its flow run ended before it started "
                                              f"({ended[execution.flow_run_id]})",
-                         settings=settings, scheduler=scheduler, now=now)
+                         settings=settings, starter=starter, now=now)
         elif execution.flow_run_id in stalled:
             dead_run = execution.flow_run_id
             if _start_again(session, execution, f"its flow run was taken by a worker that "
                                                 f"never started it ({stalled[dead_run]})",
-                            settings=settings, scheduler=scheduler, now=now):
+                            settings=settings, starter=starter, now=now):
                 orphaned.append(execution.id)
                 _mark_crashed(scheduler, dead_run, "its worker took it and was not heard "
                                                    "from again")
-        elif execution.flow_run_id is None and (execution.attempt > 1 or
-                                                as_utc(execution.created_at) < cutoff):
-            # Prefect could not take it when it was queued (again), or the API stopped
-            # before it could ask: this attempt's flow run is made now.
-            _schedule_attempt(session, execution, scheduler)
     abandoned = [execution for execution in running
                  if ended.get(execution.claimed_by, UNKNOWN) != UNKNOWN]
     for execution in abandoned:  # a flow run Prefect forgot is left to the heartbeats
         try:
             give_back(session, execution, attempt=execution.attempt, settings=settings,
-                      scheduler=scheduler, now=now, reason=f"its flow run ended while it ran "
+                      starter=starter, now=now, reason=f"its flow run ended while it ran "
                                                            f"({ended[execution.claimed_by]})")
         except Conflict:  # it finished or reported in the meantime
             session.rollback()
@@ -146,7 +144,7 @@ def _stalled_flow_runs(scheduler: FlowRunScheduler, flow_run_ids: list[str], *,
 
 
 def _start_again(session: Session, execution: Execution, reason: str, *, settings: Settings,
-                 scheduler: FlowRunScheduler, now: datetime) -> bool:
+                 starter: FlowRunStarter, now: datetime) -> bool:
     """The queued ``execution``'s next attempt (or its failure, attempts spent), unless it
     was claimed or changed meanwhile; whether it was."""
     attempt, dead_run = execution.attempt, execution.flow_run_id
@@ -177,7 +175,7 @@ def _start_again(session: Session, execution: Execution, reason: str, *, setting
     log.warning("execution %s: %s; %s", execution.id, reason,
                 "rescheduled" if retry else "failed")
     if retry:
-        _schedule_attempt(session, execution, scheduler)
+        starter.wake(execution.id)
     return True
 
 
@@ -236,14 +234,3 @@ def _coordinators_ended_unheard(session: Session, scheduler: FlowRunScheduler) -
 
 def _note(session: Session, execution: Execution, text: str) -> None:
     add_note(session, execution.id, text)
-
-
-def _schedule_attempt(session: Session, execution: Execution,
-                      scheduler: FlowRunScheduler) -> None:
-    try:
-        execution.flow_run_id = scheduler.schedule(
-            execution_id=execution.id, account_id=execution.account_id,
-            attempt=execution.attempt, tags=execution.tags)
-        session.commit()
-    except RGridError:  # stays queued without a flow run; the next sweep tries again
-        log.exception("could not schedule attempt %d of %s", execution.attempt, execution.id)

@@ -13,7 +13,7 @@ from rgrid_api.core.db import committed
 from rgrid_api.core.events import touch_batch
 from rgrid_api.models import Account, Batch, Execution
 from rgrid_api.schemas import BatchCreate, BatchPublic
-from rgrid_api.services import executions, idempotency, lifecycle, worker_side
+from rgrid_api.services import costs, executions, idempotency, lifecycle, worker_side
 from rgrid_api.services.flow_runs import FlowRunScheduler, started_or_undone
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, NotFound
@@ -24,10 +24,26 @@ RUNNING, FINISHED = BatchStatus.RUNNING.value, BatchStatus.FINISHED.value
 QUEUED, RUNNING_ITEM = ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value
 
 
+def submit_batch(session: Session, *, account: Account, request: BatchCreate,
+                 settings: Settings, scheduler: FlowRunScheduler, store: ObjectStore,
+                 now: datetime, idempotency_key: str | None = None) -> BatchPublic:
+    """A user's batch, with what it is expected to cost (kept with it)."""
+    checked = executions.checked_spec(request, settings)
+    estimate = costs.batch_estimate(session, account=account,
+                                    script_sha256=checked.script_sha256,
+                                    script_name=request.script_name,
+                                    count=len(request.items), settings=settings)
+    batch = create_batch(session, account=account, request=request, settings=settings,
+                         scheduler=scheduler, store=store, now=now,
+                         idempotency_key=idempotency_key, estimate_micros=estimate.micros)
+    return public_batch(session, batch).model_copy(update={"estimate": estimate})
+
+
 def create_batch(session: Session, *, account: Account, request: BatchCreate,
                  settings: Settings, scheduler: FlowRunScheduler, store: ObjectStore,
                  now: datetime, schedule_id: str | None = None,
-                 idempotency_key: str | None = None) -> Batch:
+                 idempotency_key: str | None = None,
+                 estimate_micros: int | None = None) -> Batch:
     """Every item recorded ``queued``, then the batch flow run; nothing remains if any
     item is refused or Prefect cannot take the run. A request sent again with its
     ``idempotency_key`` gets the first's batch."""
@@ -35,7 +51,8 @@ def create_batch(session: Session, *, account: Account, request: BatchCreate,
     batch = Batch(account_id=account.id, script_name=request.script_name,
                   total=len(request.items), parallel=request.parallel,
                   fail_fast=request.fail_fast, status=RUNNING, schedule_id=schedule_id,
-                  idempotency_key=idempotency_key, tags=request.metadata)
+                  idempotency_key=idempotency_key, tags=request.metadata,
+                  estimate_micros=estimate_micros)
     return idempotency.once(session, Batch, account_id=account.id, key=idempotency_key,
                             submit=lambda: _record_and_schedule(session, batch, scheduler, now, [
                                 lambda index, item=item: executions.add_execution(
@@ -109,6 +126,11 @@ def public_batch(session: Session, batch: Batch) -> BatchPublic:
         Execution.batch_id == batch.id, Execution.started_at.is_not(None),
         Execution.finished_at.is_not(None))).all()
     durations = [executions.duration_seconds(item) for item in finished]
+    cost, priced, final = session.execute(
+        select(func.coalesce(func.sum(Execution.cost_micros), 0),
+               func.count(Execution.cost_state),
+               func.count(Execution.cost_state).filter(Execution.cost_state == costs.FINAL))
+        .where(Execution.batch_id == batch.id)).one()
     return BatchPublic(
         id=batch.id, status=batch.status, script_name=batch.script_name, total=batch.total,
         parallel=batch.parallel, fail_fast=batch.fail_fast,
@@ -116,7 +138,8 @@ def public_batch(session: Session, batch: Batch) -> BatchPublic:
         mean_duration_seconds=sum(durations) / len(durations) if durations else None,
         flow_run_id=batch.flow_run_id, retry_of=batch.retry_of,
         schedule_id=batch.schedule_id, created_at=batch.created_at,
-        finished_at=batch.finished_at)
+        finished_at=batch.finished_at, cost_micros=cost, estimate_micros=batch.estimate_micros,
+        cost_final=batch.finished_at is not None and final == priced)
 
 
 def batch_executions(session: Session, batch: Batch,

@@ -1,5 +1,5 @@
-"""Executions, the user's side: submission (checked, recorded queued, its flow run
-started), retry, cancel, and reads scoped to an account. The worker's side is
+"""Executions, the user's side: submission (checked, recorded queued, handed to the flow
+run starter), retry, cancel, and reads scoped to an account. The worker's side is
 ``worker_side``; the log is ``logs``."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from rgrid_api.models import Account, Execution, as_utc
 from rgrid_api.runtimes import Runtime, RuntimeCatalogue
 from rgrid_api.schemas import ExecutionCreate, ItemSpec, ScriptSpec
 from rgrid_api.services import artifacts, idempotency, lifecycle, logs, result_cache
-from rgrid_api.services.flow_runs import FlowRunScheduler, started_or_undone
+from rgrid_api.services.flow_run_starter import FlowRunStarter
+from rgrid_api.services.flow_runs import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, InvalidInput, NotFound
 from rgrid_common.requirements import Requirements, parse_requirements
@@ -132,19 +133,21 @@ def clone_execution(session: Session, store: ObjectStore, original: Execution, *
 
 
 def retry_execution(session: Session, *, account: Account, execution_id: str,
-                    settings: Settings, scheduler: FlowRunScheduler, store: ObjectStore,
+                    settings: Settings, starter: FlowRunStarter, store: ObjectStore,
                     now: datetime) -> Execution:
     original = get_execution(session, account=account, execution_id=execution_id)
     with committed(session):
         execution = clone_execution(session, store, original, settings=settings, now=now)
-    return _schedule(session, execution, scheduler)
+    starter.wake(execution.id)
+    return execution
 
 
 def create_execution(session: Session, *, account: Account, request: ExecutionCreate,
-                     settings: Settings, scheduler: FlowRunScheduler, store: ObjectStore,
+                     settings: Settings, starter: FlowRunStarter, store: ObjectStore,
                      now: datetime, idempotency_key: str | None = None) -> Execution:
-    """Record the execution ``queued`` and start its flow run; nothing remains if that
-    fails. A request sent again with its ``idempotency_key`` gets the first's execution."""
+    """Record the execution ``queued``, committed, and hand it to the starter, which makes
+    its flow run. A request sent again with its ``idempotency_key`` gets the first's
+    execution."""
     checked = checked_spec(request, settings)
 
     def submit() -> Execution:
@@ -152,23 +155,12 @@ def create_execution(session: Session, *, account: Account, request: ExecutionCr
             execution = add_execution(session, store, account=account, checked=checked,
                                       item=request, settings=settings, now=now,
                                       idempotency_key=idempotency_key)
-        if execution.cached_from:
-            return execution
-        return _schedule(session, execution, scheduler)
+        if not execution.cached_from:
+            starter.wake(execution.id)
+        return execution
 
     return idempotency.once(session, Execution, account_id=account.id, key=idempotency_key,
                             submit=submit)
-
-
-def _schedule(session: Session, execution: Execution, scheduler: FlowRunScheduler) -> Execution:
-    """The execution's flow run; if Prefect cannot take it, the execution goes."""
-    execution.flow_run_id = started_or_undone(
-        session, lambda: scheduler.schedule(execution_id=execution.id,
-                                            account_id=execution.account_id,
-                                            tags=execution.tags),
-        undo=lambda: session.delete(execution))
-    session.commit()
-    return execution
 
 
 def _validate_script(request: ScriptSpec, settings: Settings) -> None:
@@ -268,12 +260,11 @@ def cancel_execution(session: Session, *, account: Account, execution_id: str,
     running one is stopped by its worker at its next heartbeat. With whether it was
     cancelled now: a finished execution is left as it is."""
     execution = get_execution(session, account=account, execution_id=execution_id)
-    flow_run_id = execution.flow_run_id
     cancelled = cancel_where(session, Execution.id == execution.id, now=now)
     session.commit()
-    session.refresh(execution)
-    if cancelled and flow_run_id and execution.claimed_by is None:
-        scheduler.cancel_flow_run(flow_run_id, CANCELLED_BY_OWNER)
+    session.refresh(execution)  # a flow run the starter recorded meanwhile is seen here
+    if cancelled and execution.flow_run_id and execution.claimed_by is None:
+        scheduler.cancel_flow_run(execution.flow_run_id, CANCELLED_BY_OWNER)
     return execution, bool(cancelled)
 
 

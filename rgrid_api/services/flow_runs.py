@@ -20,6 +20,7 @@ from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.exceptions import ObjectNotFound
+from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 from prefect.states import Cancelled, Crashed
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,16 @@ def started_or_undone(session: Session, start: Callable[[], str],
         undo()
         session.commit()
         raise
+
+
+@contextmanager
+def tried_once() -> Iterator[None]:
+    """In this block (in this thread: Prefect's settings are per context), a call to
+    Prefect that fails raises at once, instead of after Prefect's client has retried it
+    for about a minute; for a caller that retries on its own, with backoff, and says why
+    meanwhile. Entering it costs about 0.1 s: enter it once per thread."""
+    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}):
+        yield
 
 
 class FlowRunScheduler(Protocol):

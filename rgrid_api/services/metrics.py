@@ -57,6 +57,13 @@ def _executions(session: Session) -> Iterator[Metric]:
     queue = GaugeMetricFamily("rgrid_queue_depth", "Executions queued, waiting for a worker.")
     queue.add_metric([], counts.get(ExecutionStatus.QUEUED.value, 0))
     yield queue
+    waiting = GaugeMetricFamily(
+        "rgrid_flow_runs_waiting", "Queued executions whose Prefect flow run the API's "
+                                   "starter has not made yet (a backlog, or Prefect down).")
+    waiting.add_metric([], session.scalar(select(func.count()).select_from(Execution).where(
+        Execution.status == ExecutionStatus.QUEUED.value, Execution.flow_run_id.is_(None),
+        Execution.batch_id.is_(None))))
+    yield waiting
 
 
 def _durations(session: Session) -> Metric:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from rgrid_api.models import Account, Artifact, Execution, as_utc
 from rgrid_api.schemas import CacheCounts, CacheStats, ItemSpec, ResultCacheStats, ScriptSpec
-from rgrid_api.services import artifacts, lifecycle
+from rgrid_api.services import artifacts, costs, lifecycle
 from rgrid_api.storage import ObjectStore
 from rgrid_common.requirements import Requirements
 from rgrid_common.status import ArtifactKind, CacheOutcome, ExecutionStatus
@@ -78,7 +78,8 @@ def serve_from_cache(session: Session, execution: Execution, source: Execution,
     lifecycle.finish(session, execution, ExecutionStatus.SUCCEEDED, now=now,
                      from_status=ExecutionStatus.QUEUED, started_at=now,
                      exit_code=source.exit_code, cached_from=source.cached_from or source.id,
-                     result_cache=HIT)
+                     result_cache=HIT, cost_micros=0, cost_state=costs.FINAL,
+                     compute_microseconds=0)
     for output in session.scalars(select(Artifact).where(Artifact.execution_id == source.id,
                                                          Artifact.kind == OUTPUT)):
         artifacts.add_link(session, output, to=execution)

@@ -12,7 +12,7 @@ from rgrid_api.core.config import Settings
 from rgrid_api.core.db import committed
 from rgrid_api.models import Account, Batch, Schedule
 from rgrid_api.schemas import BatchCreate, ScheduleCreate, SchedulePublic
-from rgrid_api.services import artifacts, batches, executions
+from rgrid_api.services import artifacts, batches, executions, spending
 from rgrid_api.services.flow_runs import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import NotFound
@@ -82,6 +82,7 @@ def fire(session: Session, *, schedule_id: str, settings: Settings,
     if schedule is None:
         raise NotFound(f"Schedule {schedule_id!r} not found (deleted?).")
     account = session.get(Account, schedule.account_id)
+    spending.check_submission(session, account, now)  # past the limit, no firing
     return batches.create_batch(session, account=account,
                                 request=BatchCreate.model_validate(
                                     {**schedule.batch, "use_cache": False}),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from rgrid_api.core.config import Settings
 from rgrid_api.models import Execution
 from rgrid_api.runtimes import RuntimeCatalogue
-from rgrid_api.services import artifacts, lifecycle
+from rgrid_api.services import artifacts, costs, lifecycle
 from rgrid_api.services.logs import next_log_seq
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, Forbidden, NotFound
@@ -150,6 +150,7 @@ def finish_execution(session: Session, *, execution_id: str, worker: str,
         artifacts.record_outputs(session, store, execution=execution, files=request.outputs,
                                  settings=settings, now=now)
         execution.notes = request.notes
+        costs.estimate_finished(session, execution, settings)
         session.commit()
         return execution
     if not lifecycle.finish(session, execution, request.status, now=now,
@@ -164,6 +165,7 @@ def finish_execution(session: Session, *, execution_id: str, worker: str,
     execution.dependency_cache = request.dependency_cache
     execution.image_id = request.image_id
     execution.notes = request.notes
+    costs.estimate_finished(session, execution, settings)
     session.commit()
     return execution
 

@@ -18,6 +18,7 @@ from prefect.exceptions import ObjectAlreadyExists
 from devstack.stack import DevStack
 from rgrid_api.core.config import Settings
 from rgrid_api.main import create_app
+from tests.helpers import wait_for
 
 IDLE_POOL = "rgrid-api-tests"
 IDLE_DEPLOYMENT = "rgrid-execute/api-tests"
@@ -141,6 +142,14 @@ def submit(caller: Caller, **overrides) -> dict:
     response = caller.post("/api/v1/executions", {**HELLO, **overrides})
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def with_flow_run(caller: Caller, execution: dict) -> dict:
+    """The execution once the starter has recorded its flow run (submission answers
+    before)."""
+    return wait_for(lambda: (found := caller.get(f"/api/v1/executions/{execution['id']}")
+                             .json())["flow_run_id"] and found, timeout=60,
+                    what=f"the flow run of {execution['id']}", every=0.05)
 
 
 class Clock:

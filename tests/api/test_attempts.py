@@ -14,7 +14,7 @@ from prefect.states import Crashed
 from rgrid_api.core.db import session_scope
 from rgrid_api.models import Execution, utcnow
 from rgrid_api.services import attempts
-from tests.api.conftest import TEST_WORKER, submit
+from tests.api.conftest import TEST_WORKER, submit, with_flow_run
 
 WORKER = "/api/v1/worker/executions"
 
@@ -43,6 +43,7 @@ def test_a_given_back_attempt_is_queued_again_then_failed_when_attempts_are_spen
         state = alice.get(f"/api/v1/executions/{execution['id']}").json()
         if attempt < 3:
             assert (state["status"], state["attempt"]) == ("queued", attempt + 1)
+            state = with_flow_run(alice, state)
             with SyncPrefectClient(api=api_settings.prefect_api_url) as client:
                 flow_run = client.read_flow_run(state["flow_run_id"])
             assert flow_run.name == f"{execution['id']}-attempt-{attempt + 1}", \
@@ -89,7 +90,7 @@ def test_a_stale_attempt_can_neither_heartbeat_nor_finish_nor_upload(
 
 def test_the_sweep_gives_back_what_a_silent_worker_held_and_spares_the_rest(
         api, alice, worker_headers, api_settings):
-    silent, alive = submit(alice), submit(alice)
+    silent, alive = with_flow_run(alice, submit(alice)), submit(alice)
     _claim(api, worker_headers, silent["id"], silent["flow_run_id"])  # a real flow run
     _claim(api, worker_headers, alive["id"], "fr-alive")
     for session in session_scope(api_settings.database_url):
@@ -98,7 +99,8 @@ def test_the_sweep_gives_back_what_a_silent_worker_held_and_spares_the_rest(
         session.get(Execution, silent["id"]).heartbeat_at = utcnow() - silence
         session.commit()
         given_back = attempts.sweep(session, settings=api_settings,
-                                    scheduler=api.app.state.scheduler, now=utcnow())
+                                    scheduler=api.app.state.scheduler,
+                                    starter=api.app.state.starter, now=utcnow())
 
     assert silent["id"] in given_back and alive["id"] not in given_back
     state = alice.get(f"/api/v1/executions/{silent['id']}").json()
@@ -106,6 +108,7 @@ def test_the_sweep_gives_back_what_a_silent_worker_held_and_spares_the_rest(
     assert state["retried_errors"] == [f"attempt 1 on {TEST_WORKER}: the worker "
                                        "stopped responding"]
     assert alice.get(f"/api/v1/executions/{alive['id']}").json()["status"] == "running"
+    state = with_flow_run(alice, state)
     with SyncPrefectClient(api=api_settings.prefect_api_url) as client:
         dead = client.read_flow_run(UUID(silent["flow_run_id"]))
     assert dead.state.is_crashed() and "stopped responding" in dead.state.message
@@ -122,17 +125,18 @@ def _crash(api_settings, flow_run_id: str, message: str = "killed before it star
 def _sweep(api: TestClient, api_settings) -> list[str]:
     for session in session_scope(api_settings.database_url):
         return attempts.sweep(session, settings=api_settings,
-                              scheduler=api.app.state.scheduler, now=utcnow())
+                              scheduler=api.app.state.scheduler,
+                              starter=api.app.state.starter, now=utcnow())
 
 
 def test_a_flow_run_that_died_before_claiming_is_replaced_and_the_execution_runs_once(
         api, alice, worker_headers, api_settings):
-    execution = submit(alice)
+    execution = with_flow_run(alice, submit(alice))
     _crash(api_settings, execution["flow_run_id"])
 
     _sweep(api, api_settings)
 
-    state = alice.get(f"/api/v1/executions/{execution['id']}").json()
+    state = with_flow_run(alice, execution)
     assert (state["status"], state["attempt"]) == ("queued", 2)
     assert state["retried_errors"] == [
         "attempt 1: its flow run ended before it started (Crashed: killed before it started)"]
@@ -159,7 +163,7 @@ def test_an_execution_whose_flow_runs_keep_dying_fails_saying_so(
         api, alice, api_settings):
     execution = submit(alice)
     for _ in range(3):
-        current = alice.get(f"/api/v1/executions/{execution['id']}").json()["flow_run_id"]
+        current = with_flow_run(alice, execution)["flow_run_id"]
         _crash(api_settings, current, "the node vanished")
         _sweep(api, api_settings)
 
@@ -172,7 +176,7 @@ def test_an_execution_whose_flow_runs_keep_dying_fails_saying_so(
 
 def test_a_running_execution_whose_flow_run_ended_is_given_back_without_waiting(
         api, alice, worker_headers, api_settings):
-    execution = submit(alice)
+    execution = with_flow_run(alice, submit(alice))
     _claim(api, worker_headers, execution["id"], execution["flow_run_id"])
     _crash(api_settings, execution["flow_run_id"], "its process was killed")
 

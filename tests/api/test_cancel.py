@@ -10,7 +10,7 @@ import hashlib
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import StateType
 
-from tests.api.conftest import TEST_WORKER, submit
+from tests.api.conftest import TEST_WORKER, submit, with_flow_run
 
 WORKER = "/api/v1/worker/executions"
 
@@ -24,7 +24,7 @@ def _cancel(caller, execution_id: str) -> dict:
 
 def test_a_queued_execution_is_cancelled_and_its_flow_run_too(alice, api, worker_headers,
                                                               api_settings):
-    execution = submit(alice)
+    execution = with_flow_run(alice, submit(alice))
 
     assert _cancel(alice, execution["id"]) == {"id": execution["id"], "status": "cancelled",
                                                "cancelled": 1}

@@ -71,6 +71,7 @@ def test_metrics_count_what_happens(quiet, api_settings):
     assert grew(("rgrid_result_cache_lookups_total", (("outcome", "miss"),))) == 2
     assert ("rgrid_nodes", (("state", "ready"),)) in after
     assert ("rgrid_open_streams", ()) in after
+    assert ("rgrid_flow_runs_waiting", ()) in after
 
 
 def test_open_streams_are_counted(quiet, api_settings):

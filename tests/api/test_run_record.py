@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
 
-from tests.api.conftest import HELLO, TEST_WORKER, submit
+from tests.api.conftest import HELLO, TEST_WORKER, submit, with_flow_run
 
 
 def _listed(caller, **params) -> list[str]:
@@ -87,7 +87,7 @@ def test_a_batch_and_its_items_carry_its_tags_and_so_do_their_flow_runs(
     assert [item["metadata"] for item in items] == [{"sweep": "s1"}] * 2
     assert set(_listed(alice, metadata=["sweep=s1"], batch_id=batch["id"])) == {
         item["id"] for item in items}
-    execution = submit(alice, metadata={"exp": "e7"})
+    execution = with_flow_run(alice, submit(alice, metadata={"exp": "e7"}))
     with SyncPrefectClient(api=api_settings.prefect_api_url) as prefect:
         for flow_run_id, tag in ((batch["flow_run_id"], "sweep=s1"),
                                  (execution["flow_run_id"], "exp=e7")):
@@ -98,12 +98,13 @@ def test_the_record_has_the_script_hash_image_attempts_and_flow_run_link(
         api, alice, api_settings, worker_headers):
     execution = submit(alice)
     base = f"/api/v1/worker/executions/{execution['id']}"
-    for flow_run in ("fr-1", "fr-2"):
+    for attempt in (1, 2):
+        flow_run = with_flow_run(alice, execution)["flow_run_id"]
         claimed = api.post(f"{base}/claim", json={"flow_run_id": flow_run,
                                                    "worker": TEST_WORKER},
                            headers=worker_headers)
         assert claimed.status_code == 200, claimed.text
-        if flow_run == "fr-1":
+        if attempt == 1:
             assert api.post(f"{base}/give-back", json={"reason": "engine went away",
                                                        "attempt": 1},
                             headers=worker_headers).status_code == 204

@@ -7,6 +7,8 @@ Every decision is visible through `rgrid nodes`."""
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 import threading
 
 import httpx
@@ -71,8 +73,15 @@ def test_queued_work_brings_nodes_that_run_it_and_idle_nodes_go_at_the_billing_h
                 rgrid("status", i, "--json").json()["status"] == "succeeded" for i in ids),
                 120, "the executions to succeed on the new nodes", every=1)
             assert finished
-            ran_on = {rgrid("status", i, "--json").json()["worker"] for i in ids}
-            assert ran_on <= set(first.created)
+            records = [rgrid("status", i, "--json").json() for i in ids]
+            assert {record["worker"] for record in records} <= set(first.created)
+            priced = {n["name"]: (n["price_per_hour_micros"], n["price_source"])
+                      for n in rgrid("nodes", "--json").json()["nodes"]}
+            assert {priced[name] for name in first.created} == {
+                (6000, "Hetzner cx22 in fsn1, net")}, "the fake's price of a cx22"
+            for record in records:  # its time × 6,000 an hour ÷ 2 slots, rounded once
+                assert (record["cost_micros"], record["cost_state"]) == (
+                    _estimate(record, per_hour=6000, slots=2), "estimated")
 
             def all_ready() -> bool:  # once each worker's heartbeat reached Prefect
                 outcome = autoscaler.tick()
@@ -96,6 +105,13 @@ def test_queued_work_brings_nodes_that_run_it_and_idle_nodes_go_at_the_billing_h
     finally:
         for worker in workers:
             worker.stop()
+
+
+def _estimate(record: dict, *, per_hour: int, slots: int) -> int:
+    ran = (datetime.fromisoformat(record["finished_at"])
+           - datetime.fromisoformat(record["started_at"]))
+    exact = Decimal(ran // timedelta(microseconds=1)) * per_hour / (3600 * 10**6 * slots)
+    return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def _worker_token(user_data: str) -> str:

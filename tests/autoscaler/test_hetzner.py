@@ -86,3 +86,20 @@ def test_an_unreachable_endpoint_is_reported_as_such():
     nodes = HetznerNodes(client, pool="p", spec=ServerSpec(), attempts=2, backoff_seconds=0)
     with pytest.raises(ProviderUnreachable, match="attempt 2 of 2"):
         nodes.servers()
+
+
+def test_a_nodes_price_is_hetzners_for_its_type_and_location(fake):
+    fake.hourly_prices[("cx22", "fsn1")] = "0.0071400000"
+
+    assert nodes_on(fake).hourly_price("0.0060") == (7140, "Hetzner cx22 in fsn1, net")
+    assert fake.made("GET", "/server_types")
+
+
+def test_without_a_price_from_hetzner_the_configured_one_says_so(fake):
+    fake.hourly_prices.clear()
+
+    micros, source = nodes_on(fake).hourly_price("0.0123")
+
+    assert micros == 12300
+    assert source.startswith("configured (RGRID_FALLBACK_PRICE_EUR_PER_HOUR=0.0123)")
+    assert "no price for cx22 in fsn1" in source

@@ -14,7 +14,7 @@ from prefect.client.schemas.objects import StateType
 
 from flows.sandbox import EXECUTION_LABEL
 from tests.conftest import write_script
-from tests.helpers import Rgrid, wait_for, worker_stopped
+from tests.helpers import Rgrid, wait_for, with_flow_run, worker_stopped
 
 LONG = """\
 import pathlib, time
@@ -52,6 +52,7 @@ def test_a_running_execution_is_stopped_and_what_it_wrote_is_kept(rgrid: Rgrid, 
     wait_for(lambda: "started" in rgrid("logs", execution["id"]).stdout, 120,
              "the script to start")
 
+    execution = with_flow_run(rgrid, execution["id"])
     result = rgrid("cancel", execution["id"])
 
     assert result.exit_code == 0, result.stderr
@@ -80,7 +81,7 @@ def test_a_queued_execution_never_starts(rgrid: Rgrid, tmp_path, stack):
     name = f"queued_{secrets.token_hex(4)}.py"
     write_script(tmp_path, name, "open('out.txt', 'w').write('ran')\n")
     with worker_stopped(stack):
-        waiting = rgrid("run", name, "--detach", "--json").json()
+        waiting = with_flow_run(rgrid, rgrid("run", name, "--detach", "--json").json()["id"])
         result = rgrid("cancel", waiting["id"])
 
     assert result.exit_code == 0 and f"Cancelled {waiting['id']}." in result.stdout

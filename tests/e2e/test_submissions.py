@@ -20,7 +20,7 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.states import Crashed, Pending
 
 from tests.conftest import write_script
-from tests.helpers import wait_for, worker_stopped
+from tests.helpers import wait_for, with_flow_run, worker_stopped
 
 SUBMIT_PATH = "/api/v1/executions"
 HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "content-encoding"}
@@ -175,11 +175,12 @@ def test_an_execution_whose_flow_run_died_before_claiming_it_runs_once(
     name = f"orphan_{secrets.token_hex(4)}.py"
     write_script(tmp_path, name, "open('out.txt', 'w').write('ran')\nprint('ran')\n")
     with worker_stopped(stack):
-        execution = rgrid("run", name, "--detach", "--json").json()
+        execution = with_flow_run(rgrid, rgrid("run", name, "--detach", "--json").json()["id"])
         with SyncPrefectClient(api=stack.settings.prefect_api_url) as client:
             client.set_flow_run_state(UUID(execution["flow_run_id"]), dead_state(),
                                       force=True)
-        replaced = wait_for(lambda: (lambda e: e if e["attempt"] == 2 else None)(
+        replaced = wait_for(lambda: (lambda e: e if e["attempt"] == 2 and e["flow_run_id"]
+                                     else None)(
             rgrid("status", execution["id"], "--json").json()), 120,
             "the sweep to give it a new flow run", every=1)
         with SyncPrefectClient(api=stack.settings.prefect_api_url) as client:

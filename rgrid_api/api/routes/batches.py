@@ -16,10 +16,10 @@ router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
 def create_batch(body: BatchCreate, account: CurrentAccount, session: SessionDep,
                  settings: SettingsDep, scheduler: SchedulerDep, store: StoreDep,
                  now: NowDep, idempotency_key: IdempotencyKey = None) -> BatchPublic:
-    batch = batches.create_batch(session, account=account, request=body, settings=settings,
-                                 scheduler=scheduler, store=store, now=now,
-                                 idempotency_key=idempotency_key)
-    return batches.public_batch(session, batch)
+    """The batch, with what it is expected to cost (``estimate``)."""
+    return batches.submit_batch(session, account=account, request=body, settings=settings,
+                                scheduler=scheduler, store=store, now=now,
+                                idempotency_key=idempotency_key)
 
 
 @router.get("/{batch_id}")

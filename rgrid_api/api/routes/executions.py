@@ -4,13 +4,14 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, status
 
 from rgrid_api.api.deps import (CurrentAccount, IdempotencyKey, NowDep, SchedulerDep,
+                                StarterDep,
                                 SessionDep, SettingsDep, StoreDep, submission_allowed)
 from rgrid_api.core.config import Settings
 from rgrid_api.models import MAX_LOG_SEQ, Execution
 from rgrid_api.schemas import (ArtifactList, BatchPublic, BatchRetry, CancelOutcome,
                                ExecutionCreate, ExecutionList, ExecutionPublic, LogChunkPublic,
                                LogPage)
-from rgrid_api.services import artifacts, batches, executions, logs
+from rgrid_api.services import artifacts, batches, costs, executions, logs
 from rgrid_common.metadata import MAX_TAGS, parse_tags
 from rgrid_common.status import ArtifactKind, ExecutionStatus
 
@@ -29,10 +30,12 @@ def to_public(execution: Execution, settings: Settings | None = None) -> Executi
 @router.post("", status_code=status.HTTP_201_CREATED,
              dependencies=[Depends(submission_allowed)])
 def create_execution(body: ExecutionCreate, account: CurrentAccount, session: SessionDep,
-                     settings: SettingsDep, scheduler: SchedulerDep, store: StoreDep,
+                     settings: SettingsDep, starter: StarterDep, store: StoreDep,
                      now: NowDep, idempotency_key: IdempotencyKey = None) -> ExecutionPublic:
+    """Answers once the execution is recorded; its flow run follows (``flow_run_id`` is
+    null until then)."""
     return to_public(executions.create_execution(
-        session, account=account, request=body, settings=settings, scheduler=scheduler,
+        session, account=account, request=body, settings=settings, starter=starter,
         store=store, now=now, idempotency_key=idempotency_key))
 
 
@@ -50,11 +53,11 @@ def retry_batch(body: BatchRetry, account: CurrentAccount, session: SessionDep,
 @router.post("/{execution_id}/retry", status_code=status.HTTP_201_CREATED,
              dependencies=[Depends(submission_allowed)])
 def retry_execution(execution_id: str, account: CurrentAccount, session: SessionDep,
-                    settings: SettingsDep, scheduler: SchedulerDep, store: StoreDep,
+                    settings: SettingsDep, starter: StarterDep, store: StoreDep,
                     now: NowDep) -> ExecutionPublic:
     return to_public(executions.retry_execution(
         session, account=account, execution_id=execution_id, settings=settings,
-        scheduler=scheduler, store=store, now=now))
+        starter=starter, store=store, now=now))
 
 
 @router.post("/{execution_id}/cancel")
@@ -89,8 +92,11 @@ def list_executions(account: CurrentAccount, session: SessionDep,
 @router.get("/{execution_id}")
 def get_execution(execution_id: str, account: CurrentAccount, session: SessionDep,
                   settings: SettingsDep) -> ExecutionPublic:
-    return to_public(executions.get_execution(session, account=account,
-                                              execution_id=execution_id), settings)
+    """With what its cost was worked out from (``cost_basis``)."""
+    execution = executions.get_execution(session, account=account, execution_id=execution_id)
+    public = to_public(execution, settings)
+    public.cost_basis = costs.basis_of(session, execution, settings)
+    return public
 
 
 @router.get("/{execution_id}/logs")

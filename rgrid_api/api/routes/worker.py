@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 
-from rgrid_api.api.deps import (CurrentWorker, NowDep, SchedulerDep, SessionDep, SettingsDep,
+from rgrid_api.api.deps import (CurrentWorker, NowDep, SessionDep, SettingsDep, StarterDep,
                                 StoreDep)
 from rgrid_api.services import artifacts, attempts, logs, worker_side
 from rgrid_common.protocol import (AttemptReport, ClaimRequest, FinishRequest, GiveBackRequest,
@@ -36,13 +36,13 @@ def heartbeat(execution_id: str, body: AttemptReport, session: SessionDep,
 
 @router.post("/{execution_id}/give-back", status_code=status.HTTP_204_NO_CONTENT)
 def give_back(execution_id: str, body: GiveBackRequest, session: SessionDep,
-              worker: CurrentWorker, settings: SettingsDep, scheduler: SchedulerDep,
+              worker: CurrentWorker, settings: SettingsDep, starter: StarterDep,
               now: NowDep) -> None:
     """The attempt failed for a reason not the script's own: retried, or failed when
     the attempts are spent."""
     execution = worker_side.running_execution(session, execution_id, worker=worker)
     attempts.give_back(session, execution, attempt=body.attempt or execution.attempt,
-                       reason=body.reason, settings=settings, scheduler=scheduler, now=now)
+                       reason=body.reason, settings=settings, starter=starter, now=now)
 
 
 @router.post("/{execution_id}/logs", status_code=status.HTTP_204_NO_CONTENT)
