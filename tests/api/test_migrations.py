@@ -4,7 +4,8 @@ from sqlalchemy import create_engine, inspect
 from rgrid_api.core.db import downgrade_to_base, upgrade_to_head
 
 TABLES = {"accounts", "api_keys", "executions", "log_chunks", "artifacts", "batches",
-          "schedules", "nodes", "autoscaler_events", "worker_tokens"}
+          "schedules", "nodes", "autoscaler_events", "worker_tokens", "billing_hours",
+          "cost_shares"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
