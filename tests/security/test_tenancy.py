@@ -20,7 +20,8 @@ NEVER_EXISTED = "zz_never_existed_0000"
 
 def _account_operations_by_id() -> list[str]:
     return sorted(label for label, operation in OPERATIONS.items()
-                  if "{" in label and not {"worker", "control"} & set(operation.tags or ()))
+                  if "{" in label
+                  and not {"worker", "control", "admin"} & set(operation.tags or ()))
 
 
 def _listings() -> list[str]:

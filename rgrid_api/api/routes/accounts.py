@@ -20,7 +20,8 @@ def me(account: CurrentAccount) -> AccountPublic:
     return AccountPublic.model_validate(account, from_attributes=True)
 
 
-@router.put("/{account_id}/spending-limit", dependencies=[Depends(require_admin)])
+@router.put("/{account_id}/spending-limit", dependencies=[Depends(require_admin)],
+            tags=["admin"])
 def set_any_spending_limit(account_id: str, body: SpendingLimitSet, session: SessionDep,
                            now: NowDep) -> SpendingLimit:
     """The admin sets any account's monthly limit (and webhook)."""
