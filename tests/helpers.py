@@ -11,6 +11,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +83,15 @@ def wait_for(condition, timeout: float, what: str = "the condition", every: floa
         time.sleep(every)
     left = f"\n{explain()}" if explain else ""
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{left}")
+
+
+def expected_estimate(record: dict, *, per_hour: int, slots: int) -> int:
+    """An execution's estimate worked out apart from the API: its recorded time × the
+    price per slot-second (micro-euros an hour), rounded half up once."""
+    ran = (datetime.fromisoformat(record["finished_at"])
+           - datetime.fromisoformat(record["started_at"]))
+    exact = Decimal(ran // timedelta(microseconds=1)) * per_hour / (3600 * 10**6 * slots)
+    return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def with_flow_run(rgrid: Rgrid, execution_id: str) -> dict:

@@ -66,6 +66,11 @@ def _cell(key: str, value: int) -> str:
     return format_eur(value)
 
 
+OtherAccount = Annotated[str | None, typer.Option(
+    "--account", help="Another account's id (needs the admin key).")]
+AdminKey = Annotated[str | None, typer.Option(
+    "--admin-key", help="Admin key (or RGRID_ADMIN_KEY), with --account.")]
+
 limit_app = typer.Typer(help="Your monthly spending limit (calendar months, UTC).",
                         no_args_is_help=True)
 cost_app.add_typer(limit_app, name="limit")
@@ -83,10 +88,8 @@ def set_limit(
     euros: Annotated[str, typer.Argument(help="Euros a month, e.g. 50.")],
     webhook: Annotated[str | None, typer.Option(
         help="A URL POSTed (JSON) once a month when 80 % is spent.")] = None,
-    account: Annotated[str | None, typer.Option(
-        help="Another account's id (needs the admin key).")] = None,
-    admin_key: Annotated[str | None, typer.Option(
-        "--admin-key", help="Admin key (or RGRID_ADMIN_KEY), with --account.")] = None,
+    account: OtherAccount = None,
+    admin_key: AdminKey = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Set the limit: past 80 % each submission warns; at 100 % new work is refused (what
@@ -96,12 +99,7 @@ def set_limit(
 
 
 @limit_app.command("remove")
-def remove_limit(
-    account: Annotated[str | None, typer.Option(
-        help="Another account's id (needs the admin key).")] = None,
-    admin_key: Annotated[str | None, typer.Option(
-        "--admin-key", help="Admin key (or RGRID_ADMIN_KEY), with --account.")] = None,
-) -> None:
+def remove_limit(account: OtherAccount = None, admin_key: AdminKey = None) -> None:
     """No limit (and no webhook)."""
     _print_limit(_put_limit({"limit_micros": None, "webhook_url": None}, account, admin_key),
                  False)

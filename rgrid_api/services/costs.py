@@ -17,7 +17,7 @@ from rgrid_api.models import Account, BillingHour, CostShare, Execution, Node, a
 from rgrid_api.schemas import CostEstimate, CostLine, CostReport
 from rgrid_api.services import hour_sharing
 from rgrid_api.services.hour_sharing import MICROSECOND, Stay
-from rgrid_api.services.pricing import NodePrice, local_price, prices_of
+from rgrid_api.services.pricing import NodePrice, local_price, node_price, prices_of
 from rgrid_common.errors import InvalidInput
 from rgrid_common.money import format_eur
 from rgrid_common.metadata import KEY as TAG_KEY
@@ -86,17 +86,17 @@ def _close_hours_of(session: Session, worker: str, price: NodePrice, now: dateti
             not_before=now - HORIZON, limit=HOURS_PER_ROUND)
     else:
         hours = _clock_hours_with_work(session, worker, after=last, now=now)
-    for hour in hours:
-        _share(session, hour, price)
+    closed = [hour for hour in hours
+              if _share(session, hour, price, keep_idle=price.created is not None)]
     if hours:
         _make_final(session, worker, closed_until=hours[-1].ends)
-    return len(hours)
+    return len(closed)
 
 
 def _clock_hours_with_work(session: Session, worker: str, *, after: datetime | None,
                            now: datetime) -> list[hour_sharing.BillingHour]:
-    """The closed clock hours, from the first one with work not yet shared out, that had
-    work in them; empty when no work waits to be shared."""
+    """The closed clock hours from the first one with work not yet shared out (those
+    without work are not kept: ``_share``); empty when no work waits to be shared."""
     covered = after + hour_sharing.HOUR if after else None
     first = session.scalar(select(func.min(Execution.started_at)).where(
         Execution.worker == worker, Execution.started_at.is_not(None),
@@ -106,14 +106,8 @@ def _clock_hours_with_work(session: Session, worker: str, *, after: datetime | N
         return []
     start = as_utc(first).replace(minute=0, second=0, microsecond=0)
     start = max(start, covered) if covered else start
-    hours = hour_sharing.closed_hours(worker, start, after=None, deleted=None, now=now,
-                                      not_before=now - HORIZON, limit=HOURS_PER_ROUND)
-    return [hour for hour in hours if _has_work(session, hour)]
-
-
-def _has_work(session: Session, hour: hour_sharing.BillingHour) -> bool:
-    return session.scalar(select(func.count()).select_from(Execution).where(
-        *_inside(hour))) > 0
+    return hour_sharing.closed_hours(worker, start, after=None, deleted=None, now=now,
+                                     not_before=now - HORIZON, limit=HOURS_PER_ROUND)
 
 
 def _inside(hour: hour_sharing.BillingHour) -> tuple:
@@ -121,12 +115,17 @@ def _inside(hour: hour_sharing.BillingHour) -> tuple:
             or_(Execution.finished_at.is_(None), Execution.finished_at > hour.started))
 
 
-def _share(session: Session, hour: hour_sharing.BillingHour, price: NodePrice) -> None:
+def _share(session: Session, hour: hour_sharing.BillingHour, price: NodePrice, *,
+           keep_idle: bool) -> bool:
+    """Records ``hour`` and its shares; an hour without work only with ``keep_idle``.
+    Whether it was recorded."""
     stays = [Stay(row.id, as_utc(row.started_at), row.finished_at and as_utc(row.finished_at))
              for row in session.execute(
                  select(Execution.id, Execution.started_at, Execution.finished_at)
                  .where(*_inside(hour)))]
     split = hour_sharing.share_hour(price.per_hour_micros, hour, stays)
+    if not split and not keep_idle:
+        return False
     row = BillingHour(node=hour.node, started_at=hour.started, ends_at=hour.ends,
                       price_micros=price.per_hour_micros, price_source=price.source,
                       executions=len(split))
@@ -138,6 +137,7 @@ def _share(session: Session, hour: hour_sharing.BillingHour, price: NodePrice) -
                               microseconds=hour_sharing.inside(by_id[execution_id], hour))
                     for execution_id, micros in split.items())
     session.flush()
+    return True
 
 
 def _make_final(session: Session, worker: str, *, closed_until: datetime) -> None:
@@ -247,5 +247,4 @@ def pool_price(session: Session, settings: Settings) -> NodePrice:
     """What a slot of the pool costs: the newest priced node's, else the configured."""
     node = session.scalars(select(Node).where(Node.price_per_hour_micros.is_not(None))
                            .order_by(Node.created_at.desc()).limit(1)).first()
-    return prices_of(session, {node.name}, settings)[node.name] if node else local_price(
-        settings)
+    return node_price(node) if node else local_price(settings)

@@ -37,11 +37,11 @@ def prices_of(session: Session, workers: set[str], settings: Settings) -> dict[s
     """Each worker's price: its node's, or the configured one."""
     nodes = {node.name: node for node in session.scalars(
         select(Node).where(Node.name.in_(workers), Node.price_per_hour_micros.is_not(None)))}
-    return {worker: _node_price(nodes[worker]) if worker in nodes else local_price(settings)
+    return {worker: node_price(nodes[worker]) if worker in nodes else local_price(settings)
             for worker in workers}
 
 
-def _node_price(node: Node) -> NodePrice:
+def node_price(node: Node) -> NodePrice:
     return NodePrice(node.price_per_hour_micros or 0, node.slots or 1,
                      node.price_source or f"Hetzner {node.server_type}",
                      created=node.created_at, deleted=node.deleted_at)

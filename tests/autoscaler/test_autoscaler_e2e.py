@@ -7,8 +7,6 @@ Every decision is visible through `rgrid nodes`."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 import threading
 
 import httpx
@@ -22,7 +20,7 @@ from hetzner_autoscaler.__main__ import connected
 from hetzner_autoscaler.settings import AutoscalerSettings
 from tests.conftest import write_script
 from rgrid_common.names import EXECUTE_FLOW
-from tests.helpers import wait_for
+from tests.helpers import expected_estimate, wait_for
 from work_pools import PROCESS_POOL
 
 
@@ -81,7 +79,7 @@ def test_queued_work_brings_nodes_that_run_it_and_idle_nodes_go_at_the_billing_h
                 (6000, "Hetzner cx22 in fsn1, net")}, "the fake's price of a cx22"
             for record in records:  # its time × 6,000 an hour ÷ 2 slots, rounded once
                 assert (record["cost_micros"], record["cost_state"]) == (
-                    _estimate(record, per_hour=6000, slots=2), "estimated")
+                    expected_estimate(record, per_hour=6000, slots=2), "estimated")
 
             def all_ready() -> bool:  # once each worker's heartbeat reached Prefect
                 outcome = autoscaler.tick()
@@ -105,13 +103,6 @@ def test_queued_work_brings_nodes_that_run_it_and_idle_nodes_go_at_the_billing_h
     finally:
         for worker in workers:
             worker.stop()
-
-
-def _estimate(record: dict, *, per_hour: int, slots: int) -> int:
-    ran = (datetime.fromisoformat(record["finished_at"])
-           - datetime.fromisoformat(record["started_at"]))
-    exact = Decimal(ran // timedelta(microseconds=1)) * per_hour / (3600 * 10**6 * slots)
-    return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def _worker_token(user_data: str) -> str:
