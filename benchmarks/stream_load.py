@@ -9,8 +9,10 @@ Streams: 10 executions, claimed by this script acting as their worker, each foll
 ``streams / 10`` streams; it posts a line to each every 0.5 s with the time in it, and the
 streams measure when it arrives. Submissions: one every 1/rate s, each a new execution
 (its Prefect flow run made by the API's starter, after the answer). Reported: errors,
-stream latency (p50/p99), submission latency, the API's peak memory, and how long after
-the first submission the last flow run was made (Prefect's pace, not the API's). Then
+stream latency (p50/p99), submissions made and their latency, the API's peak memory, the CPU
+seconds the API, Prefect's server and this script used during the load (the machine's cores
+are shared by all three), and how long after the first submission the last flow run was
+made (Prefect's pace, not the API's). Then
 10,000 tagged executions are written to the database and
 `GET /api/v1/executions?metadata=k=v` (what `rgrid list --metadata k=v` sends) is timed.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -34,6 +37,7 @@ from sqlalchemy import func, insert, select
 from websockets.asyncio.client import connect
 
 from api_process import ApiProcess, percentile  # beside this script
+from devstack.processes import ManagedProcess
 from devstack.settings import DevSettings
 from rgrid_api.core.db import get_engine
 from rgrid_api.models import Execution, new_id
@@ -42,6 +46,45 @@ RESULTS = Path(__file__).parent / "results" / "stream_load.json"
 POOL = "rgrid-bench-idle"
 FOLLOWED = 10
 SCRIPT = {"script_name": "load.py", "script_content": "print('load')\n", "use_cache": False}
+
+
+class RawHttp:
+    """POSTs of JSON over kept-alive connections, written and read by hand: the load must
+    cost this script little, since it shares the machine's cores with the API and Prefect
+    (httpx's async client took about 9 ms of CPU a request here, and could not offer 50
+    submissions a second next to 100 streams)."""
+
+    def __init__(self, url: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.host, self.port = host, int(port)
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, path: str, body: dict, headers: dict[str, str]) -> tuple[int, bytes]:
+        data = json.dumps(body).encode()
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        request = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n{head}"
+                   f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+                   ).encode() + data
+        reader, writer = (self._idle.pop() if self._idle
+                          else await asyncio.open_connection(self.host, self.port))
+        try:
+            writer.write(request)
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            answer = await reader.readexactly(length)
+        except BaseException:
+            writer.close()
+            raise
+        self._idle.append((reader, writer))
+        return int(status_line.split()[1]), answer
+
+    def close(self) -> None:
+        for _, writer in self._idle:
+            writer.close()
 
 
 def idle_deployment(prefect_url: str) -> tuple[str, str]:
@@ -55,6 +98,14 @@ def idle_deployment(prefect_url: str) -> tuple[str, str]:
             flow_id=client.create_flow_from_name("rgrid-execute"), name="bench",
             entrypoint="flows.execute:execute", work_pool_name=POOL)
     return "rgrid-execute/bench", str(deployment_id)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (0 when there is none)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def remove_flow_runs(prefect_url: str, deployment_id: str) -> int:
@@ -92,6 +143,7 @@ async def load(api: ApiProcess, *, seconds: float, streams: int, rate: float) ->
         submit_times: list[float] = []
         stop = asyncio.Event()
         ws_url = api.url.replace("http", "ws")
+        raw = RawHttp(api.url)
 
         async def stream(execution_id: str) -> None:
             try:
@@ -111,22 +163,22 @@ async def load(api: ApiProcess, *, seconds: float, streams: int, rate: float) ->
             seq = 0
             while not stop.is_set():
                 for execution_id in followed:
-                    response = await http.post(
+                    status, _ = await raw.post(
                         f"/api/v1/worker/executions/{execution_id}/logs", headers=worker,
-                        json={"chunks": [{"seq": seq, "stream": "stdout",
+                        body={"chunks": [{"seq": seq, "stream": "stdout",
                                           "data": f"{time.time():.6f}"}]})
-                    if response.status_code != 204:
-                        errors.append(f"logs: {response.status_code}")
+                    if status != 204:
+                        errors.append(f"logs: {status}")
                 seq += 1
                 await asyncio.sleep(0.5)
 
         async def submit() -> None:
             started = time.perf_counter()
             try:
-                response = await http.post("/api/v1/executions", json=SCRIPT, headers=user)
-                if response.status_code != 201:
-                    errors.append(f"submit: {response.status_code} {response.text[:200]}")
-            except httpx.HTTPError as exc:
+                status, answer = await raw.post("/api/v1/executions", SCRIPT, user)
+                if status != 201:
+                    errors.append(f"submit: {status} {answer[:200]!r}")
+            except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
                 errors.append(f"submit: {exc!r}")
             submit_times.append(time.perf_counter() - started)
 
@@ -135,6 +187,9 @@ async def load(api: ApiProcess, *, seconds: float, streams: int, rate: float) ->
         await asyncio.sleep(2)
         poster = asyncio.create_task(post_lines())
         peak_rss, submissions = 0.0, []
+        prefect_pid = ManagedProcess("prefect-server", DevSettings().home).pid
+        cpu_before = (cpu_seconds(api.process.pid), cpu_seconds(prefect_pid),
+                      time.process_time())
         begin = time.monotonic()
         load_started = begin
         tick = 0
@@ -145,15 +200,23 @@ async def load(api: ApiProcess, *, seconds: float, streams: int, rate: float) ->
                 peak_rss = max(peak_rss, api.rss_mb())
             await asyncio.sleep(max(0.0, begin + tick / rate - time.monotonic()))
         await asyncio.gather(*submissions)
+        load_seconds = time.monotonic() - begin
+        cpu_after = (cpu_seconds(api.process.pid), cpu_seconds(prefect_pid),
+                     time.process_time())
+        cpu = [round(after - before, 1) for before, after in zip(cpu_before, cpu_after)]
         stop.set()
         poster.cancel()
         for execution_id in followed:
             await http.post(f"/api/v1/worker/executions/{execution_id}/finish",
                             json={"status": "succeeded", "exit_code": 0}, headers=worker)
         await asyncio.wait(followers, timeout=30)
+        raw.close()
         return {"account_id": account["id"], "api_key": account["api_key"],
                 "errors": len(errors), "first_errors": errors[:5],
                 "submissions": len(submit_times),
+                "submissions_per_s": len(submit_times) / load_seconds,
+                "load_seconds": load_seconds, "cpu_s_api": cpu[0], "cpu_s_prefect": cpu[1],
+                "cpu_s_load_script": cpu[2],
                 "submission_p50": statistics.median(submit_times),
                 "submission_p99": percentile(submit_times, 0.99),
                 "stream_lines": len(latencies), "stream_p50": statistics.median(latencies),
