@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, case, cast, func, or_, select, update
+from sqlalchemy import Date, String, case, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
@@ -195,7 +195,9 @@ def days_before(moment: datetime, days: int) -> datetime:
 def _group_key(session: Session, by: str):
     if by == BY_DAY:
         if is_postgres(str(session.get_bind().url)):
-            return func.to_char(func.timezone("UTC", Execution.finished_at), "YYYY-MM-DD")
+            # a date, made text once per group (_shown_key): to_char on every row made
+            # the report over 100,000 rows 358 ms against 223 ms (README, Benchmarks)
+            return cast(func.timezone("UTC", Execution.finished_at), Date)
         return func.substr(cast(Execution.finished_at, String), 1, 10)
     if by == BY_SCRIPT:
         return Execution.script_name
@@ -207,9 +209,9 @@ def _group_key(session: Session, by: str):
                        "Use --by day, script, batch or tag:KEY (a tag's key).")
 
 
-def _shown_key(by: str, value: str | None) -> str:
+def _shown_key(by: str, value) -> str:
     if value is not None:
-        return value
+        return str(value)  # a date on PostgreSQL: 2026-11-28
     return SINGLE_RUNS if by == BY_BATCH else f"(no {by.removeprefix(TAG_PREFIX)})"
 
 
