@@ -13,6 +13,7 @@ from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
 from cli import http
 from cli.output import err_console
 from rgrid_common.transfer import Progress as ProgressCallback
+from rgrid_common.limits import human_size  # noqa: F401 - the CLI's size text
 
 PROGRESS_ABOVE_BYTES = 10 * 1024 * 1024
 PARALLEL_TRANSFERS = 4
@@ -48,10 +49,3 @@ def transfer_progress(sizes: list[int]) -> Iterator[TransferProgress]:
         yield TransferProgress(progress)
 
 
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"

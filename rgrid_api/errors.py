@@ -2,17 +2,33 @@
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rgrid_api.console.auth import SignInRequired
+from rgrid_api.console.pages import error_page
 from rgrid_common.errors import RateLimited, RGridError
 from rgrid_common.validation import invalid_request
 
 
-def _rgrid_error(_request: Request, exc: RGridError) -> JSONResponse:
+def _rgrid_error(request: Request, exc: RGridError) -> Response:
+    if is_console_page(request):
+        return _console_error(request, exc)
     headers = ({"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited)
                else None)
     return JSONResponse(exc.to_problem(), status_code=exc.status_code, headers=headers)
+
+
+def is_console_page(request: Request) -> bool:
+    path = request.url.path
+    return path == "/" or path.startswith("/console/")
+
+
+def _console_error(request: Request, exc: RGridError) -> Response:
+    """A page, for a person: signed out goes to the sign-in page."""
+    if isinstance(exc, SignInRequired):
+        return RedirectResponse("/console/sign-in", status_code=303)
+    return error_page(request, exc)
 
 
 # What the framework itself refuses (before a route runs), said the RGrid way.
@@ -34,10 +50,12 @@ def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
                         status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
-def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
     """The input itself is never echoed: it may be what cannot be encoded (a lone
     surrogate, NaN), and the answer must still be valid JSON."""
     refusal = invalid_request(exc.errors())
+    if is_console_page(_request):
+        return error_page(_request, refusal)
     return JSONResponse({**refusal.to_problem(), "errors": refusal.errors}, status_code=422)
 
 

@@ -63,3 +63,12 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
             )
         env[name] = value
     return check_env(env)
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"

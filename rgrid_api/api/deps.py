@@ -144,11 +144,17 @@ def submission_allowed(account: CurrentAccount, settings: SettingsDep, limiter: 
                        session: SessionDep, now: NowDep, response: Response) -> None:
     """Runs, batches, schedules and retries: ``RGRID_SUBMISSIONS_PER_MINUTE`` an account,
     within its spending limit (refused past it; warned past 80 %, in a header)."""
-    limiter.take("submission", account.id, settings.submissions_per_minute, "submissions")
-    warning = spending.check_submission(session, account, now)
+    warning = admit_submission(account, settings, limiter, session, now)
     _release_connection(session)
     if warning:
         response.headers[WARNING_HEADER] = warning
+
+
+def admit_submission(account: Account, settings: Settings, limiter: RateLimiter,
+                     session: Session, now: datetime) -> str | None:
+    """Refuses past the account's rate or spending limit; the warning past 80 % of it."""
+    limiter.take("submission", account.id, settings.submissions_per_minute, "submissions")
+    return spending.check_submission(session, account, now)
 
 
 IdempotencyKey = Annotated[str | None, Header(

@@ -104,6 +104,8 @@ class Settings(BaseSettings):
                               "unless set.")
     local_slots: int = Field(4, ge=1, description="Executions such a worker runs at once "
                                                   "(its price per slot-second).")
+    console_session_hours: int = Field(
+        12, ge=1, le=24 * 30, description="How long a console sign-in lasts.")
     close_hours_every_seconds: float = Field(
         60, gt=0, description="How often the billing hours that closed are shared out.")
 

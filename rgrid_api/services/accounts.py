@@ -34,6 +34,11 @@ def create_account(session: Session, *, name: str) -> tuple[Account, str]:
 
 def account_for_key(session: Session, *, key: str, now: datetime) -> Account:
     """The account of a live key; 401 naming why for one unknown, revoked or expired."""
+    return live_key(session, key=key, now=now)[0]
+
+
+def live_key(session: Session, *, key: str, now: datetime) -> tuple[Account, ApiKey]:
+    """A live key and its account; 401 naming why for one unknown, revoked or expired."""
     row = session.execute(
         select(Account, ApiKey).join(ApiKey, ApiKey.account_id == Account.id)
         .where(ApiKey.key_hash == hash_api_key(key))).first()
@@ -41,6 +46,12 @@ def account_for_key(session: Session, *, key: str, now: datetime) -> Account:
         raise Unauthorized("The API key is not valid.",
                            "Check the key, or run `rgrid login` with a valid one.")
     account, api_key = row
+    ensure_live(api_key, now)
+    return account, api_key
+
+
+def ensure_live(api_key: ApiKey, now: datetime) -> None:
+    """401 naming why, for a key revoked or expired."""
     if api_key.revoked_at is not None:
         raise Unauthorized(f"The API key {api_key.prefix}… ({api_key.name!r}) was revoked.",
                            "Use another of the account's keys (`rgrid login`).")
@@ -48,7 +59,6 @@ def account_for_key(session: Session, *, key: str, now: datetime) -> Account:
         raise Unauthorized(f"The API key {api_key.prefix}… ({api_key.name!r}) expired on "
                            f"{as_utc(api_key.expires_at):%Y-%m-%d %H:%M} UTC.",
                            "Create a new one with `rgrid keys create` from a live key.")
-    return account
 
 
 def list_keys(session: Session, account: Account) -> list[ApiKey]:

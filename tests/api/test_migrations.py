@@ -5,7 +5,7 @@ from rgrid_api.core.db import downgrade_to_base, upgrade_to_head
 
 TABLES = {"accounts", "api_keys", "executions", "log_chunks", "artifacts", "batches",
           "schedules", "nodes", "autoscaler_events", "worker_tokens", "billing_hours",
-          "cost_shares"}
+          "cost_shares", "console_sessions"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

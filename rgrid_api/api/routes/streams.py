@@ -3,7 +3,8 @@
 Each stream subscribes to its execution or batch on the process's event bus, then reads
 from the database whenever the bus rings; between rings it only waits. The messages are
 ``rgrid_common.stream``'s. The API key comes in the ``Authorization`` header or in a first
-``auth`` message, never in the URL; another account's id answers as a missing one.
+``auth`` message, never in the URL, or, from a console page of this site, in the console's
+session cookie; another account's id answers as a missing one.
 """
 
 from __future__ import annotations
@@ -11,18 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from rgrid_api.api.deps import SignInGuard
+from rgrid_api.console.auth import COOKIE as CONSOLE_COOKIE
 from rgrid_api.core.db import get_sessionmaker
 from rgrid_api.core.events import BUS, Subscription, batch_topic, execution_topic
 from rgrid_api.models import MAX_LOG_SEQ, Account
 from rgrid_api.services import streams
 from rgrid_api.services.accounts import account_for_key
-from rgrid_common.errors import InvalidInput, RGridError, Unauthorized
+from rgrid_api.services.console_sessions import account_for_session
+from rgrid_common.errors import Forbidden, InvalidInput, RGridError, Unauthorized
 from rgrid_common.stream import (AUTH_TIMEOUT_SECONDS, CLOSE_NORMAL, AuthMessage, ErrorEvent,
                                  close_code)
 
@@ -133,16 +137,32 @@ async def _authenticate(websocket: WebSocket) -> Account:
                         websocket.client.host if websocket.client else "unknown",
                         settings.failed_auth_per_minute)
     guard.admit()
-    key = await _key(websocket)
     now = websocket.app.state.clock()
+    console_token = _console_session(websocket)
+    key = None if console_token else await _key(websocket)
 
     def look_up() -> Account:
         with get_sessionmaker(settings.database_url)() as session:
+            if console_token:
+                return account_for_session(session, token=console_token, now=now)
             return account_for_key(session, key=key, now=now)
 
     with guard.counting():
         return await asyncio.get_running_loop().run_in_executor(
             websocket.app.state.stream_readers, look_up)
+
+
+def _console_session(websocket: WebSocket) -> str | None:
+    """A console page's session cookie, from a page of this very site (a page elsewhere
+    cannot use a signed-in browser's cookie to read a stream)."""
+    token = websocket.cookies.get(CONSOLE_COOKIE)
+    origin = websocket.headers.get("origin")
+    if not token or websocket.headers.get("authorization"):
+        return None
+    if origin is None or urlsplit(origin).netloc != websocket.headers.get("host"):
+        raise Forbidden("This stream was opened from another site.",
+                        "Open it from the console's own pages.")
+    return token
 
 
 async def _key(websocket: WebSocket) -> str:

@@ -1,0 +1,158 @@
+"""The console over HTTP: sign-in with a key → a session cookie (never the key), CSRF and
+origin checks on every form, another account's pages answering not-found, user text
+escaped, sessions ended by sign-out, expiry and key revocation. The browser tests
+(tests/console/) drive the same pages in Chromium."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.api.conftest import Caller, submit
+
+SITE = "http://testserver"
+SAME_SITE = {"Origin": SITE}
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+def sign_in(caller: Caller, key: str | None = None, headers: dict | None = None):
+    return caller.client.post("/console/sign-in", data={"api_key": key or caller.key},
+                              headers=SAME_SITE if headers is None else headers,
+                              follow_redirects=False)
+
+
+def csrf_of(page_html: str) -> str:
+    return re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page_html)[1]
+
+
+@pytest.fixture
+def signed_in(as_alice) -> Caller:
+    answer = sign_in(as_alice)
+    assert answer.status_code == 303, answer.text
+    return as_alice
+
+
+def test_signing_in_sets_a_strict_httponly_session_cookie_and_never_shows_the_key(
+        as_alice, api_settings):
+    answer = sign_in(as_alice)
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/executions"
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("rgrid_session=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert f"Max-Age={api_settings.console_session_hours * 3600}" in cookie
+    assert as_alice.key not in cookie
+    page = as_alice.client.get("/console/executions")
+    assert page.status_code == 200 and as_alice.account["name"] in page.text
+    assert as_alice.key not in page.text
+    token = as_alice.client.cookies["rgrid_session"]
+    with create_engine(api_settings.database_url).connect() as connection:
+        stored = str(connection.execute(text("SELECT * FROM console_sessions")).all())
+    assert token not in stored
+
+
+def test_a_wrong_key_or_a_form_from_another_site_signs_nobody_in(as_alice):
+    wrong = sign_in(as_alice, key="sk_" + "x" * 43)
+    assert wrong.status_code == 401 and "not valid" in wrong.text
+    assert "text/html" in wrong.headers["content-type"]
+    elsewhere = sign_in(as_alice, headers={"Origin": "https://evil.example"})
+    assert elsewhere.status_code == 403
+    no_origin = sign_in(as_alice, headers={})
+    assert no_origin.status_code == 403
+    assert "rgrid_session" not in as_alice.client.cookies
+
+
+def test_pages_without_a_session_send_the_browser_to_sign_in(as_alice):
+    answer = as_alice.client.get("/console/executions", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in"
+
+
+def test_signing_out_needs_the_csrf_token_and_then_ends_the_session(signed_in):
+    client = signed_in.client
+    token = client.cookies["rgrid_session"]
+    page = client.get("/console/executions").text
+    refused = client.post("/console/sign-out", data={}, headers=SAME_SITE,
+                          follow_redirects=False)
+    assert refused.status_code == 403 and "security token" in refused.text
+    forged = client.post("/console/sign-out", data={"csrf_token": "0" * 64},
+                         headers=SAME_SITE, follow_redirects=False)
+    assert forged.status_code == 403
+    cross_site = client.post("/console/sign-out", data={"csrf_token": csrf_of(page)},
+                             headers={"Origin": "https://evil.example"},
+                             follow_redirects=False)
+    assert cross_site.status_code == 403
+    assert client.get("/console/executions", follow_redirects=False).status_code == 200
+    out = client.post("/console/sign-out", data={"csrf_token": csrf_of(page)},
+                      headers=SAME_SITE, follow_redirects=False)
+    assert out.status_code == 303
+    client.cookies.set("rgrid_session", token)  # the old cookie, kept by an attacker
+    assert client.get("/console/executions", follow_redirects=False).status_code == 303
+
+
+def test_a_session_ends_when_it_expires_or_its_key_is_revoked(signed_in, clock, api_settings):
+    client = signed_in.client
+    spare = signed_in.post("/api/v1/keys", {"name": "spare"}).json()
+    clock.advance(hours=api_settings.console_session_hours, seconds=1)
+    assert client.get("/console/executions", follow_redirects=False).status_code == 303
+    assert sign_in(signed_in).status_code == 303
+    assert client.get("/console/executions", follow_redirects=False).status_code == 200
+    as_spare = {"Authorization": f"Bearer {spare['api_key']}"}
+    first = next(key for key in client.get("/api/v1/keys", headers=as_spare).json()
+                 if key["name"] == "default")
+    assert client.delete(f"/api/v1/keys/{first['id']}", headers=as_spare).status_code == 200
+    assert client.get("/console/executions", follow_redirects=False).status_code == 303
+
+
+def test_the_executions_page_lists_the_accounts_runs_filtered_and_paged(signed_in):
+    client = signed_in.client
+    tagged = submit(signed_in, script_name="tagged.py", metadata={"exp": "a1"})
+    plain = [submit(signed_in, script_name=f"plain{n}.py") for n in range(3)]
+    everything = client.get("/console/executions").text
+    assert tagged["id"] in everything and all(p["id"] in everything for p in plain)
+    by_tag = client.get("/console/executions", params={"tag": "exp=a1"}).text
+    assert tagged["id"] in by_tag and plain[0]["id"] not in by_tag
+    by_status = client.get("/console/executions", params={"status": "succeeded"}).text
+    assert tagged["id"] not in by_status
+    bad = client.get("/console/executions", params={"since": "yesterday"})
+    assert bad.status_code == 400 and "YYYY-MM-DD" in bad.text
+
+
+def test_another_accounts_execution_answers_a_not_found_page(signed_in, as_bob):
+    bobs = submit(as_bob)
+    answer = signed_in.client.get(f"/console/executions/{bobs['id']}")
+    assert answer.status_code == 404 and "text/html" in answer.headers["content-type"]
+    assert bobs["script_name"] not in answer.text
+
+
+def test_what_a_user_wrote_is_shown_as_text_and_no_inline_script_may_run(signed_in):
+    execution = submit(signed_in, script_name="x.py", args=[HOSTILE],
+                       metadata={"note": HOSTILE[:200]})
+    for path in ("/console/executions", f"/console/executions/{execution['id']}"):
+        page = signed_in.client.get(path)
+        assert page.status_code == 200
+        assert HOSTILE not in page.text and "&lt;script&gt;" in page.text
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+
+
+def test_the_landing_page_says_what_rgrid_is_and_links_to_sign_in(clocked):
+    page = clocked.get("/")
+    assert page.status_code == 200
+    assert "./scripts/dev up" in page.text and "/console/sign-in" in page.text
+
+
+def test_a_console_page_may_read_a_stream_with_its_cookie_but_another_site_may_not(
+        signed_in, as_bob):
+    mine, bobs = submit(signed_in), submit(as_bob)
+    client = signed_in.client
+    url = f"/api/v1/executions/{mine['id']}/stream"
+    with client.websocket_connect(url, headers={"Origin": SITE}) as ws:
+        assert ws.receive_json() == {"type": "status", "status": "queued", "attempt": 1,
+                                     "worker": None}
+    with client.websocket_connect(url, headers={"Origin": "https://evil.example"}) as ws:
+        refused = ws.receive_json()
+    assert refused["type"] == "error" and refused["status"] == 403
+    with client.websocket_connect(f"/api/v1/executions/{bobs['id']}/stream",
+                                  headers={"Origin": SITE}) as ws:
+        assert ws.receive_json()["status"] == 404

@@ -1,0 +1,117 @@
+"""The console in Chromium, on the real stack: a user signs in with the key `./scripts/dev
+up` stored, sees the run they made, watches a new one's log live, downloads its output
+and signs out; what a user wrote stays inert text; another account's page is not found."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.conftest import write_script
+from tests.console.conftest import screenshot, sign_in
+from tests.helpers import Rgrid, wait_for
+
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+# Prints a line every 0.5 s for up to two minutes: the test cancels it once it has seen
+# lines arrive live, so the page never races the end of the script.
+TICKER = ("import time\nfor i in range(240):\n    print(f'tick {i}', flush=True)\n"
+          "    time.sleep(0.5)\n")
+
+
+def test_a_user_signs_in_sees_their_run_downloads_its_output_and_signs_out(
+        page: Page, stack, api_key: str, rgrid: Rgrid, tmp_path: Path):
+    tag = secrets.token_hex(4)
+    write_script(tmp_path, "make.py", f"# {tag}\nopen('out.txt', 'w').write('made {tag}\\n')\n"
+                                      "print('made it')\n")
+    ran = rgrid("run", "make.py", "--no-cache", "--remote-only", "--metadata", f"web={tag}")
+    assert ran.exit_code == 0, ran.stderr
+    [execution] = rgrid("list", "--metadata", f"web={tag}", "--json").json()
+    url = stack.settings.api_url
+
+    page.goto(url + "/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Run a Python script")
+    screenshot(page, "landing")
+    sign_in(page, url, api_key)
+    row = page.get_by_role("row").filter(has_text=execution["id"])
+    expect(row).to_contain_text("make.py")
+    expect(row).to_contain_text("succeeded")
+    expect(row).to_contain_text("€")
+    screenshot(page, "executions")
+
+    page.get_by_role("link", name=execution["id"]).click()
+    expect(page.locator("#log")).to_contain_text("made it")
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="Download out.txt").click()
+    saved = Path(downloading.value.path()).read_bytes()
+    assert saved == f"made {tag}\n".encode()
+    screenshot(page, "execution")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status")).to_contain_text("You are signed out")
+    page.goto(url + "/console/executions")
+    expect(page).to_have_url(url + "/console/sign-in")
+
+
+def test_a_running_scripts_log_lines_appear_on_its_page_as_they_are_printed(
+        page: Page, stack, api_key: str, rgrid: Rgrid, tmp_path: Path):
+    write_script(tmp_path, "ticker.py", f"# {secrets.token_hex(4)}\n{TICKER}")
+    started = rgrid("run", "ticker.py", "--no-cache", "--detach", "--json")
+    assert started.exit_code == 0, started.stderr
+    execution_id = started.json()["id"]
+    url = stack.settings.api_url
+    sign_in(page, url, api_key)
+    page.goto(f"{url}/console/executions/{execution_id}")
+    shown_at_load = page.locator("#log").inner_text()
+    expect(page.locator("#log")).to_contain_text("tick 3", timeout=120_000)
+    later = wait_for(lambda: _newest_tick(page) > _newest_tick_in(shown_at_load) + 2, 60,
+                     "lines printed after the page loaded to appear on it")
+    assert later
+    expect(page.locator("#status")).to_contain_text("running")
+    assert page.locator("#log .stdout").count() > 0
+    screenshot(page, "execution-live")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#status")).to_contain_text("cancel", timeout=60_000)
+
+
+def _newest_tick(page: Page) -> int:
+    return _newest_tick_in(page.locator("#log").inner_text())
+
+
+def _newest_tick_in(text: str) -> int:
+    ticks = [int(line.split()[1]) for line in text.splitlines() if line.startswith("tick ")]
+    return max(ticks, default=-1)
+
+
+def test_what_a_user_wrote_renders_as_inert_text(page: Page, stack, api_key: str,
+                                                 rgrid: Rgrid, tmp_path: Path):
+    write_script(tmp_path, "x.py", f"import sys\nprint(sys.argv[1])\n# {secrets.token_hex(4)}\n")
+    ran = rgrid("run", "x.py", HOSTILE, "--no-cache", "--metadata", f"note={HOSTILE}")
+    assert ran.exit_code == 0, ran.stderr
+    [execution] = [e for e in rgrid("list", "--json").json() if e["script_name"] == "x.py"][:1]
+    url = stack.settings.api_url
+    sign_in(page, url, api_key)
+    for path in ("/console/executions", f"/console/executions/{execution['id']}"):
+        page.goto(url + path)
+        expect(page.locator("main")).to_contain_text(HOSTILE)
+        assert page.locator("main img").count() == 0
+        assert page.locator("main script").count() == 0
+    expect(page.locator("#log")).to_contain_text(HOSTILE)
+
+
+def test_another_accounts_execution_is_a_not_found_page(page: Page, stack, admin_key: str,
+                                                        rgrid: Rgrid, tmp_path: Path):
+    write_script(tmp_path, "mine.py", f"print('mine')\n# {secrets.token_hex(4)}\n")
+    ran = rgrid("run", "mine.py", "--no-cache", "--detach", "--json")
+    assert ran.exit_code == 0, ran.stderr
+    url = stack.settings.api_url
+    other = httpx.post(f"{url}/api/v1/accounts", json={"name": f"o-{secrets.token_hex(3)}"},
+                       headers={"Authorization": f"Bearer {admin_key}"})
+    assert other.status_code == 201, other.text
+    sign_in(page, url, other.json()["api_key"])
+    answer = page.goto(f"{url}/console/executions/{ran.json()['id']}")
+    assert answer.status == 404
+    expect(page.get_by_role("heading", level=1)).to_contain_text("not found")
+    expect(page.locator("main")).not_to_contain_text("mine.py")
