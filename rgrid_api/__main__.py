@@ -12,11 +12,16 @@ from rgrid_api.main import create_app
 KEEP_ALIVE_SECONDS = 75
 
 
+def serving_options() -> dict:
+    """How uvicorn serves the API, besides where."""
+    return {"log_level": "info", "log_config": log_config(),
+            "timeout_keep_alive": KEEP_ALIVE_SECONDS}
+
+
 def main() -> None:
     settings = get_settings()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info", log_config=log_config(),
-                timeout_keep_alive=KEEP_ALIVE_SECONDS)
+                **serving_options())
 
 
 if __name__ == "__main__":

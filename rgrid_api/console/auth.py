@@ -10,6 +10,7 @@ from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from rgrid_api.api.deps import NowDep, SessionDep, _release_connection
 from rgrid_api.core.config import Settings
@@ -52,11 +53,15 @@ def current_viewer(request: Request, session: SessionDep, now: NowDep) -> Viewer
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 
 
+def from_this_site(connection: HTTPConnection) -> bool:
+    """Whether a request or WebSocket was sent by a page of this very site."""
+    sent = connection.headers.get("origin") or connection.headers.get("referer")
+    return bool(sent) and urlsplit(sent).netloc == connection.headers.get("host", "")
+
+
 def same_origin(request: Request) -> None:
     """A form posted from another site is refused, whatever it carries."""
-    sent = request.headers.get("origin") or request.headers.get("referer")
-    host = request.headers.get("host", "")
-    if not sent or urlsplit(sent).netloc != host:
+    if not from_this_site(request):
         raise Forbidden("This form was not sent from this site.",
                         "Reload the page and send the form again.")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, ValidationError
@@ -20,6 +19,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from rgrid_api.api.deps import SignInGuard
 from rgrid_api.console.auth import COOKIE as CONSOLE_COOKIE
+from rgrid_api.console.auth import from_this_site
 from rgrid_api.core.db import get_sessionmaker
 from rgrid_api.core.events import BUS, Subscription, batch_topic, execution_topic
 from rgrid_api.models import MAX_LOG_SEQ, Account
@@ -156,10 +156,9 @@ def _console_session(websocket: WebSocket) -> str | None:
     """A console page's session cookie, from a page of this very site (a page elsewhere
     cannot use a signed-in browser's cookie to read a stream)."""
     token = websocket.cookies.get(CONSOLE_COOKIE)
-    origin = websocket.headers.get("origin")
     if not token or websocket.headers.get("authorization"):
         return None
-    if origin is None or urlsplit(origin).netloc != websocket.headers.get("host"):
+    if not from_this_site(websocket):
         raise Forbidden("This stream was opened from another site.",
                         "Open it from the console's own pages.")
     return token
