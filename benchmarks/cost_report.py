@@ -51,6 +51,7 @@ def fill(database_url: str, account_id: str, rows: int) -> None:
                     "env": {}, "memory_mb": 512, "disk_mb": 1024, "cpus": 1.0,
                     "timeout_seconds": 300, "created_at": finished - timedelta(seconds=5),
                     "started_at": finished - timedelta(seconds=4), "finished_at": finished,
+                    "finished_on": finished.date(),
                     "cost_micros": shuffle.randrange(1, 50), "compute_microseconds": 4_000_000,
                     "cost_state": "final" if n % 3 else "estimated",
                     "tags": {"team": f"t{n % 10}"}})

@@ -13,7 +13,7 @@ and its batch's live streams hear of it when the caller commits.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from rgrid_api.core.events import touch
-from rgrid_api.models import Execution
+from rgrid_api.models import Execution, as_utc
 from rgrid_common.status import ExecutionStatus, sources_of
 
 QUEUED, RUNNING = ExecutionStatus.QUEUED, ExecutionStatus.RUNNING
@@ -36,7 +36,7 @@ def _moved(new: ExecutionStatus, now: datetime, values: dict[str, Any]) -> dict[
     elif new == QUEUED:
         stamps = dict(_NOT_CLAIMED)
     elif new.is_finished:
-        stamps = {"finished_at": now}
+        stamps = {"finished_at": now, "finished_on": as_utc(now).astimezone(timezone.utc).date()}
     return {**stamps, **values, "status": new.value}
 
 
