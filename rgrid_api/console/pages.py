@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -16,7 +17,9 @@ from rgrid_api.api.deps import (GuardDep, LimiterDep, NowDep, SchedulerDep, Sess
 from rgrid_api.api.routes.executions import to_public
 from rgrid_api.console.auth import (COOKIE, FormDep, ViewerDep, check_csrf, same_origin,
                                     set_session_cookie)
-from rgrid_api.services import artifacts, console_sessions, executions, logs
+from rgrid_api.console.chart import HEIGHT, WIDTH, day_bars
+from rgrid_api.services import (artifacts, console_sessions, costs, executions, logs,
+                                 spending)
 from rgrid_common.errors import InvalidInput, RGridError
 from rgrid_common.limits import human_size
 from rgrid_common.metadata import parse_tag
@@ -27,6 +30,8 @@ HERE = Path(__file__).parent
 STATIC_ROUTE = "/console/static"
 PAGE_SIZE = 50
 LOG_CHUNKS_SHOWN = 2000
+COST_DAYS = 30
+CHART = {"width": WIDTH, "height": HEIGHT}
 # Everything from this origin only; no inline script or style: what a user wrote can
 # never run, even if some text escaped the templates' escaping.
 SECURITY_HEADERS = {
@@ -190,3 +195,18 @@ def _day(value: str, name: str) -> datetime | None:
     except ValueError:
         raise InvalidInput(f"{name}: {value!r} is not a date.",
                            "Give it as YYYY-MM-DD.") from None
+
+
+@router.get("/console/cost", response_class=HTMLResponse)
+def cost_page(request: Request, viewer: ViewerDep, session: SessionDep, now: NowDep,
+              tag: str = Query("", max_length=64)) -> HTMLResponse:
+    """The last 30 days by day (a chart), by script and by one tag's values; this month
+    against the limit."""
+    since = costs.days_before(now, COST_DAYS)
+    report = partial(costs.report, session, account=viewer.account, since=since, until=now)
+    by_day = report(by=costs.BY_DAY)
+    return page(request, "cost.html", viewer=viewer, by_day=by_day,
+                bars=day_bars(by_day.rows, since.date(), now.date()),
+                by_script=report(by=costs.BY_SCRIPT),
+                by_tag=report(by=costs.TAG_PREFIX + tag) if tag else None, tag=tag,
+                limit=spending.view(session, viewer.account, now), chart=CHART)

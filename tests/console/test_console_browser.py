@@ -4,6 +4,7 @@ and signs out; what a user wrote stays inert text; another account's page is not
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -115,3 +116,27 @@ def test_another_accounts_execution_is_a_not_found_page(page: Page, stack, admin
     assert answer.status == 404
     expect(page.get_by_role("heading", level=1)).to_contain_text("not found")
     expect(page.locator("main")).not_to_contain_text("mine.py")
+
+
+def test_the_cost_page_draws_spend_per_day_and_breaks_it_down(
+        page: Page, stack, api_key: str, rgrid: Rgrid, tmp_path: Path):
+    tag = secrets.token_hex(4)
+    write_script(tmp_path, "spend.py", f"# {tag}\nprint('spent')\n")
+    ran = rgrid("run", "spend.py", "--no-cache", "--metadata", f"costpage={tag}")
+    assert ran.exit_code == 0, ran.stderr
+    url = stack.settings.api_url
+    sign_in(page, url, api_key)
+    page.get_by_role("link", name="Cost").click()
+    chart = page.get_by_role("img", name=re.compile("Spend per day"))
+    expect(chart).to_be_visible()
+    bars = chart.locator("rect.bar")
+    assert bars.count() == 31
+    heights = [float(bars.nth(n).get_attribute("height")) for n in range(bars.count())]
+    assert max(heights) > 0 and heights[-1] > 0  # today's spend is drawn
+    expect(page.locator("main")).to_contain_text("This month")
+    expect(page.get_by_role("table").nth(1)).to_contain_text("spend.py")
+    page.get_by_label("Tag key").fill("costpage")
+    page.get_by_role("button", name="Break down").click()
+    expect(page.get_by_role("heading", name="By tag costpage")).to_be_visible()
+    expect(page.locator("main")).to_contain_text(tag)
+    screenshot(page, "cost")
