@@ -6,7 +6,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rgrid_api.console.auth import SignInRequired
-from rgrid_api.console.pages import error_page
+from rgrid_api.console.rendering import error_page
 from rgrid_common.errors import RateLimited, RGridError
 from rgrid_common.validation import invalid_request
 

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from rgrid_api.api.routes import (accounts, artifacts, batches, cache, costs, executions,
                                   health, keys, metrics, nodes, runtimes, schedules, storage,
                                   streams, worker, worker_batches)
-from rgrid_api.console import pages as console_pages
+from rgrid_api import console
 from rgrid_api.core.config import Settings, get_settings
 from rgrid_api.core.db import (REQUEST_THREADS, STREAM_READ_THREADS, is_postgres,
                                upgrade_to_head)
@@ -95,8 +95,7 @@ def create_app(settings: Settings | None = None,
         app.include_router(module.router)
     app.include_router(worker_batches.schedules_router)
     app.include_router(nodes.control_router)
-    app.include_router(console_pages.router)
-    console_pages.mount_static(app)
+    console.install(app)
     return app
 
 

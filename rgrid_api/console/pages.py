@@ -1,76 +1,27 @@
-"""The console's pages: thin, as every route; what they show comes from the services."""
+"""The console's landing page, sign-in and sign-out, and executions: thin, as every route;
+what they show comes from the services."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from functools import partial
-from pathlib import Path
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from rgrid_api.api.deps import (GuardDep, LimiterDep, NowDep, SchedulerDep, SessionDep,
                                 SettingsDep, StarterDep, StoreDep, admit_submission)
 from rgrid_api.api.routes.executions import to_public
 from rgrid_api.console.auth import (COOKIE, FormDep, ViewerDep, check_csrf, same_origin,
                                     set_session_cookie)
-from rgrid_api.console.chart import HEIGHT, WIDTH, day_bars
-from rgrid_api.services import (artifacts, console_sessions, costs, executions, logs,
-                                 spending)
-from rgrid_common.errors import InvalidInput, RGridError
-from rgrid_common.limits import human_size
+from rgrid_api.console.rendering import page
+from rgrid_api.services import artifacts, console_sessions, executions, logs
+from rgrid_common.errors import InvalidInput
 from rgrid_common.metadata import parse_tag
-from rgrid_common.money import format_eur
 from rgrid_common.status import ExecutionStatus
 
-HERE = Path(__file__).parent
-STATIC_ROUTE = "/console/static"
+router = APIRouter(tags=["console"], include_in_schema=False)
 PAGE_SIZE = 50
 LOG_CHUNKS_SHOWN = 2000
-COST_DAYS = 30
-CHART = {"width": WIDTH, "height": HEIGHT}
-# Everything from this origin only; no inline script or style: what a user wrote can
-# never run, even if some text escaped the templates' escaping.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self' data:; connect-src 'self'; "
-                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
-
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["eur"] = lambda micros: "" if micros is None else format_eur(micros)
-templates.env.filters["filesize"] = human_size
-templates.env.filters["seconds"] = lambda value: "" if value is None else f"{value:.1f} s"
-
-
-def _replace_cursor(params, cursor: str | None) -> str:
-    """The page's query with another cursor (none: the newest page)."""
-    kept = [(name, value) for name, value in params.multi_items() if name != "cursor"]
-    return urlencode(kept + ([("cursor", cursor)] if cursor else []))
-
-
-templates.env.filters["replace_cursor"] = _replace_cursor
-router = APIRouter(tags=["console"], include_in_schema=False)
-
-
-def mount_static(app) -> None:
-    app.mount(STATIC_ROUTE, StaticFiles(directory=HERE / "static"), name="console-static")
-
-
-def page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
-    response = templates.TemplateResponse(request, template, context, status_code=status_code)
-    response.headers.update(SECURITY_HEADERS)
-    return response
-
-
-def error_page(request: Request, exc: RGridError) -> HTMLResponse:
-    return page(request, "error.html", status_code=exc.status_code, error=exc)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -195,18 +146,3 @@ def _day(value: str, name: str) -> datetime | None:
     except ValueError:
         raise InvalidInput(f"{name}: {value!r} is not a date.",
                            "Give it as YYYY-MM-DD.") from None
-
-
-@router.get("/console/cost", response_class=HTMLResponse)
-def cost_page(request: Request, viewer: ViewerDep, session: SessionDep, now: NowDep,
-              tag: str = Query("", max_length=64)) -> HTMLResponse:
-    """The last 30 days by day (a chart), by script and by one tag's values; this month
-    against the limit."""
-    since = costs.days_before(now, COST_DAYS)
-    report = partial(costs.report, session, account=viewer.account, since=since, until=now)
-    by_day = report(by=costs.BY_DAY)
-    return page(request, "cost.html", viewer=viewer, by_day=by_day,
-                bars=day_bars(by_day.rows, since.date(), now.date()),
-                by_script=report(by=costs.BY_SCRIPT),
-                by_tag=report(by=costs.TAG_PREFIX + tag) if tag else None, tag=tag,
-                limit=spending.view(session, viewer.account, now), chart=CHART)

@@ -3,6 +3,7 @@ outputs) linked to its batch; one ``rgrid-batch`` flow run fans them out over th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
@@ -13,7 +14,7 @@ from rgrid_api.core.db import committed
 from rgrid_api.core.events import touch_batch
 from rgrid_api.models import Account, Batch, Execution
 from rgrid_api.schemas import BatchCreate, BatchPublic
-from rgrid_api.services import costs, executions, idempotency, lifecycle, worker_side
+from rgrid_api.services import costs, executions, idempotency, lifecycle, paging, worker_side
 from rgrid_api.services.flow_runs import FlowRunScheduler, started_or_undone
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, NotFound
@@ -120,6 +121,41 @@ def get_batch(session: Session, *, account: Account, batch_id: str) -> Batch:
     return batch
 
 
+def list_batches(session: Session, *, account: Account, limit: int,
+                 cursor: str | None = None) -> tuple[list[Batch], str | None]:
+    """The account's batches, newest first, a page at a time."""
+    return paging.newest_first(session, select(Batch).where(Batch.account_id == account.id),
+                               Batch, limit=limit, cursor=cursor)
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """A batch's line in a list: its items by status and what they cost so far."""
+
+    batch: Batch
+    counts: dict[str, int]
+    cost_micros: int
+
+    @property
+    def ended(self) -> int:
+        return sum(n for status, n in self.counts.items()
+                   if ExecutionStatus(status).is_finished)
+
+
+def summaries(session: Session, rows: list[Batch]) -> list[BatchSummary]:
+    """Each batch's counts and cost, in one grouped query for the whole page."""
+    counts: dict[str, dict[str, int]] = {row.id: {} for row in rows}
+    spent: dict[str, int] = {}
+    for batch_id, status, n, cost in session.execute(
+            select(Execution.batch_id, Execution.status, func.count(),
+                   func.coalesce(func.sum(Execution.cost_micros), 0))
+            .where(Execution.batch_id.in_(list(counts)))
+            .group_by(Execution.batch_id, Execution.status)):
+        counts[batch_id][status] = n
+        spent[batch_id] = spent.get(batch_id, 0) + cost
+    return [BatchSummary(row, counts[row.id], spent.get(row.id, 0)) for row in rows]
+
+
 def public_batch(session: Session, batch: Batch) -> BatchPublic:
     counts = _counts(session, batch.id)
     finished = session.scalars(select(Execution).where(
@@ -150,6 +186,24 @@ def batch_executions(session: Session, batch: Batch,
     if finished_since is not None:
         query = query.where(Execution.finished_at >= finished_since)
     return list(session.scalars(query.order_by(Execution.batch_index)))
+
+
+NOT_SUCCEEDED = [ExecutionStatus.FAILED.value, ExecutionStatus.TIMED_OUT.value,
+                 ExecutionStatus.CANCELLED.value]
+
+
+def failures(session: Session, batch: Batch, *, limit: int) -> list[Execution]:
+    """The items that ended without success, the latest first: what "retry failed" reruns."""
+    return list(session.scalars(select(Execution).where(
+        Execution.batch_id == batch.id, Execution.status.in_(NOT_SUCCEEDED))
+        .order_by(Execution.finished_at.desc(), Execution.batch_index).limit(limit)))
+
+
+def items_from(session: Session, batch: Batch, *, first: int, limit: int) -> list[Execution]:
+    """``limit`` items in their batch order from index ``first``."""
+    return list(session.scalars(select(Execution).where(
+        Execution.batch_id == batch.id, Execution.batch_index >= first)
+        .order_by(Execution.batch_index).limit(limit)))
 
 
 # --- for the batch flow --------------------------------------------------------------------

@@ -4,13 +4,12 @@ run starter), retry, cancel, and reads scoped to an account. The worker's side i
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, type_coerce
+from sqlalchemy import select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -19,7 +18,7 @@ from rgrid_api.core.db import committed
 from rgrid_api.models import Account, Execution, as_utc
 from rgrid_api.runtimes import Runtime, RuntimeCatalogue
 from rgrid_api.schemas import ExecutionCreate, ItemSpec, ScriptSpec
-from rgrid_api.services import artifacts, idempotency, lifecycle, logs, result_cache
+from rgrid_api.services import artifacts, idempotency, lifecycle, logs, paging, result_cache
 from rgrid_api.services.flow_run_starter import FlowRunStarter
 from rgrid_api.services.flow_runs import FlowRunScheduler
 from rgrid_api.storage import ObjectStore
@@ -217,16 +216,7 @@ def list_executions(session: Session, *, account: Account, where: ExecutionFilte
         query = query.where(Execution.batch_id == where.batch_id)
     if where.tags:
         query = query.where(*_tagged(session, where.tags))
-    if cursor is not None:
-        created_at, execution_id = _decode_cursor(cursor)
-        query = query.where(or_(Execution.created_at < created_at,
-                                and_(Execution.created_at == created_at,
-                                     Execution.id < execution_id)))
-    rows = list(session.scalars(query.order_by(Execution.created_at.desc(),
-                                               Execution.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, _encode_cursor(rows[-1]) if more else None
+    return paging.newest_first(session, query, Execution, limit=limit, cursor=cursor)
 
 
 def _tagged(session: Session, tags: dict[str, str]) -> list:
@@ -234,21 +224,6 @@ def _tagged(session: Session, tags: dict[str, str]) -> list:
     if session.get_bind().dialect.name == "postgresql":
         return [type_coerce(Execution.tags, JSONB).contains(tags)]
     return [Execution.tags[key].as_string() == value for key, value in tags.items()]
-
-
-def _encode_cursor(execution: Execution) -> str:
-    text = f"{as_utc(execution.created_at).isoformat()}|{execution.id}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, _, execution_id = text.partition("|")
-        return datetime.fromisoformat(moment), execution_id
-    except ValueError as exc:
-        raise InvalidInput("The cursor is not one this API gave.",
-                           "Use the next_cursor of the previous page.") from exc
 
 
 CANCELLED_BY_OWNER = "cancelled by its owner (rgrid cancel)"

@@ -15,6 +15,7 @@ from rgrid_common.status import AutoscalerEventKind, ExecutionStatus, NodeState
 
 RECENT_DURATIONS = 50
 SHOWN_EVENTS = 50
+SHOWN_AFTER_DELETION = timedelta(days=1)  # a deleted node stays in the list this long
 PROBLEM_WINDOW = timedelta(minutes=5)
 ERROR, PROVISION = AutoscalerEventKind.ERROR.value, AutoscalerEventKind.PROVISION.value
 

@@ -63,13 +63,20 @@ def delete_schedule(session: Session, *, account: Account, schedule_id: str,
     session.commit()
 
 
-def public_schedule(schedule: Schedule, scheduler: FlowRunScheduler) -> SchedulePublic:
+def latest_batch(session: Session, schedule: Schedule) -> Batch | None:
+    """The batch the schedule fired last, if it has fired."""
+    return session.scalar(select(Batch).where(Batch.schedule_id == schedule.id)
+                          .order_by(Batch.created_at.desc()).limit(1))
+
+
+def public_schedule(schedule: Schedule, scheduler: FlowRunScheduler | None) -> SchedulePublic:
+    """Its next run asked of Prefect; without a scheduler (Prefect unreachable), unknown."""
     return SchedulePublic(
         id=schedule.id, cron=schedule.cron, every_seconds=schedule.every_seconds,
         script_name=schedule.script_name, files=len(schedule.batch["items"]),
         parallel=schedule.batch["parallel"], deployment_id=schedule.deployment_id,
         next_run_at=(scheduler.next_run_at(schedule.deployment_id)
-                     if schedule.deployment_id else None),
+                     if schedule.deployment_id and scheduler else None),
         created_at=schedule.created_at)
 
 

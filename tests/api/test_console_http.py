@@ -6,6 +6,7 @@ escaped, sessions ended by sign-out, expiry and key revocation. The browser test
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -156,3 +157,90 @@ def test_a_console_page_may_read_a_stream_with_its_cookie_but_another_site_may_n
     with client.websocket_connect(f"/api/v1/executions/{bobs['id']}/stream",
                                   headers={"Origin": SITE}) as ws:
         assert ws.receive_json()["status"] == 404
+
+
+def _batch(caller: Caller, items: int = 3, **overrides) -> dict:
+    answer = caller.post("/api/v1/batches", {
+        "script_name": "each.py", "script_content": "print(1)\n", "env": {},
+        "items": [{"args": [f"f{i}.csv"]} for i in range(items)], "parallel": 2,
+        **overrides})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_the_batches_pages_show_progress_and_items_and_only_ones_own(signed_in, as_bob):
+    client = signed_in.client
+    mine, bobs = _batch(signed_in, metadata={"note": HOSTILE[:200]}), _batch(as_bob)
+    listing = client.get("/console/batches").text
+    assert mine["id"] in listing and bobs["id"] not in listing
+    assert "0 of 3 ended" in listing
+    page = client.get(f"/console/batches/{mine['id']}")
+    assert page.status_code == 200
+    assert 'max="3" value="0"' in page.text  # the progress bar
+    assert page.text.count('data-item="') == 3  # every item listed
+    assert HOSTILE not in page.text and "&lt;script&gt;" in page.text
+    assert client.get(f"/console/batches/{bobs['id']}").status_code == 404
+
+
+def test_a_batch_is_cancelled_and_its_failures_retried_from_its_page_with_the_csrf_token(
+        signed_in):
+    client = signed_in.client
+    batch = _batch(signed_in)
+    url = f"/console/batches/{batch['id']}"
+    token = csrf_of(client.get(url).text)
+    refused = client.post(f"{url}/cancel", data={}, headers=SAME_SITE, follow_redirects=False)
+    assert refused.status_code == 403
+    assert signed_in.get(f"/api/v1/batches/{batch['id']}").json()["status"] == "running"
+    cancelled = client.post(f"{url}/cancel", data={"csrf_token": token}, headers=SAME_SITE,
+                            follow_redirects=False)
+    assert cancelled.status_code == 303
+    page = client.get(url).text
+    assert page.count("status-cancelled") >= 4  # the batch and its three items
+    assert "Retry failed items" in page
+    retried = client.post(f"{url}/retry-failed", data={"csrf_token": token},
+                          headers=SAME_SITE, follow_redirects=False)
+    assert retried.status_code == 303
+    again = retried.headers["location"].rsplit("/", 1)[-1]
+    public = signed_in.get(f"/api/v1/batches/{again}").json()
+    assert (public["retry_of"], public["total"]) == (batch["id"], 3)
+    assert f'href="/console/batches/{batch["id"]}"' in client.get(f"/console/batches/{again}").text
+
+
+def test_the_nodes_page_shows_the_autoscalers_nodes_and_decisions_as_text(
+        signed_in, api_settings):
+    control = {"Authorization": f"Bearer {api_settings.control_token.get_secret_value()}"}
+    name = f"rgrid-node-{secrets.token_hex(3)}"
+    report = {"nodes": [{"name": name, "pool": "rgrid-docker", "server_id": 7,
+                         "server_status": "running", "state": "ready",
+                         "created_at": "2026-11-28T10:00:00+00:00", "server_type": "cx22",
+                         "price_per_hour_micros": 6000, "slots": 2}],
+              "events": [{"at": "2026-11-28T10:00:00+00:00", "kind": "provision",
+                          "node": name, "message": f"queued work waits {HOSTILE}"}]}
+    assert signed_in.client.post("/api/v1/control/autoscaler/report", json=report,
+                                 headers=control).status_code == 204
+    page = signed_in.client.get("/console/nodes")
+    assert page.status_code == 200
+    assert name in page.text and "cx22" in page.text and "queued work waits" in page.text
+    assert HOSTILE not in page.text and "&lt;img" in page.text
+
+
+def test_the_schedules_page_lists_ones_own_and_deletes_with_the_csrf_token(
+        signed_in, as_bob):
+    client = signed_in.client
+    body = {"every_seconds": 3600, "batch": {
+        "script_name": "nightly.py", "script_content": "print(1)\n", "env": {},
+        "items": [{"args": ["a.csv"]}], "parallel": 1}}
+    mine = signed_in.post("/api/v1/schedules", body).json()
+    bobs = as_bob.post("/api/v1/schedules", body).json()
+    page = client.get("/console/schedules").text
+    assert mine["id"] in page and bobs["id"] not in page and "every 3600 s" in page
+    refused = client.post(f"/console/schedules/{bobs['id']}/delete",
+                          data={"csrf_token": csrf_of(page)}, headers=SAME_SITE)
+    assert refused.status_code == 404
+    deleted = client.post(f"/console/schedules/{mine['id']}/delete",
+                          data={"csrf_token": csrf_of(page)}, headers=SAME_SITE,
+                          follow_redirects=False)
+    assert deleted.status_code == 303
+    assert mine["id"] not in client.get("/console/schedules").text
+    assert [s["id"] for s in as_bob.get("/api/v1/schedules").json()["schedules"]] == [
+        bobs["id"]]

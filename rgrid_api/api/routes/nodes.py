@@ -2,7 +2,6 @@
 autoscaler with the control-plane token, which also issues and revokes each worker's own
 token."""
 
-from datetime import timedelta
 
 from fastapi import APIRouter, Depends, status
 
@@ -14,13 +13,12 @@ from rgrid_common.protocol import WorkerTokenIssued, WorkerTokenRequest
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 control_router = APIRouter(prefix="/api/v1/control", tags=["control"],
                            dependencies=[Depends(require_control_plane)])
-SHOW_DELETED_FOR = timedelta(days=1)
 
 
 @router.get("")
 def list_nodes(_account: CurrentAccount, session: SessionDep, now: NowDep) -> NodeList:
     """Live nodes, those deleted in the last day, and the autoscaler's latest decisions."""
-    return nodes.public_nodes(session, deleted_since=now - SHOW_DELETED_FOR)
+    return nodes.public_nodes(session, deleted_since=now - nodes.SHOWN_AFTER_DELETION)
 
 
 @router.get("/capacity")
