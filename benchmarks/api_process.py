@@ -1,20 +1,53 @@
 """What several benchmarks share: an RGrid API in a process of its own, on a database of
-its own, and percentiles."""
+its own, percentiles, and where the figures are kept."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from devstack.environment import environment_for
 from rgrid_api.core.config import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "RGRID_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def database(kind: str, home: Path):
+    """A database of the run's own: SQLite in ``home``, or one made on the PostgreSQL
+    server and dropped after."""
+    if kind == "sqlite":
+        yield f"sqlite:///{home / 'bench.db'}"
+        return
+    name = f"rgrid_bench_{secrets.token_hex(4)}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def save(path: Path, report: dict) -> None:
+    """The run's figures, kept in benchmarks/results/ and printed."""
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
 
 
 def percentile(values: list[float], q: float) -> float:

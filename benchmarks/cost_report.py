@@ -10,10 +10,7 @@ such a bulk of inserts.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import secrets
 import statistics
 import tempfile
 import time
@@ -22,15 +19,12 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
 
-from api_process import ApiProcess, percentile  # beside this script
+from api_process import ApiProcess, database, percentile, save  # beside this script
 from devstack.settings import DevSettings
 from rgrid_api.models import Execution, new_id
 
 RESULTS = Path(__file__).parent / "results" / "cost_report.json"
-ADMIN_URL = os.environ.get("RGRID_BENCH_POSTGRES_URL",
-                           "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
 GROUPINGS = ("day", "script", "tag:team", "batch")
 
 
@@ -92,35 +86,24 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=30)
     options = parser.parse_args()
-    name = f"rgrid_bench_{secrets.token_hex(4)}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    database_url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     report: dict = {"rows": options.rows, "database": "postgresql"}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            api = ApiProcess(Path(tmp), DevSettings().prefect_api_url,
-                             "rgrid-execute/rgrid-execute", database_url=database_url)
-            try:
-                account = httpx.post(f"{api.url}/api/v1/accounts", json={"name": "costs"},
-                                     headers=api.admin_headers).json()
-                started = time.perf_counter()
-                fill(database_url, account["id"], options.rows)
-                report["fill_seconds"] = round(time.perf_counter() - started, 1)
-                vacuum(database_url)
-                headers = {"Authorization": f"Bearer {account['api_key']}"}
-                with httpx.Client(base_url=api.url, headers=headers, timeout=60) as http:
-                    report.update(time_groupings(http, options))
-            finally:
-                api.stop()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    with tempfile.TemporaryDirectory() as tmp, \
+            database("postgresql", Path(tmp)) as database_url:
+        api = ApiProcess(Path(tmp), DevSettings().prefect_api_url,
+                         "rgrid-execute/rgrid-execute", database_url=database_url)
+        try:
+            account = httpx.post(f"{api.url}/api/v1/accounts", json={"name": "costs"},
+                                 headers=api.admin_headers).json()
+            started = time.perf_counter()
+            fill(database_url, account["id"], options.rows)
+            report["fill_seconds"] = round(time.perf_counter() - started, 1)
+            vacuum(database_url)
+            headers = {"Authorization": f"Bearer {account['api_key']}"}
+            with httpx.Client(base_url=api.url, headers=headers, timeout=60) as http:
+                report.update(time_groupings(http, options))
+        finally:
+            api.stop()
+    save(RESULTS, report)
 
 
 if __name__ == "__main__":

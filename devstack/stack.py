@@ -101,6 +101,11 @@ class DevStack:
         except ObjectAlreadyExists:
             self.say(f"✓ work pool {pool.name!r} exists")
 
+    @property
+    def api_database_url(self) -> str:
+        """The API's database: the single-machine default, SQLite in the dev home."""
+        return f"sqlite:///{self.home / 'rgrid.db'}"
+
     def start_api(self) -> None:
         """Starts the API unless it runs (also again after a test stopped it)."""
         secrets_ = self._secrets()
@@ -108,7 +113,7 @@ class DevStack:
             **os.environ,
             **environment_for(
                 ApiSettings, host=self.settings.host, port=self.settings.api_port,
-                database_url=f"sqlite:///{self.home / 'rgrid.db'}",
+                database_url=self.api_database_url,
                 prefect_api_url=self.settings.prefect_api_url,
                 admin_key=secrets_["admin_key"], control_token=secrets_["control_token"],
                 public_url=self.settings.api_url,

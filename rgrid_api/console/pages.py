@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from rgrid_api.api.deps import (GuardDep, LimiterDep, NowDep, SchedulerDep, SessionDep,
                                 SettingsDep, StarterDep, StoreDep, admit_submission)
 from rgrid_api.api.routes.executions import to_public
 from rgrid_api.console.auth import (COOKIE, FormDep, ViewerDep, check_csrf, same_origin,
                                     set_session_cookie)
-from rgrid_api.console.rendering import page
+from rgrid_api.console.rendering import SECURITY_HEADERS, page
 from rgrid_api.services import artifacts, console_sessions, executions, logs
 from rgrid_common.errors import InvalidInput
 from rgrid_common.metadata import parse_tag
@@ -21,7 +21,10 @@ from rgrid_common.status import ExecutionStatus
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 PAGE_SIZE = 50
-LOG_CHUNKS_SHOWN = 2000
+# The log's tail shown on an execution's page: with 1 MB of a 10 MB log the page is
+# ready (DOMContentLoaded) in 84 ms in Chromium, with all of it in 3.7 s (README,
+# Benchmarks). The whole log is a download away.
+LOG_CHARS_SHOWN = 1_000_000
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -86,15 +89,27 @@ def execution_page(request: Request, execution_id: str, viewer: ViewerDep,
     execution = executions.get_execution(session, account=viewer.account,
                                          execution_id=execution_id)
     public = to_public(execution, settings)
-    chunks = logs.read_logs(session, execution=execution, after=-1, stream=None,
-                            limit=LOG_CHUNKS_SHOWN)
+    chunks, whole = logs.read_log_tail(session, execution=execution,
+                                       max_chars=LOG_CHARS_SHOWN)
     files = artifacts.public_artifacts(session, store, execution=execution, kind=None,
                                        settings=settings, now=now)
     return page(request, "execution.html", viewer=viewer, execution=public, chunks=chunks,
                 next_seq=chunks[-1].seq + 1 if chunks else 0,
-                more_log=len(chunks) == LOG_CHUNKS_SHOWN,
+                whole_log=whole, shown_chars=sum(len(chunk.data) for chunk in chunks),
                 inputs=[f for f in files if f.kind == "input"],
                 outputs=[f for f in files if f.kind == "output"])
+
+
+@router.get("/console/executions/{execution_id}/log")
+def log_download(execution_id: str, viewer: ViewerDep, session: SessionDep,
+                 settings: SettingsDep) -> StreamingResponse:
+    """All of the log as text (stdout and stderr as they were printed, together)."""
+    execution = executions.get_execution(session, account=viewer.account,
+                                         execution_id=execution_id)
+    return StreamingResponse(
+        logs.whole_log(settings.database_url, execution), media_type="text/plain; charset=utf-8",
+        headers={**SECURITY_HEADERS,
+                 "Content-Disposition": f'attachment; filename="{execution.id}.log"'})
 
 
 @router.post("/console/executions/{execution_id}/cancel")

@@ -52,14 +52,14 @@ class Subscription:
         self._rung = asyncio.Event()
         self._changed: set[str] = set()
 
-    def ring(self, item: str | None) -> None:
-        """From any thread. A stream whose event loop has closed hears nothing."""
+    def ring(self, items: frozenset[str] = frozenset()) -> None:
+        """From any thread; ``items``, the items of a batch changed together, are taken
+        together. A stream whose event loop has closed hears nothing."""
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._ring_in_loop, item)
+            self._loop.call_soon_threadsafe(self._ring_in_loop, items)
 
-    def _ring_in_loop(self, item: str | None) -> None:
-        if item:
-            self._changed.add(item)
+    def _ring_in_loop(self, items: frozenset[str]) -> None:
+        self._changed.update(items)
         self._rung.set()
 
     async def wait(self, timeout: float) -> bool:
@@ -125,15 +125,20 @@ class EventBus:
             return len({s for waiting in self._subscribers.values() for s in waiting})
 
     def publish(self, changes: Iterable[tuple[str, str | None]]) -> None:
-        """``(execution_id, batch_id)`` pairs: wakes the execution's streams and its
-        batch's (told which item changed). Thread-safe."""
+        """``(execution_id, batch_id)`` pairs, the changes of one commit: wakes the
+        executions' streams and their batches' (told which items changed). Each stream is
+        rung once with all of it, so it never reads between two parts of one commit (a
+        batch's stream told of the batch's end before its items' last changes would end
+        without them). Thread-safe."""
+        topics: dict[str, set[str]] = {}
         for execution_id, batch_id in changes:
-            self._ring(execution_topic(execution_id), None)
+            if execution_id:
+                topics.setdefault(execution_topic(execution_id), set())
             if batch_id:
-                self._ring(batch_topic(batch_id), execution_id)
-
-    def publish_batch(self, batch_id: str) -> None:
-        self._ring(batch_topic(batch_id), None)
+                items = topics.setdefault(batch_topic(batch_id), set())
+                if execution_id:
+                    items.add(execution_id)
+        self._ring(topics)
 
     def wake_everyone(self) -> None:
         """After the listener lost its connection: something may have been missed."""
@@ -142,15 +147,20 @@ class EventBus:
                 self._generations[topic] = next(self._counter)
             everyone = {s for waiting in self._subscribers.values() for s in waiting}
         for subscription in everyone:
-            subscription.ring(None)
+            subscription.ring()
 
-    def _ring(self, topic: str, item: str | None) -> None:
+    def _ring(self, topics: dict[str, set[str]]) -> None:
+        """Each subscription of these topics, once, with the items of all it follows."""
+        rings: dict[Subscription, set[str]] = defaultdict(set)
         with self._lock:
-            waiting = list(self._subscribers.get(topic, ()))
-            if waiting:
-                self._generations[topic] = next(self._counter)
-        for subscription in waiting:
-            subscription.ring(item)
+            for topic, items in topics.items():
+                waiting = self._subscribers.get(topic, ())
+                if waiting:
+                    self._generations[topic] = next(self._counter)
+                for subscription in waiting:
+                    rings[subscription].update(items)
+        for subscription, items in rings.items():
+            subscription.ring(frozenset(items))
 
 
 BUS = EventBus()  # one per process: every app and session of the process shares it
@@ -180,11 +190,7 @@ def _deliver_locally(changes: Iterable[tuple[str, str]]) -> None:
     error for a request whose work is done (its streams read again within
     ``stream_recheck_seconds``)."""
     try:
-        for execution_id, batch_id in changes:
-            if execution_id:
-                BUS.publish([(execution_id, batch_id or None)])
-            elif batch_id:
-                BUS.publish_batch(batch_id)
+        BUS.publish([(execution_id, batch_id or None) for execution_id, batch_id in changes])
     except Exception:  # noqa: BLE001 - see the docstring
         log.exception("events: could not wake the streams of %s", changes)
 

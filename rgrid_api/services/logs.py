@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
+from rgrid_api.core.db import get_sessionmaker
 from rgrid_api.core.events import touch
 from rgrid_api.models import Execution, LogChunk
 from rgrid_common.errors import InvalidInput, NotFound
@@ -20,6 +23,45 @@ def read_logs(session: Session, *, execution: Execution, after: int, stream: str
     if stream is not None:
         query = query.where(LogChunk.stream == stream)
     return list(session.scalars(query.order_by(LogChunk.seq).limit(limit)))
+
+
+def read_log_tail(session: Session, *, execution: Execution, max_chars: int,
+                  page: int = 32) -> tuple[list[LogChunk], bool]:
+    """The log's last chunks that fit in ``max_chars`` (the last one always), in order;
+    and whether they are all of it. Read newest first, ``page`` chunks at a time, so a
+    long log costs about what is kept."""
+    logs_of = execution.cached_from or execution.id
+    kept: list[LogChunk] = []
+    size, before = 0, None
+    while True:
+        query = select(LogChunk).where(LogChunk.execution_id == logs_of)
+        if before is not None:
+            query = query.where(LogChunk.seq < before)
+        rows = list(session.scalars(query.order_by(LogChunk.seq.desc()).limit(page)))
+        for chunk in rows:
+            if kept and size + len(chunk.data) > max_chars:
+                return kept[::-1], False
+            kept.append(chunk)
+            size += len(chunk.data)
+        if len(rows) < page:
+            return kept[::-1], True
+        before = rows[-1].seq
+
+
+def whole_log(database_url: str, execution: Execution, page: int = 100) -> Iterator[str]:
+    """The log's text, a page of chunks at a time, on a session of its own: it is read
+    while a response streams, after the request's session has closed."""
+    logs_of = execution.cached_from or execution.id
+    after = -1
+    with get_sessionmaker(database_url)() as session:
+        while True:
+            rows = session.execute(select(LogChunk.seq, LogChunk.data).where(
+                LogChunk.execution_id == logs_of, LogChunk.seq > after)
+                .order_by(LogChunk.seq).limit(page)).all()
+            if not rows:
+                return
+            yield "".join(data for _, data in rows)
+            after = rows[-1][0]
 
 
 def next_log_seq(session: Session, execution_id: str) -> int:

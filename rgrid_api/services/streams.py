@@ -8,12 +8,13 @@ chunk the worker sent is in this read or an earlier one, so ``end`` follows the 
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session
 
 from rgrid_api.models import Account, Execution, as_utc
@@ -119,6 +120,7 @@ def _read(session: Session, execution_id: str, *, after: int) -> ExecutionRead:
 
 @dataclass
 class BatchCursor:
+    opened_at: datetime  # items that ended since are all told before the batch's end
     sent: dict[str, tuple[str, int]] = field(default_factory=dict)  # item → (status, attempt)
     progress: ProgressEvent | None = None  # the last sent
     ended: bool = False
@@ -148,11 +150,16 @@ def batch_snapshot(session: Session, *, account: Account, batch_id: str,
 
 def batch_step(session: Session, *, account: Account, batch_id: str, changed: set[str],
                cursor: BatchCursor) -> list[BaseModel]:
-    """The items that changed since the last step, then the counts."""
+    """The items that changed since the last step, then the counts. Once the batch has
+    ended, every item that ended since the stream opened and was not told yet is told
+    first: the wake-ups of one commit may reach the stream apart, and it must not close
+    on the batch's end before its items' last changes."""
     batch = batches.get_batch(session, account=account, batch_id=batch_id)
-    items = session.scalars(select(Execution).where(
-        Execution.batch_id == batch.id, Execution.id.in_(changed))
-        .order_by(Execution.batch_index)) if changed else []
+    told = Execution.id.in_(changed) if changed else false()
+    if BatchStatus(batch.status).is_finished:
+        told = or_(told, Execution.finished_at >= cursor.opened_at)
+    items = session.scalars(select(Execution).where(Execution.batch_id == batch.id, told)
+                            .order_by(Execution.batch_index))
     return [*_items(items, cursor), *_progress(session, batch, cursor)]
 
 

@@ -244,3 +244,25 @@ def test_the_schedules_page_lists_ones_own_and_deletes_with_the_csrf_token(
     assert mine["id"] not in client.get("/console/schedules").text
     assert [s["id"] for s in as_bob.get("/api/v1/schedules").json()["schedules"]] == [
         bobs["id"]]
+
+
+def test_a_long_logs_page_shows_its_tail_and_the_whole_log_downloads(
+        signed_in, api, worker_headers, as_bob):
+    execution = submit(signed_in)
+    assert api.post(f"/api/v1/worker/executions/{execution['id']}/claim",
+                    json={"flow_run_id": "fr-long", "worker": "node-7"},
+                    headers=worker_headers).status_code == 200
+    chunks = [{"seq": n, "stream": "stderr" if n % 5 == 4 else "stdout",
+               "data": f"chunk {n:03d} " + "x" * (64 * 1024 - 11) + "\n"} for n in range(24)]
+    assert api.post(f"/api/v1/worker/executions/{execution['id']}/logs",
+                    json={"chunks": chunks}, headers=worker_headers).status_code == 204
+    page = signed_in.client.get(f"/console/executions/{execution['id']}").text
+    assert "The log is long" in page
+    assert "chunk 023" in page and "chunk 000" not in page  # the tail, under 1 MB of it
+    assert 'data-live="yes"' in page  # and it still follows what comes next
+    whole = signed_in.client.get(f"/console/executions/{execution['id']}/log")
+    assert whole.status_code == 200
+    assert whole.headers["content-disposition"].startswith("attachment")
+    assert whole.text == "".join(chunk["data"] for chunk in chunks)
+    bobs = submit(as_bob)
+    assert signed_in.client.get(f"/console/executions/{bobs['id']}/log").status_code == 404

@@ -182,6 +182,37 @@ def test_a_batch_stream_sends_a_snapshot_then_each_item_change_then_the_end(
                             "counts": {**messages[-1]["counts"], "failed": 1, "cancelled": 1}}
 
 
+def test_a_batch_stream_woken_only_by_the_batchs_end_still_tells_each_items_end_first(
+        live, alice, api_settings):
+    """The wake-ups of one commit can reach a stream apart (on PostgreSQL each is a
+    notification of its own): told only "the batch changed" after a cancel, the stream
+    must not close on the batch's end without the items that ended with it."""
+    from datetime import datetime, timezone
+
+    from rgrid_api.core.db import session_scope
+    from rgrid_api.models import Account
+    from rgrid_api.services import streams
+
+    response = alice.post("/api/v1/batches", {
+        "script_name": "b.py", "script_content": "print(1)\n", "parallel": 2,
+        "items": [{"args": [f"f{i}.csv"]} for i in range(3)]})
+    assert response.status_code == 201, response.text
+    batch_id = response.json()["id"]
+    cursor = streams.BatchCursor(opened_at=datetime.now(timezone.utc))
+    for session in session_scope(api_settings.database_url):
+        account = session.get(Account, alice.account["id"])
+        streams.batch_snapshot(session, account=account, batch_id=batch_id, cursor=cursor)
+    assert live.post(f"/api/v1/batches/{batch_id}/cancel",
+                     headers=alice.headers).status_code == 200
+    for session in session_scope(api_settings.database_url):
+        account = session.get(Account, alice.account["id"])
+        messages = streams.batch_step(session, account=account, batch_id=batch_id,
+                                      changed=set(), cursor=cursor)
+    kinds = [message.type for message in messages]
+    assert kinds == ["item", "item", "item", "progress", "batch_end"], kinds
+    assert {message.status for message in messages[:3]} == {"cancelled"}
+
+
 def test_streams_leave_no_subscription_behind(live, alice):
     before = BUS.subscriptions
     execution = submit(alice)

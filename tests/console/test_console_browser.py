@@ -190,3 +190,41 @@ def test_a_batchs_page_follows_its_progress_live_and_retries_its_failures(
 def _counts(rgrid: Rgrid, batch_id: str) -> dict[str, int]:
     counts = rgrid("status", batch_id, "--json").json()["counts"]
     return {status: n for status, n in counts.items() if n}
+
+
+def test_the_nodes_page_shows_the_autoscalers_work_and_schedules_can_be_deleted(
+        page: Page, stack, api_key: str, rgrid: Rgrid, tmp_path: Path):
+    url = stack.settings.api_url
+    name = f"rgrid-node-{secrets.token_hex(3)}"
+    report = {"nodes": [{"name": name, "pool": "rgrid-docker", "server_id": 41,
+                         "server_status": "running", "state": "ready",
+                         "created_at": "2026-11-28T09:00:00+00:00", "server_type": "cx22",
+                         "price_per_hour_micros": 7_000, "slots": 2, "running": 1}],
+              "events": [{"at": "2026-11-28T09:00:00+00:00", "kind": "provision",
+                          "node": name, "message": "4 executions queued, no free slot"}]}
+    answer = httpx.post(f"{url}/api/v1/control/autoscaler/report", json=report,
+                        headers={"Authorization": f"Bearer {stack.secret('control_token')}"})
+    assert answer.status_code == 204, answer.text
+    write_script(tmp_path, "nightly.py", "print('night')\n")
+    (tmp_path / "day.csv").write_text("a,b\n")
+    made = rgrid("schedule", "create", "nightly.py", "--batch", "day.csv", "--cron",
+                 "0 3 * * *")
+    assert made.exit_code == 0, made.stderr
+    schedule_id = made.stdout.strip()
+
+    sign_in(page, url, api_key)
+    page.get_by_role("link", name="Nodes").click()
+    row = page.locator("table.nodes").get_by_role("row").filter(has_text=name)
+    expect(row).to_contain_text("ready")
+    expect(row).to_contain_text("cx22")
+    expect(page.locator("table.events")).to_contain_text("4 executions queued, no free slot")
+    screenshot(page, "nodes")
+
+    page.get_by_role("link", name="Schedules").click()
+    row = page.get_by_role("row").filter(has_text=schedule_id)
+    expect(row).to_contain_text("0 3 * * *")
+    expect(row).to_contain_text("nightly.py")
+    screenshot(page, "schedules")
+    row.get_by_role("button", name=f"Delete {schedule_id}").click()
+    expect(page.get_by_role("row").filter(has_text=schedule_id)).to_have_count(0)
+    assert schedule_id not in rgrid("schedule", "list").stdout

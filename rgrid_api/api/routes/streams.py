@@ -59,7 +59,7 @@ async def execution_stream(websocket: WebSocket, execution_id: str) -> None:
 async def batch_stream(websocket: WebSocket, batch_id: str) -> None:
     """A snapshot (counts, running items, newest failures), then each item's change and
     the counts after it, until the batch has finished."""
-    cursor = streams.BatchCursor()
+    cursor = streams.BatchCursor(opened_at=websocket.app.state.clock())
     snapshot_sent = False
 
     def step(session, account: Account, changed: set[str]) -> list[BaseModel]:
