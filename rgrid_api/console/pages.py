@@ -3,7 +3,7 @@ what they show comes from the services."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
@@ -72,7 +72,7 @@ def executions_page(request: Request, viewer: ViewerDep, session: SessionDep,
                     cursor: str | None = Query(None, max_length=200)) -> HTMLResponse:
     where = executions.ExecutionFilter(
         status=_status(status), batch_id=batch or None, since=_day(since, "From"),
-        until=_day(until, "To"), tags=dict([parse_tag(tag)]) if tag else {})
+        until=_day_after(until, "To"), tags=dict([parse_tag(tag)]) if tag else {})
     rows, next_cursor = executions.list_executions(session, account=viewer.account,
                                                    where=where, limit=PAGE_SIZE, cursor=cursor)
     return page(request, "executions.html", viewer=viewer,
@@ -94,6 +94,7 @@ def execution_page(request: Request, execution_id: str, viewer: ViewerDep,
     files = artifacts.public_artifacts(session, store, execution=execution, kind=None,
                                        settings=settings, now=now)
     return page(request, "execution.html", viewer=viewer, execution=public, chunks=chunks,
+                retried_as=executions.retries_of(session, execution),
                 next_seq=chunks[-1].seq + 1 if chunks else 0,
                 whole_log=whole, shown_chars=sum(len(chunk.data) for chunk in chunks),
                 inputs=[f for f in files if f.kind == "input"],
@@ -151,6 +152,12 @@ def _status(value: str) -> ExecutionStatus | None:
     except ValueError:
         raise InvalidInput(f"There is no status {value!r}.",
                            "Choose one from the list.") from None
+
+
+def _day_after(value: str, name: str) -> datetime | None:
+    """The end of a "To" date: the day it names is in the range."""
+    day = _day(value, name)
+    return day + timedelta(days=1) if day else None
 
 
 def _day(value: str, name: str) -> datetime | None:

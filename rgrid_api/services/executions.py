@@ -181,6 +181,13 @@ def _within(name: str, value, default, maximum, unit: str):
     return value
 
 
+def retries_of(session: Session, execution: Execution) -> list[Execution]:
+    """The runs made again from this one (`rgrid retry`, Run again), oldest first."""
+    return list(session.scalars(select(Execution).where(
+        Execution.account_id == execution.account_id, Execution.retry_of == execution.id)
+        .order_by(Execution.created_at)))
+
+
 def get_execution(session: Session, *, account: Account, execution_id: str) -> Execution:
     execution = session.scalar(select(Execution).where(
         Execution.id == execution_id, Execution.account_id == account.id))

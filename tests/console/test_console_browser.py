@@ -88,10 +88,15 @@ def _newest_tick_in(text: str) -> int:
 
 def test_what_a_user_wrote_renders_as_inert_text(page: Page, stack, api_key: str,
                                                  rgrid: Rgrid, tmp_path: Path):
-    write_script(tmp_path, "x.py", f"import sys\nprint(sys.argv[1])\n# {secrets.token_hex(4)}\n")
-    ran = rgrid("run", "x.py", HOSTILE, "--no-cache", "--metadata", f"note={HOSTILE}")
+    marked_up = "<img src=x onerror=alert(3)>.py"  # a script's name cannot hold markup:
+    write_script(tmp_path, marked_up, "print(1)\n")
+    refused = rgrid("run", marked_up, "--no-cache")
+    assert refused.exit_code == 2 and "Invalid script name" in refused.stderr
+    name = "x.py"
+    write_script(tmp_path, name, f"import sys\nprint(sys.argv[1])\n# {secrets.token_hex(4)}\n")
+    ran = rgrid("run", name, HOSTILE, "--no-cache", "--metadata", f"note={HOSTILE}")
     assert ran.exit_code == 0, ran.stderr
-    [execution] = [e for e in rgrid("list", "--json").json() if e["script_name"] == "x.py"][:1]
+    [execution] = [e for e in rgrid("list", "--json").json() if e["script_name"] == name][:1]
     url = stack.settings.api_url
     sign_in(page, url, api_key)
     for path in ("/console/executions", f"/console/executions/{execution['id']}"):
@@ -100,6 +105,25 @@ def test_what_a_user_wrote_renders_as_inert_text(page: Page, stack, api_key: str
         assert page.locator("main img").count() == 0
         assert page.locator("main script").count() == 0
     expect(page.locator("#log")).to_contain_text(HOSTILE)
+
+
+def test_a_form_sent_without_its_csrf_token_is_refused(page: Page, stack, api_key: str,
+                                                      rgrid: Rgrid, tmp_path: Path):
+    write_script(tmp_path, "once.py", f"print('once')\n# {secrets.token_hex(4)}\n")
+    ran = rgrid("run", "once.py", "--no-cache", "--detach", "--json")
+    assert ran.exit_code == 0, ran.stderr
+    execution_id = ran.json()["id"]
+    url = stack.settings.api_url
+    sign_in(page, url, api_key)
+    page.goto(f"{url}/console/executions/{execution_id}")
+    page.evaluate("document.querySelectorAll('input[name=csrf_token]')"
+                  ".forEach(field => field.remove())")
+    with page.expect_navigation() as sent:
+        page.get_by_role("button", name="Run again").click()
+    assert sent.value.status == 403
+    expect(page.locator("main")).to_contain_text("security token")
+    runs = [e for e in rgrid("list", "--json").json() if e["script_name"] == "once.py"]
+    assert [e["id"] for e in runs] == [execution_id], "nothing was run again"
 
 
 def test_another_accounts_execution_is_a_not_found_page(page: Page, stack, admin_key: str,
