@@ -11,7 +11,6 @@ from rgrid_api.api.deps import (LimiterDep, NowDep, SchedulerDep, SessionDep, Se
 from rgrid_api.console.auth import FormDep, ViewerDep, check_csrf
 from rgrid_api.console.rendering import page
 from rgrid_api.services import batches
-from rgrid_common.status import ExecutionStatus
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 PAGE_SIZE = 50
@@ -35,8 +34,7 @@ def batch_page(request: Request, batch_id: str, viewer: ViewerDep, session: Sess
     batch = batches.get_batch(session, account=viewer.account, batch_id=batch_id)
     public = batches.public_batch(session, batch)
     return page(request, "batch.html", viewer=viewer, batch=public, tags=batch.tags,
-                ended=sum(n for status, n in public.counts.items()
-                          if ExecutionStatus(status).is_finished),
+                ended=batches.ended_count(public.counts),
                 failures=batches.failures(session, batch, limit=FAILURES_SHOWN),
                 items=batches.items_from(session, batch, first=first, limit=ITEMS_SHOWN),
                 first=first, items_shown=ITEMS_SHOWN,

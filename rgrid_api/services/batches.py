@@ -138,8 +138,12 @@ class BatchSummary:
 
     @property
     def ended(self) -> int:
-        return sum(n for status, n in self.counts.items()
-                   if ExecutionStatus(status).is_finished)
+        return ended_count(self.counts)
+
+
+def ended_count(counts: dict[str, int]) -> int:
+    """Of items counted by status, how many have ended."""
+    return sum(n for status, n in counts.items() if ExecutionStatus(status).is_finished)
 
 
 def summaries(session: Session, rows: list[Batch]) -> list[BatchSummary]:
@@ -157,13 +161,13 @@ def summaries(session: Session, rows: list[Batch]) -> list[BatchSummary]:
 
 
 def public_batch(session: Session, batch: Batch) -> BatchPublic:
+    """Its counts, mean item time and cost, each summed by the database: the answer costs
+    the same at 10,000 items as at 1,000 (README, Benchmarks)."""
     counts = _counts(session, batch.id)
-    finished = session.scalars(select(Execution).where(
-        Execution.batch_id == batch.id, Execution.started_at.is_not(None),
-        Execution.finished_at.is_not(None))).all()
-    durations = [executions.duration_seconds(item) for item in finished]
-    cost, priced, final = session.execute(
-        select(func.coalesce(func.sum(Execution.cost_micros), 0),
+    ran = _seconds_between(session, Execution.started_at, Execution.finished_at)
+    mean, cost, priced, final = session.execute(
+        select(func.avg(ran),
+               func.coalesce(func.sum(Execution.cost_micros), 0),
                func.count(Execution.cost_state),
                func.count(Execution.cost_state).filter(Execution.cost_state == costs.FINAL))
         .where(Execution.batch_id == batch.id)).one()
@@ -171,11 +175,18 @@ def public_batch(session: Session, batch: Batch) -> BatchPublic:
         id=batch.id, status=batch.status, script_name=batch.script_name, total=batch.total,
         parallel=batch.parallel, fail_fast=batch.fail_fast,
         counts={status.value: counts.get(status.value, 0) for status in ExecutionStatus},
-        mean_duration_seconds=sum(durations) / len(durations) if durations else None,
+        mean_duration_seconds=round(float(mean), 3) if mean is not None else None,
         flow_run_id=batch.flow_run_id, retry_of=batch.retry_of,
         schedule_id=batch.schedule_id, created_at=batch.created_at,
         finished_at=batch.finished_at, cost_micros=cost, estimate_micros=batch.estimate_micros,
         cost_final=batch.finished_at is not None and final == priced)
+
+
+def _seconds_between(session: Session, start, end):
+    """``end - start`` in seconds, in SQL; NULL unless both are set (so AVG skips it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0  # SQLite keeps UTC text
 
 
 def batch_executions(session: Session, batch: Batch,
