@@ -190,3 +190,18 @@ def summarize(executions: list[dict], files: list[str], failures_file: Path) -> 
         failures_file.write_text("".join(f"{e['id']}\n" for e in failed))
         err_console.print(f"Failed ids written to {failures_file}.")
     return 0 if by_status["succeeded"] else 1
+
+
+def download_batch(client: ApiClient, batch_id: str, output_dir: Path, *, flat: bool,
+                   poll_seconds: float) -> int:
+    """``rgrid download bat_…``: what ``rgrid run --batch`` does after submitting, for a
+    batch already running or ended (picking up after following failed): each item's
+    outputs into the folder named after its input, as items finish, until the batch ends.
+    Files already there with the same content are not fetched again. The count fetched."""
+    executions = client.get(f"/api/v1/batches/{batch_id}/executions")["executions"]
+    files = [""] * len(executions)
+    for execution in executions:
+        files[execution["batch_index"]] = execution["args"][0] if execution["args"] else ""
+    downloader = BatchDownloader(client, batch_id, output_folders(files), output_dir, flat=flat)
+    follow_batch(client, batch_id, poll_seconds=poll_seconds, on_change=downloader.collect)
+    return downloader.finish()

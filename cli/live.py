@@ -59,8 +59,8 @@ def _messages(client: ApiClient, path: Callable[[], str], idle_seconds: float | 
     while True:
         try:
             with _open(client, path()) as websocket:
-                failures = 0
                 for message in _received(websocket, idle_seconds, on_idle):
+                    failures = 0  # a stream that opens, then closes at once, is no comeback
                     if isinstance(message, ErrorEvent):
                         raise error_from_problem(message.model_dump())
                     yield message
@@ -103,8 +103,8 @@ def _lost(client: ApiClient, failures: int, exc: Exception) -> int:
     if failures >= len(RETRY_DELAYS):
         raise ApiUnreachable(f"Lost the live stream from {client.api_url} and could not get "
                              f"it back ({exc}).",
-                             "Check the API is running; `rgrid logs ID --follow` picks up "
-                             "where this stopped.") from exc
+                             "Check the API is running; the work goes on without you, and "
+                             "the command named above picks up where this stopped.") from exc
     say_retrying(failures + 2)
     client.sleep(RETRY_DELAYS[failures])
     return failures + 1

@@ -125,3 +125,13 @@ def _cost(execution: dict) -> str:
 
 def _or_dash(value, template: str = "{}") -> str:
     return "-" if value is None else template.format(value)
+
+
+PICK_UP = "Pick up with"  # the words before the commands, for people and for the tests
+
+
+def say_how_to_pick_up(what: str, *commands: str) -> None:
+    """After following failed (the API or storage stayed out of reach): the work is not
+    lost, and these commands, in order, pick up where this stopped."""
+    err_console.print(f"[yellow]![/] {what} {PICK_UP} {', then '.join(commands)}.",
+                      highlight=False)

@@ -11,7 +11,7 @@ from cli.client import ApiClient
 from cli.output import err_console
 from cli.transfers import PARALLEL_TRANSFERS, human_size, storage_client, transfer_progress
 from rgrid_common.errors import InvalidInput
-from rgrid_common.transfer import download_verified, place_without_overwrite
+from rgrid_common.transfer import download_verified, place_without_overwrite, sha256_of
 
 EXPIRY_WARNING = timedelta(days=3)
 
@@ -32,6 +32,8 @@ def download_outputs(client: ApiClient, execution_id: str, output_dir: Path, *,
             ThreadPoolExecutor(PARALLEL_TRANSFERS) as pool:
         def fetch(artifact: dict) -> Path:
             target = output_dir / _safe_relative(artifact["path"])
+            if _already_there(target, artifact["sha256"]):  # picking up: fetched before
+                return target
             partial = download_verified(
                 storage, artifact["url"], target.parent, sha256=artifact["sha256"],
                 size=artifact["size"], name=target.name,
@@ -42,6 +44,10 @@ def download_outputs(client: ApiClient, execution_id: str, output_dir: Path, *,
     if not quiet:
         _report(live, placed, output_dir)
     return placed
+
+
+def _already_there(target: Path, sha256: str) -> bool:
+    return target.is_file() and sha256_of(target) == sha256
 
 
 def warn_about_expiry(artifacts: list[dict]) -> None:

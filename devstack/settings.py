@@ -21,6 +21,9 @@ class DevSettings(BaseSettings):
         None, description="The Prefect server's database (postgresql+asyncpg://…); unset, "
                           "a database of its own on this machine's PostgreSQL, installed "
                           "and started if missing (SQLite did not hold the load).")
+    api_database_url: str | None = Field(
+        None, description="The RGrid API's database (postgresql+psycopg://…); unset, "
+                          "SQLite in the dev home, the single-machine default.")
     prefect_port: int = 4200
     api_port: int = 8700
     worker_name: str = "rgrid-local-1"

@@ -52,7 +52,7 @@ class DevStack:
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         ensure_docker_engine(self.home, self.say)
         ensure_runtime_images(list(DEFAULT_RUNTIMES.values()), self.say)
-        self._start_prefect_server()
+        self.start_prefect_server()
         self._register_pools_and_deployments()
         self.start_api()
         self._start_control_worker()
@@ -61,7 +61,8 @@ class DevStack:
         self.say(f"✓ RGrid is up: API {self.settings.api_url}, Prefect UI "
                  f"http://{self.settings.host}:{self.settings.prefect_port}")
 
-    def _start_prefect_server(self) -> None:
+    def start_prefect_server(self) -> None:
+        """Starts the Prefect server unless it runs (also again after a test stopped it)."""
         url = f"{self.settings.prefect_api_url}/health"
         argv = [_bin("prefect"), "server", "start", "--host", self.settings.host,
                 "--port", str(self.settings.prefect_port)]
@@ -103,8 +104,8 @@ class DevStack:
 
     @property
     def api_database_url(self) -> str:
-        """The API's database: the single-machine default, SQLite in the dev home."""
-        return f"sqlite:///{self.home / 'rgrid.db'}"
+        """The configured one, or the single-machine default: SQLite in the dev home."""
+        return self.settings.api_database_url or f"sqlite:///{self.home / 'rgrid.db'}"
 
     def start_api(self) -> None:
         """Starts the API unless it runs (also again after a test stopped it)."""
@@ -159,10 +160,11 @@ class DevStack:
 
     def start_worker(self, process: ManagedProcess, name: str,
                      pool: WorkPoolSpec = PROCESS_POOL, limit: int | None = None,
-                     token: str | None = None) -> int:
+                     token: str | None = None, netns: str | None = None) -> int:
         """A warm worker on ``pool``; more than one on the process pool make a pool of
         several nodes. It gets its own token (``token``, as a node's cloud-init gives it,
-        or a new one)."""
+        or a new one). ``netns``: a network namespace to run it in, as on a host of its
+        own whose network can be cut (the chaos tests)."""
         env = {
             **self._prefect_env(),
             "PREFECT_WORKER_QUERY_SECONDS": str(self.settings.worker_query_seconds),
@@ -176,6 +178,8 @@ class DevStack:
         }
         argv = [sys.executable, "-m", "work_pools.warm_worker", "--pool", pool.name,
                 "--name", name, "--limit", str(limit or self.settings.worker_limit)]
+        if netns:  # its network only: `ip netns exec` would hide its /work mounts from dockerd
+            argv = ["nsenter", f"--net=/var/run/netns/{netns}", "--", *argv]
         pid = process.start(argv, env=env, cwd=self.home)
         self.say(f"✓ worker {name!r} started on {pool.name!r} (pid {pid})")
         return pid

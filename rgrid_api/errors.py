@@ -3,11 +3,12 @@
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rgrid_api.console.auth import SignInRequired
 from rgrid_api.console.rendering import error_page
-from rgrid_common.errors import RateLimited, RGridError
+from rgrid_common.errors import RateLimited, RGridError, ServiceUnavailable
 from rgrid_common.validation import invalid_request
 
 
@@ -15,8 +16,17 @@ def _rgrid_error(request: Request, exc: RGridError) -> Response:
     if is_console_page(request):
         return _console_error(request, exc)
     headers = ({"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited)
-               else None)
+               else {"Retry-After": "2"} if isinstance(exc, ServiceUnavailable) else None)
     return JSONResponse(exc.to_problem(), status_code=exc.status_code, headers=headers)
+
+
+def _database_unreachable(request: Request, _exc: Exception) -> Response:
+    """The database restarting or out of reach (or SQLite's lock held too long) is a 503
+    with Retry-After, not a 500: nothing was committed, and clients that may send the
+    request again (reads, keyed submissions, workers' reports) do."""
+    return _rgrid_error(request, ServiceUnavailable(
+        "The RGrid API cannot reach its database just now.",
+        "It is restarting or busy; try again in a few seconds."))
 
 
 def is_console_page(request: Request) -> bool:
@@ -81,5 +91,7 @@ def limit_request_size(app: FastAPI, max_bytes: int, *, exempt_prefix: str) -> N
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RGridError, _rgrid_error)
+    for unreachable in (OperationalError, InterfaceError):
+        app.add_exception_handler(unreachable, _database_unreachable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -83,18 +83,19 @@ class CuttableSocket:
 
 
 class CuttableTcp(CuttableSocket):
-    """The same relay on 127.0.0.1:<free port>, to ``127.0.0.1:target_port``."""
+    """The same relay on <host>:<free port> (127.0.0.1 unless told), to
+    ``127.0.0.1:target_port``."""
 
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
+    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
+        self.target_port, self.host = target_port, host
         self._open = []
         self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server((host, 0))
         self.port = self._listener.getsockname()[1]
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def _connect_target(self) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.target_port))

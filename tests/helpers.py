@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -130,3 +131,33 @@ def worker_stopped(stack) -> Iterator[None]:
     finally:
         for name, process in stopped.items():
             stack.start_worker(process, name)
+
+
+class Followed:
+    """A running CLI command whose stdout and stderr are read as they come."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(pipe, sink), daemon=True)
+                         for pipe, sink in ((process.stdout, self.stdout),
+                                            (process.stderr, self.stderr))]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(pipe, sink: list[str]) -> None:
+        for line in pipe:
+            sink.append(line)
+
+    def wait_for_output(self, text: str, *, stream: str = "stdout", timeout: float = 120):
+        lines = self.stdout if stream == "stdout" else self.stderr
+        wait_for(lambda: any(text in line for line in lines), timeout, f"{text!r} on {stream}",
+                 explain=lambda: "".join(self.stderr)[-2000:])
+
+    def finish(self, timeout: float = 180) -> tuple[int, str, str]:
+        code = self.process.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=10)
+        return code, "".join(self.stdout), "".join(self.stderr)

@@ -10,17 +10,27 @@ import typer
 from rich.table import Table
 
 from cli import context
+from cli.batch import download_batch
 from cli.output import console, err_console
 from cli.outputs import download_outputs, list_artifacts, warn_about_expiry
 from cli.transfers import human_size
 
 
 def download(
-    execution_id: Annotated[str, typer.Argument(help="Execution id.")],
-    output_dir: Annotated[Path, typer.Option(help="Where outputs are written.")] = Path("."),
+    execution_id: Annotated[str, typer.Argument(help="Execution id, or batch id (bat_…).")],
+    output_dir: Annotated[Path | None, typer.Option(
+        help="Where outputs are written (default: here; a batch's: outputs).")] = None,
+    flat: Annotated[bool, typer.Option(
+        "--flat", help="A batch's outputs all in one folder, not one per input.")] = False,
 ) -> None:
-    """Download an execution's outputs (an existing file is never overwritten)."""
-    placed = download_outputs(context.api(), execution_id, output_dir)
+    """Download an execution's outputs, or every item's of a batch, following it to its end
+    (an existing file is never overwritten; one with the same content is not fetched)."""
+    client = context.api()
+    if execution_id.startswith("bat_"):
+        download_batch(client, execution_id, output_dir or Path("outputs"), flat=flat,
+                       poll_seconds=max(0.5, context.settings().poll_seconds))
+        return
+    placed = download_outputs(client, execution_id, output_dir or Path("."))
     if not placed:
         err_console.print(f"{execution_id} has no outputs to download.")
 

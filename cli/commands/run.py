@@ -15,9 +15,9 @@ from cli.commands.run_batch import BatchOptions, run_batch
 from cli.follow import DETACHED_EXIT_CODE, print_logs, wait_until_finished
 from cli.inputs import find_inputs, upload_inputs
 from cli.outputs import download_outputs, list_artifacts
-from cli.output import console, err_console, execution_json
+from cli.output import console, err_console, execution_json, say_how_to_pick_up
 from cli.requirements import script_requirements
-from rgrid_common.errors import InvalidInput
+from rgrid_common.errors import InvalidInput, RGridError
 from rgrid_common.limits import parse_disk, parse_env, parse_memory
 from rgrid_common.metadata import parse_tags
 from rgrid_common.status import ExecutionStatus
@@ -127,7 +127,16 @@ def follow_execution(client: ApiClient, execution: dict, *, detach: bool, as_jso
                           f"`rgrid logs {execution_id} --follow`; stop it with "
                           f"`rgrid cancel {execution_id}`.")
         return DETACHED_EXIT_CODE
-    _bring_outputs_back(client, execution_id, output_dir, remote_only)
+    except RGridError:
+        say_how_to_pick_up(f"{execution_id} goes on.", f"`rgrid logs {execution_id} --follow`",
+                           f"`rgrid download {execution_id} --output-dir {output_dir}`")
+        raise
+    try:
+        _bring_outputs_back(client, execution_id, output_dir, remote_only)
+    except RGridError:
+        say_how_to_pick_up(f"{execution_id} has finished.",
+                           f"`rgrid download {execution_id} --output-dir {output_dir}`")
+        raise
     if as_json:
         console.print_json(execution_json(final))
     else:

@@ -10,7 +10,8 @@ from cli.client import ApiClient
 from cli.batch import BatchDownloader, expand_batch, follow_batch, output_folders, summarize
 from cli.follow import DETACHED_EXIT_CODE
 from cli.inputs import find_inputs, upload_inputs
-from cli.output import err_console
+from cli.output import err_console, say_how_to_pick_up
+from rgrid_common.errors import RGridError
 from rgrid_common.money import format_eur
 from rgrid_common.submission import BatchCreate, ScriptSpec, built
 
@@ -71,13 +72,17 @@ def follow_batch_to_the_end(client: ApiClient, batch: dict, files: list[str],
     try:
         follow_batch(client, batch["id"], poll_seconds=max(0.5, context.settings().poll_seconds),
                      on_change=downloader.collect if downloader else None)
+        if downloader:
+            downloader.finish()
     except KeyboardInterrupt:
         err_console.print(f"\nDetached; batch {batch['id']} goes on. "
                           f"Follow it with `rgrid watch {batch['id']}`; stop it with "
                           f"`rgrid cancel {batch['id']}`.")
         return DETACHED_EXIT_CODE
-    if downloader:
-        downloader.finish()
+    except RGridError:
+        say_how_to_pick_up(f"Batch {batch['id']} goes on.", f"`rgrid download {batch['id']} "
+                           f"--output-dir {options.output_dir}{' --flat' * options.flat}`")
+        raise
     else:
         err_console.print("Outputs kept remotely; fetch one item's with `rgrid download ID`.")
     executions = client.get(f"/api/v1/batches/{batch['id']}/executions")["executions"]

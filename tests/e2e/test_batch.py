@@ -320,3 +320,27 @@ def test_the_readme_batch_example_leaves_one_folder_per_input(rgrid: Rgrid, tmp_
     assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == ["fox", "rain", "sample"]
     rows = (tmp_path / "outputs" / "fox" / "word_counts.csv").read_text().splitlines()
     assert rows[:3] == ["word,count", "the,5", "fox,3"]
+
+
+def test_a_batchs_outputs_are_downloaded_later_into_their_folders_once(rgrid: Rgrid,
+                                                                        tmp_path):
+    """`rgrid download bat_…` picks up where a follower stopped: each item's outputs in
+    the folder the run would have used; a file already there is not fetched again."""
+    write_script(tmp_path, "process.py", PROCESS.replace("0.5", "0"))
+    (tmp_path / "in").mkdir()
+    for index in range(4):
+        (tmp_path / "in" / f"part{index}.txt").write_text(f"part {index}\n")
+    ran = rgrid("run", "process.py", "--batch", "in/*.txt", "--remote-only", timeout=300)
+    assert ran.exit_code == 0, ran.stderr
+    batch_id = ran.stderr.split("Starting batch ")[1].split(":")[0]
+    assert not (tmp_path / "outputs").exists()
+
+    first = rgrid("download", batch_id, timeout=300)
+    again = rgrid("download", batch_id, timeout=300)
+
+    assert first.exit_code == 0 and again.exit_code == 0, first.stderr + again.stderr
+    assert "Downloaded 4 outputs" in first.stderr
+    for index in range(4):
+        assert (tmp_path / "outputs" / f"part{index}" / "result.txt").read_text() \
+            == f"PART {index}\n"
+    assert len(list((tmp_path / "outputs").rglob("*"))) == 8, "no second copy made"

@@ -4,8 +4,6 @@ exactly once, and fall back to polling where no stream can be opened."""
 
 from __future__ import annotations
 
-import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from devstack.stack import DevStack
 from tests.conftest import write_script
 from tests.cuttable_socket import CuttableTcp
-from tests.helpers import Rgrid, wait_for
+from tests.helpers import Followed, Rgrid
 
 LINES = 30
 # Prints a numbered line every 0.4 s (12 s in all): long enough to break something under
@@ -21,36 +19,6 @@ LINES = 30
 TICKER = (f"import time\nfor i in range({LINES}):\n"
           "    print(f'tick {i}', flush=True)\n    time.sleep(0.4)\n")
 EXPECTED = "".join(f"tick {i}\n" for i in range(LINES))
-
-
-class Followed:
-    """A running CLI command whose stdout and stderr are read as they come."""
-
-    def __init__(self, process: subprocess.Popen) -> None:
-        self.process = process
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
-        self._readers = [threading.Thread(target=self._read, args=(pipe, sink), daemon=True)
-                         for pipe, sink in ((process.stdout, self.stdout),
-                                            (process.stderr, self.stderr))]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _read(pipe, sink: list[str]) -> None:
-        for line in pipe:
-            sink.append(line)
-
-    def wait_for_output(self, text: str, *, stream: str = "stdout", timeout: float = 120):
-        lines = self.stdout if stream == "stdout" else self.stderr
-        wait_for(lambda: any(text in line for line in lines), timeout, f"{text!r} on {stream}",
-                 explain=lambda: "".join(self.stderr)[-2000:])
-
-    def finish(self, timeout: float = 180) -> tuple[int, str, str]:
-        code = self.process.wait(timeout=timeout)
-        for reader in self._readers:
-            reader.join(timeout=10)
-        return code, "".join(self.stdout), "".join(self.stderr)
 
 
 def _api_requests(stack: DevStack, execution_path: str) -> list[str]:
