@@ -262,7 +262,8 @@ def test_retry_of_one_execution_runs_it_again_with_its_inputs(rgrid: Rgrid, tmp_
     assert first.exit_code == again.exit_code == 0, again.stderr
     retried = rgrid("list", "--json").json()[0]
     assert retried["retry_of"] == original and retried["id"] != original
-    assert (tmp_path / "result (1).txt").read_text() == "ONE\n"
+    assert (tmp_path / "result.txt").read_text() == "ONE\n"
+    assert not (tmp_path / "result (1).txt").exists(), "the same output is not fetched twice"
 
 
 def test_fail_fast_cancels_what_has_not_started(rgrid: Rgrid, tmp_path):
