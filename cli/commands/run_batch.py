@@ -83,7 +83,7 @@ def follow_batch_to_the_end(client: ApiClient, batch: dict, files: list[str],
         say_how_to_pick_up(f"Batch {batch['id']} goes on.", f"`rgrid download {batch['id']} "
                            f"--output-dir {options.output_dir}{' --flat' * options.flat}`")
         raise
-    else:
+    if not downloader:
         err_console.print("Outputs kept remotely; fetch one item's with `rgrid download ID`.")
     executions = client.get(f"/api/v1/batches/{batch['id']}/executions")["executions"]
     return summarize(executions, files, options.failures_file)

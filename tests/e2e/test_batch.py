@@ -61,6 +61,7 @@ def test_a_batch_fans_out_over_the_pool_within_its_parallel_bound(rgrid: Rgrid, 
     assert result.exit_code == 0, result.stderr
     assert "Starting batch bat_" in result.stderr and "101 files, 3 parallel" in result.stderr
     assert "96 succeeded, 5 failed" in result.stderr
+    assert "Outputs kept remotely" not in result.stderr, "they were downloaded"
     assert "data/more/broken.csv" in result.stderr and "bad input broken.csv" in result.stderr
     outputs = tmp_path / "outputs"
     assert (outputs / "data__in0" / "result.txt").read_text() == "ROW 0\n"
@@ -335,6 +336,7 @@ def test_a_batchs_outputs_are_downloaded_later_into_their_folders_once(rgrid: Rg
     assert ran.exit_code == 0, ran.stderr
     batch_id = ran.stderr.split("Starting batch ")[1].split(":")[0]
     assert not (tmp_path / "outputs").exists()
+    assert "Outputs kept remotely" in ran.stderr
 
     first = rgrid("download", batch_id, timeout=300)
     again = rgrid("download", batch_id, timeout=300)
