@@ -33,11 +33,11 @@ def ensure_prefect_database(password: str, say: Say, *, database: str = DATABASE
         _as_root("PostgreSQL is not installed.")
         say("… installing PostgreSQL (apt-get install postgresql)")
         apt_install("postgresql")
-    version, port, online = _cluster()
+    version, name, port, online = _cluster()
     if not online:
-        _as_root(f"The PostgreSQL {version} cluster is not running.")
-        say(f"… starting PostgreSQL {version}")
-        subprocess.run(["pg_ctlcluster", version, "main", "start"], check=True,
+        _as_root(f"The PostgreSQL {version} cluster {name!r} is not running.")
+        say(f"… starting PostgreSQL {version} ({name})")
+        subprocess.run(["pg_ctlcluster", version, name, "start"], check=True,
                        capture_output=True)
     _as_root("RGrid's Prefect database cannot be made without root.")
     _psql(_role_sql(role, password))
@@ -47,16 +47,18 @@ def ensure_prefect_database(password: str, say: Say, *, database: str = DATABASE
     return f"postgresql+asyncpg://{role}:{password}@127.0.0.1:{port}/{database}"
 
 
-def _cluster() -> tuple[str, str, bool]:
-    """The newest cluster's version, port and whether it runs."""
+def _cluster() -> tuple[str, str, str, bool]:
+    """The version, name, port and whether it runs of the newest cluster named `main`
+    (Debian's default), else of the newest cluster: a machine may hold others (the chaos
+    tests make one of their own), which are not the dev stack's."""
     listed = subprocess.run(["pg_lsclusters", "-h"], check=True, capture_output=True,
                             text=True).stdout.split("\n")
     clusters = [line.split() for line in listed if line.strip()]
     if not clusters:
         raise RGridError("PostgreSQL is installed but has no cluster.",
                          "Create one (`pg_createcluster 15 main`) and run this again.")
-    newest = max(clusters, key=lambda fields: float(fields[0]))
-    return newest[0], newest[2], newest[3] == "online"
+    chosen = max(clusters, key=lambda fields: (fields[1] == "main", float(fields[0])))
+    return chosen[0], chosen[1], chosen[2], chosen[3] == "online"
 
 
 def _role_sql(role: str, password: str) -> str:

@@ -52,7 +52,8 @@ def upload_outputs(control_plane: ControlPlane, storage: httpx.Client, job: JobS
         completion = send_to_target(storage, target.model_dump(), sent.path, size=size)
         if completion:
             control_plane.complete_output_upload(
-                execution_id, OutputCompletion(path=target.path, **completion))
+                execution_id, OutputCompletion(path=target.path, attempt=job.attempt,
+                                               **completion))
 
     with ThreadPoolExecutor(PARALLEL_UPLOADS) as pool:
         list(pool.map(upload, uploads))

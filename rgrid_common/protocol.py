@@ -75,6 +75,8 @@ class UploadCompletion(BaseModel):
 
 class OutputCompletion(UploadCompletion):
     path: Text = Field(min_length=1, max_length=1024)
+    attempt: int | None = Field(None, ge=1, le=MAX_INT32,
+                                description="The claimed attempt reporting.")
 
 
 class BatchPlan(BaseModel):

@@ -22,7 +22,12 @@ import httpx
 from rgrid_common.errors import RGridError
 
 CHUNK_BYTES = 1024 * 1024
-ATTEMPTS = 4
+# A storage server that does not answer (restarting, the network briefly gone: connection
+# errors, 5xx) is waited out for about a minute, backing off: a worker that gave up sooner
+# spent an item's attempts inside one 30 s outage (README, Chaos). Bytes that arrive wrong
+# are tried MISMATCH_ATTEMPTS times: waiting does not mend those.
+UNAVAILABLE_WAITS = (0.5, 1, 2, 4, 8, 15, 15, 15)
+MISMATCH_ATTEMPTS = 4
 GZIP_MIN_BYTES = 1024
 GZIP_FAST_ABOVE_BYTES = 64 * 1024 * 1024
 TEXT_TYPES = {"application/json", "application/xml", "application/x-yaml", "application/yaml",
@@ -169,8 +174,8 @@ def download_verified(http: httpx.Client, url: str, folder: Path, *, sha256: str
             partial.unlink(missing_ok=True)
             if on_progress:
                 on_progress(-received)
-            raise _Retryable(f"{name}: received {received} bytes that do not match the "
-                             f"recorded size {size} and sha256")
+            raise _Mismatch(f"{name}: received {received} bytes that do not match the "
+                            f"recorded size {size} and sha256")
 
     _retrying(attempt, f"Downloading {name}")
     return partial
@@ -193,13 +198,17 @@ def place_without_overwrite(source: Path, target: Path) -> Path:
     raise TransferFailed(f"Too many files named like {target}.", "Choose another --output-dir.")
 
 
-class _Retryable(Exception):
-    pass
+class _Unavailable(Exception):
+    """The storage server answered 5xx."""
+
+
+class _Mismatch(Exception):
+    """What arrived is not what was recorded."""
 
 
 def _check(response: httpx.Response, what: str) -> None:
     if response.status_code >= 500:
-        raise _Retryable(f"the storage server answered {response.status_code}")
+        raise _Unavailable(f"the storage server answered {response.status_code}")
     if not response.is_success:
         response.read()
         detail = response.text[:300]
@@ -209,16 +218,27 @@ def _check(response: httpx.Response, what: str) -> None:
 
 
 def _retrying(attempt: Callable[[], None], what: str) -> None:
-    for number in range(1, ATTEMPTS + 1):
+    unavailable = mismatched = 0
+    while True:
         try:
             attempt()
             return
-        except (httpx.TransportError, _Retryable) as exc:
-            if number == ATTEMPTS:
-                raise TransferFailed(f"{what} failed after {ATTEMPTS} attempts: {exc}",
-                                     "Check the connection to the storage server and run "
-                                     "the command again.") from exc
-            time.sleep(0.5 * 2 ** (number - 1))
+        except (httpx.TransportError, _Unavailable) as exc:
+            if unavailable == len(UNAVAILABLE_WAITS):
+                raise TransferFailed(
+                    f"{what} failed: the storage server did not answer for "
+                    f"{sum(UNAVAILABLE_WAITS):.0f} s ({unavailable + 1} attempts): {exc}",
+                    "Check the connection to the storage server and run the command "
+                    "again.") from exc
+            time.sleep(UNAVAILABLE_WAITS[unavailable])
+            unavailable += 1
+        except _Mismatch as exc:
+            mismatched += 1
+            if mismatched == MISMATCH_ATTEMPTS:
+                raise TransferFailed(f"{what} failed after {MISMATCH_ATTEMPTS} attempts: {exc}",
+                                     "Run the command again; if it fails the same way, the "
+                                     "stored file is damaged.") from exc
+            time.sleep(0.5)
 
 
 def _chunks(handle: BinaryIO, limit: int | None = None) -> Iterator[bytes]:

@@ -8,13 +8,16 @@ import gzip
 import hashlib
 import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
+from rgrid_common import transfer
 from rgrid_common.transfer import (TransferFailed, download_verified, place_without_overwrite,
                                    upload_file, wire_form)
+from tests.helpers import free_port
 
 BODY = bytes(range(256)) * 4096  # 1 MB
 
@@ -58,12 +61,16 @@ class FlakyStorage(BaseHTTPRequestHandler):
         self.end_headers()
 
 
+def _serve(port: int = 0) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", port), FlakyStorage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @pytest.fixture
 def storage_url() -> Iterator[str]:
     FlakyStorage.calls, FlakyStorage.received = {}, []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyStorage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = _serve()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -100,6 +107,44 @@ def test_an_upload_answered_503_is_sent_again_whole(storage_url, tmp_path):
     assert etag == '"abc"'
     assert FlakyStorage.received == [BODY]
     assert sum(progress) == len(BODY), "progress is rewound for the retry"
+
+
+def test_a_storage_server_down_for_a_while_is_waited_out(tmp_path, monkeypatch):
+    """Refused connections back off (0.5, 1, 2, 4, 8 s…) for about a minute before giving
+    up: the server here comes up after the fifth wait, then answers 503 once."""
+    FlakyStorage.calls, FlakyStorage.received = {}, []
+    port, servers, waited = free_port(), [], []
+    source = tmp_path / "up.bin"
+    source.write_bytes(BODY)
+
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        if len(waited) == 5:
+            servers.append(_serve(port))
+
+    monkeypatch.setattr(transfer, "time", SimpleNamespace(sleep=sleep))
+    try:
+        with httpx.Client() as http:
+            upload_file(http, f"http://127.0.0.1:{port}/put", source, size=len(BODY))
+    finally:
+        for server in servers:
+            server.shutdown()
+
+    assert waited == [0.5, 1, 2, 4, 8, 15]
+    assert FlakyStorage.received == [BODY]
+
+
+def test_a_storage_server_that_stays_down_is_an_error_saying_how_long(tmp_path, monkeypatch):
+    source = tmp_path / "up.bin"
+    source.write_bytes(BODY)
+    waited: list[float] = []
+    monkeypatch.setattr(transfer, "time", SimpleNamespace(sleep=waited.append))
+
+    with httpx.Client() as http, pytest.raises(TransferFailed) as failure:
+        upload_file(http, f"http://127.0.0.1:{free_port()}/put", source, size=len(BODY))
+
+    assert "did not answer for 60 s (9 attempts)" in failure.value.message
+    assert sum(waited) == sum(transfer.UNAVAILABLE_WAITS)
 
 
 def test_an_existing_file_is_kept_and_the_new_one_numbered(tmp_path):

@@ -30,8 +30,12 @@ def blob_key(account_id: str, sha256: str, encoding: str = "identity") -> str:
     return f"blobs/{account_id}/{sha256}{'.gz' if encoding == 'gzip' else ''}"
 
 
-def output_key(execution_id: str, path: str) -> str:
-    return f"executions/{execution_id}/outputs/{path}"
+def output_key(execution: Execution, path: str) -> str:
+    """Under the attempt that wrote it: a worker cut off from the control plane may still
+    land an upload after its attempt was given to another worker, and must not overwrite
+    (or add to) what the attempt that finished wrote. Only the finishing attempt's
+    objects are recorded; a stray attempt's are left to the bucket's retention rule."""
+    return f"executions/{execution.id}/attempts/{execution.attempt}/outputs/{path}"
 
 
 
@@ -66,7 +70,7 @@ def complete_blob_upload(store: ObjectStore, *, account: Account,
 
 def complete_output_upload(store: ObjectStore, *, execution: Execution,
                            completion: OutputCompletion) -> None:
-    store.complete_upload(output_key(execution.id, checked_output_path(completion.path)),
+    store.complete_upload(output_key(execution, checked_output_path(completion.path)),
                           upload_id=completion.upload_id, parts=_parts(completion))
 
 
@@ -184,7 +188,7 @@ def offer_output_uploads(store: ObjectStore, *, execution: Execution, files: lis
     expires = timedelta(seconds=settings.signed_url_seconds)
     uploads = []
     for item in files:
-        upload = store.signed_upload(output_key(execution.id, checked_output_path(item.path)),
+        upload = store.signed_upload(output_key(execution, checked_output_path(item.path)),
                                      size=item.bytes_stored, expires=expires,
                                      encoding=item.encoding)
         uploads.append(OutputUpload(path=item.path, **_target(upload)))
@@ -195,7 +199,7 @@ def record_outputs(session: Session, store: ObjectStore, *, execution: Execution
                    files: list[OutputFile], settings: Settings, now: datetime) -> None:
     _check_outputs(files, settings)
     for item in files:
-        key = output_key(execution.id, checked_output_path(item.path))
+        key = output_key(execution, checked_output_path(item.path))
         held = store.stat(key)
         if held is None or held.size != item.bytes_stored:
             raise InvalidInput(f"Output {item.path!r} was not uploaded completely.")

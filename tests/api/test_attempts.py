@@ -4,6 +4,7 @@ attempt, up to the limit, and a stale attempt's reports are refused."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from uuid import UUID
 
@@ -86,6 +87,42 @@ def test_a_stale_attempt_can_neither_heartbeat_nor_finish_nor_upload(
                                             "exit_code": 0},
                     headers=worker_headers).status_code == 204
     assert alice.get(f"/api/v1/executions/{execution['id']}").json()["status"] == "succeeded"
+
+
+def _offer_output(api: TestClient, headers: dict, execution_id: str, attempt: int,
+                  data: bytes) -> str:
+    described = {"path": "result.txt", "size": len(data),
+                 "sha256": hashlib.sha256(data).hexdigest()}
+    response = api.post(f"{WORKER}/{execution_id}/output-uploads",
+                        json={"attempt": attempt, "files": [described]}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["uploads"][0]["url"]
+
+
+def test_an_attempt_given_away_cannot_overwrite_the_outputs_of_the_one_that_finished(
+        api, alice, worker_headers):
+    """A worker cut off from the control plane may land an upload late, after its attempt
+    went to another worker: what the finishing attempt wrote is what the user gets."""
+    execution = submit(alice)
+    _claim(api, worker_headers, execution["id"], "fr-cut-off")
+    late_url = _offer_output(api, worker_headers, execution["id"], 1, b"attempt 1\n")
+    assert _give_back(api, worker_headers, execution["id"], 1).status_code == 204
+    _claim(api, worker_headers, execution["id"], "fr-second")
+    data = b"attempt 2\n"
+    assert api.put(_offer_output(api, worker_headers, execution["id"], 2, data),
+                   content=data).status_code == 200
+    finished = api.post(f"{WORKER}/{execution['id']}/finish", headers=worker_headers, json={
+        "attempt": 2, "status": "succeeded", "exit_code": 0,
+        "outputs": [{"path": "result.txt", "size": len(data),
+                     "sha256": hashlib.sha256(data).hexdigest()}]})
+    assert finished.status_code == 204, finished.text
+
+    assert api.put(late_url, content=b"attempt 1\n").status_code == 200, \
+        "the late upload lands (its URL was signed while its attempt was current)"
+
+    [output] = alice.get(f"/api/v1/executions/{execution['id']}/artifacts",
+                         params={"kind": "output"}).json()["artifacts"]
+    assert alice.get(output["url"]).content == data
 
 
 def test_the_sweep_gives_back_what_a_silent_worker_held_and_spares_the_rest(

@@ -236,7 +236,7 @@ def test_files_over_100_mb_go_to_s3_in_parts_both_ways(s3_stack, s3_endpoint, tm
     execution_id = _last_execution(rgrid)["id"]
     stored = {obj.object_name: obj for obj in s3.list_objects("rgrid-test", recursive=True)
               if obj.size == big.stat().st_size}
-    output = stored.pop(f"executions/{execution_id}/outputs/copy.bin")
+    output = stored.pop(f"executions/{execution_id}/attempts/1/outputs/copy.bin")
     [blob] = [obj for name, obj in stored.items() if name.endswith(expected)]
     assert output.etag.strip('"').endswith("-2") and blob.etag.strip('"').endswith("-2"), \
         "both went up as multipart uploads of 2 parts"

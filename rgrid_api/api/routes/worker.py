@@ -67,7 +67,8 @@ def output_uploads(execution_id: str, body: OutputUploadRequest, session: Sessio
              status_code=status.HTTP_204_NO_CONTENT)
 def complete_output_upload(execution_id: str, body: OutputCompletion, session: SessionDep,
                            worker: CurrentWorker, store: StoreDep) -> None:
-    execution = worker_side.reporting_execution(session, execution_id, worker=worker)
+    execution = worker_side.reporting_execution(session, execution_id, worker=worker,
+                                                attempt=body.attempt)
     artifacts.complete_output_upload(store, execution=execution, completion=body)
 
 
