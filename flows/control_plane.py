@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import httpx
 
 from flows.settings import WorkerSettings
@@ -14,6 +17,12 @@ from rgrid_common.status import ExecutionStatus
 PREFIX = "/api/v1/worker/executions"
 BATCHES = "/api/v1/worker/batches"
 SCHEDULES = "/api/v1/worker/schedules"
+# The API away (restarting, its database restarting) is waited out this long, about a
+# minute, on top of the transport's own quick retries of a refused connection: giving an
+# attempt back over a blip would run it again (README, Chaos).
+RESEND_DELAYS = (1, 2, 4, 8, 15, 15, 15)
+BLIPS = {502, 503, 504}
+log = logging.getLogger(__name__)
 
 
 class ControlPlane:
@@ -33,8 +42,8 @@ class ControlPlane:
 
     def claim(self, execution_id: str, *, flow_run_id: str, worker: str) -> JobSpec | None:
         """The job to run, or None when another flow run owns the execution."""
-        response = self._http.post(f"{PREFIX}/{execution_id}/claim",
-                                   json={"flow_run_id": flow_run_id, "worker": worker})
+        response = self._resent(f"{PREFIX}/{execution_id}/claim", safe_twice=False,
+                                json={"flow_run_id": flow_run_id, "worker": worker})
         try:
             return JobSpec.model_validate(self._checked(response))
         except Conflict:
@@ -43,22 +52,22 @@ class ControlPlane:
     def claim_next(self, batch_id: str, *, flow_run_id: str, worker: str) -> JobSpec | None:
         """The batch's next queued item, now claimed by this flow run; None when none may
         start (none left, or ``parallel`` already running)."""
-        response = self._http.post(f"{BATCHES}/{batch_id}/claim-next",
-                                   json={"flow_run_id": flow_run_id, "worker": worker})
+        response = self._resent(f"{BATCHES}/{batch_id}/claim-next", safe_twice=False,
+                                json={"flow_run_id": flow_run_id, "worker": worker})
         answer = self._checked(response)
         return JobSpec.model_validate(answer) if answer else None
 
     def heartbeat(self, execution_id: str, attempt: int) -> bool:
         """False when the attempt is no longer current (the API gave it to another)."""
         try:
-            self._checked(self._http.post(f"{PREFIX}/{execution_id}/heartbeat",
+            self._checked(self._resent(f"{PREFIX}/{execution_id}/heartbeat",
                                           json={"attempt": attempt}))
         except Conflict:
             return False
         return True
 
     def give_back(self, execution_id: str, attempt: int, reason: str) -> None:
-        self._checked(self._http.post(f"{PREFIX}/{execution_id}/give-back",
+        self._checked(self._resent(f"{PREFIX}/{execution_id}/give-back",
                                       json={"attempt": attempt, "reason": reason[:2000]}))
 
     def execution_status(self, execution_id: str) -> ExecutionStatus:
@@ -83,22 +92,45 @@ class ControlPlane:
 
     def send_logs(self, execution_id: str, chunks: list[LogChunkIn]) -> None:
         body = {"chunks": [chunk.model_dump() for chunk in chunks]}
-        self._checked(self._http.post(f"{PREFIX}/{execution_id}/logs", json=body))
+        self._checked(self._resent(f"{PREFIX}/{execution_id}/logs", json=body))
 
     def output_uploads(self, execution_id: str, files: list[OutputFile], *,
                        attempt: int | None = None) -> list[OutputUpload]:
         body = {"files": [item.model_dump() for item in files], "attempt": attempt}
-        answer = self._checked(self._http.post(f"{PREFIX}/{execution_id}/output-uploads",
+        answer = self._checked(self._resent(f"{PREFIX}/{execution_id}/output-uploads",
                                                json=body))
         return OutputUploads.model_validate(answer).uploads
 
     def complete_output_upload(self, execution_id: str, completion: OutputCompletion) -> None:
-        self._checked(self._http.post(f"{PREFIX}/{execution_id}/output-uploads/complete",
+        self._checked(self._resent(f"{PREFIX}/{execution_id}/output-uploads/complete",
                                       json=completion.model_dump()))
 
     def finish(self, execution_id: str, report: FinishRequest) -> None:
-        self._checked(self._http.post(f"{PREFIX}/{execution_id}/finish",
+        self._checked(self._resent(f"{PREFIX}/{execution_id}/finish",
                                       json=report.model_dump(mode="json")))
+
+    def _resent(self, path: str, *, safe_twice: bool = True, **kwargs) -> httpx.Response:
+        """POSTs ``path``, sent again while the API is away: not listening (restarting),
+        or answering 503 (its database away) — also 502/504 and any broken exchange for
+        a report that is safe twice (conditional on the attempt, or keyed by its sequence
+        number). A claim is sent again only when it cannot have been taken."""
+        for delay in RESEND_DELAYS:
+            try:
+                response = self._http.post(path, **kwargs)
+            except (httpx.TransportError if safe_twice else httpx.ConnectError) as exc:
+                self._wait(delay, path, f"{type(exc).__name__} ({exc})")
+                continue
+            if response.status_code not in (BLIPS if safe_twice else {503}):
+                return response
+            self._wait(max(delay, _retry_after(response)), path,
+                       f"the answer {response.status_code}")
+        return self._http.post(path, **kwargs)
+
+    @staticmethod
+    def _wait(seconds: float, path: str, why: str) -> None:
+        log.warning("the API is away (%s) for %s; sending it again in %s s", why, path,
+                    seconds)
+        time.sleep(seconds)
 
     @staticmethod
     def _checked(response: httpx.Response):
@@ -106,3 +138,10 @@ class ControlPlane:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(float(response.headers.get("Retry-After", 0)), 60)
+    except ValueError:
+        return 0

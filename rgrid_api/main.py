@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
 
 import anyio.to_thread
+from sqlalchemy.exc import InterfaceError, OperationalError
 from fastapi import FastAPI
 
 from rgrid_api.api.routes import (accounts, artifacts, batches, cache, costs, executions,
@@ -115,13 +116,26 @@ async def _expire_local_objects(store, settings: Settings, clock) -> None:
 
 async def _sweep_attempts(scheduler: FlowRunScheduler, starter: FlowRunStarter,
                           settings: Settings, clock) -> None:
-    """Lost executions are found within ``lost_after_seconds`` plus a quarter of it."""
+    """Lost executions are found within ``lost_after_seconds`` plus a quarter of it, that
+    long after this API could first hear the workers: since it started, or since its
+    database came back (a worker's reports meanwhile were refused, and are being sent
+    again). Measured by the chaos suite: without it, PostgreSQL down 10 s sent 17 items
+    of 200 to a second attempt."""
     interval = max(settings.lost_after_seconds / 4, 0.5)
+    heard_since, database_away = clock(), False
     while True:
         await asyncio.sleep(interval)
+        if database_away:
+            heard_since = clock()
         try:
-            await asyncio.to_thread(_sweep_once, scheduler, starter, settings, clock())
-        except Exception:  # the loop must outlive a database hiccup
+            await asyncio.to_thread(_sweep_once, scheduler, starter, settings, clock(),
+                                    heard_since)
+            database_away = False
+        except (OperationalError, InterfaceError):
+            database_away = True
+            log.warning("sweeping lost executions: the database is away; trying again in "
+                        "%.0f s, and judging silence only once it is back", interval)
+        except Exception:  # the loop must outlive a hiccup
             log.exception("sweeping lost executions failed; trying again in %.0f s", interval)
 
 
@@ -143,9 +157,9 @@ def _close_hours_once(settings: Settings, now: datetime) -> None:
 
 
 def _sweep_once(scheduler: FlowRunScheduler, starter: FlowRunStarter, settings: Settings,
-                now: datetime) -> None:
+                now: datetime, heard_since: datetime) -> None:
     for session in session_scope(settings.database_url):
         handled = attempts.sweep(session, settings=settings, scheduler=scheduler,
-                                 starter=starter, now=now)
+                                 starter=starter, now=now, heard_since=heard_since)
         if handled:
             log.warning("swept (lost worker or dead flow run): %s", ", ".join(handled))

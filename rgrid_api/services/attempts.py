@@ -58,15 +58,19 @@ def give_back(session: Session, execution: Execution, *, attempt: int, reason: s
 
 
 def sweep(session: Session, *, settings: Settings, scheduler: FlowRunScheduler,
-          starter: FlowRunStarter, now: datetime) -> list[str]:
+          starter: FlowRunStarter, now: datetime,
+          heard_since: datetime | None = None) -> list[str]:
     """Gives back running executions whose worker has been silent for
     ``lost_after_seconds`` or whose flow run ended; gives queued executions whose flow run
     ended before claiming them a new one; replaces coordinators that died. Returns the ids
-    of the executions handled."""
+    of the executions handled. Silence counts only from ``heard_since``, when this API
+    could first hear the workers (its start, the end of its database's outage)."""
+    cutoff = silence_cutoff(settings, now, heard_since)
     handled = replace_dead_flow_runs(session, settings=settings, scheduler=scheduler,
-                                     starter=starter, now=now)
-    replace_silent_coordinators(session, settings=settings, scheduler=scheduler, now=now)
-    cutoff = now - timedelta(seconds=settings.lost_after_seconds)
+                                     starter=starter, now=now, silent_before=cutoff)
+    if cutoff is None:
+        return handled
+    replace_silent_coordinators(session, scheduler=scheduler, silent_before=cutoff)
     lost = session.scalars(select(Execution).where(
         Execution.status == RUNNING,
         func.coalesce(Execution.heartbeat_at, Execution.started_at) < cutoff)).all()
@@ -83,9 +87,20 @@ def sweep(session: Session, *, settings: Settings, scheduler: FlowRunScheduler,
     return handled
 
 
+def silence_cutoff(settings: Settings, now: datetime,
+                   heard_since: datetime | None) -> datetime | None:
+    """What was last heard before this is silent for ``lost_after_seconds``; None while
+    the API has not been able to hear that long (restarted, or its database was away:
+    the workers' reports were refused or waiting, not missing)."""
+    cutoff = now - timedelta(seconds=settings.lost_after_seconds)
+    if heard_since is not None and heard_since > cutoff:
+        return None
+    return cutoff
+
+
 def replace_dead_flow_runs(session: Session, *, settings: Settings,
                            scheduler: FlowRunScheduler, starter: FlowRunStarter,
-                           now: datetime) -> list[str]:
+                           now: datetime, silent_before: datetime | None) -> list[str]:
     """Compares executions with their flow runs in Prefect. A queued execution (not a
     batch item: shards claim those) whose flow run crashed, failed or was cancelled before
     it claimed the execution, or that a worker took ``lost_after_seconds`` ago without
@@ -103,10 +118,10 @@ def replace_dead_flow_runs(session: Session, *, settings: Settings,
     except RGridError:
         log.exception("could not read the flow runs of queued and running executions")
         ended = {}
-    cutoff = now - timedelta(seconds=settings.lost_after_seconds)
     orphaned = [execution.id for execution in queued if execution.flow_run_id in ended]
-    stalled = _stalled_flow_runs(scheduler, [e.flow_run_id for e in queued if e.flow_run_id
-                                             and e.id not in orphaned], taken_before=cutoff)
+    stalled = {} if silent_before is None else _stalled_flow_runs(
+        scheduler, [e.flow_run_id for e in queued if e.flow_run_id and e.id not in orphaned],
+        taken_before=silent_before)
     for execution in queued:
         if execution.id in orphaned:
             _start_again(session, execution, f"its flow run ended before it started "
@@ -194,14 +209,13 @@ def _mark_crashed(scheduler: FlowRunScheduler, flow_run_id: str | None, message:
         log.exception("could not mark flow run %s crashed", flow_run_id)
 
 
-def replace_silent_coordinators(session: Session, *, settings: Settings,
-                                scheduler: FlowRunScheduler, now: datetime) -> list[str]:
+def replace_silent_coordinators(session: Session, *, scheduler: FlowRunScheduler,
+                                silent_before: datetime) -> list[str]:
     """A running batch whose coordinating flow run has stopped reporting in (its worker
     died), or ended before it ever did, gets a new one, which picks up where it left off.
     One that never reported in and whose flow run lives is still waiting to start."""
-    cutoff = now - timedelta(seconds=settings.lost_after_seconds)
     silent = list(session.scalars(select(Batch).where(
-        Batch.status == "running", Batch.heartbeat_at < cutoff)).all())
+        Batch.status == "running", Batch.heartbeat_at < silent_before)).all())
     silent += _coordinators_ended_unheard(session, scheduler)
     for batch in silent:
         attempt = batch.coordinator_attempt + 1

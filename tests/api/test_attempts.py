@@ -152,6 +152,28 @@ def test_the_sweep_gives_back_what_a_silent_worker_held_and_spares_the_rest(
     assert state["flow_run_id"] != silent["flow_run_id"], "the retry has a flow run of its own"
 
 
+def test_silence_is_judged_only_once_the_api_has_been_able_to_hear_that_long(
+        api, alice, worker_headers, api_settings):
+    """Its database away (or itself restarting), the API heard no heartbeat, but the
+    workers were sending them: silence counts from when it could hear again."""
+    execution = submit(alice)
+    _claim(api, worker_headers, execution["id"], "fr-unheard")
+    lost_after = timedelta(seconds=api_settings.lost_after_seconds)
+    now = utcnow()
+    for session in session_scope(api_settings.database_url):
+        session.get(Execution, execution["id"]).heartbeat_at = now - lost_after * 2
+        session.commit()
+
+        def sweep(heard_since):
+            return attempts.sweep(session, settings=api_settings,
+                                  scheduler=api.app.state.scheduler,
+                                  starter=api.app.state.starter, now=now,
+                                  heard_since=heard_since)
+
+        assert sweep(heard_since=now - lost_after / 2) == []
+        assert sweep(heard_since=now - lost_after * 1.5) == [execution["id"]]
+
+
 def _crash(api_settings, flow_run_id: str, message: str = "killed before it started") -> None:
     """What a worker that died between taking a flow run and claiming leaves: the flow
     run ended, the execution still queued."""

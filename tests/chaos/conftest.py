@@ -142,7 +142,7 @@ COMMON = dict(worker_query_seconds=0.5, worker_limit=2, heartbeat_seconds=1,
               package_index_cert=None)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def distributed_stack(tmp_path_factory: pytest.TempPathFactory, own_postgres: OwnPostgres,
                       worker_network: WorkerNetwork) -> Iterator[ChaosStack]:
     for database in ("prefect", "rgrid"):
@@ -183,7 +183,7 @@ def distributed_stack(tmp_path_factory: pytest.TempPathFactory, own_postgres: Ow
             moto.stop()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def default_stack(tmp_path_factory: pytest.TempPathFactory,
                   own_postgres: OwnPostgres) -> Iterator[ChaosStack]:
     own_postgres.psql("CREATE DATABASE prefect_default")
