@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from minio import Minio
 from minio.commonconfig import ENABLED, Filter
 from minio.datatypes import Part
-from minio.error import S3Error
+from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 from rgrid_api.storage.base import ObjectInfo, SignedUpload, UploadPart, checked_key
-from rgrid_common.errors import InvalidInput
+from urllib3.exceptions import HTTPError as StorageTransportError
+
+from rgrid_common.errors import InvalidInput, ServiceUnavailable
 
 MULTIPART_ABOVE_BYTES = 100 * 1024 * 1024
 PART_BYTES = 64 * 1024 * 1024
 MAX_PARTS = 10_000  # S3's limit
+
+
+@contextmanager
+def _reaching_storage() -> Iterator[None]:
+    """The storage server away (restarting, out of reach, answering 5xx after the SDK's
+    own retries) is a 503 with Retry-After that workers send again, not a 500 that fails
+    the attempt: found by the chaos suite, S3 down 30 s."""
+    try:
+        yield
+    except (StorageTransportError, ServerError, InvalidResponseError) as exc:
+        raise ServiceUnavailable("The RGrid API cannot reach its storage server just now.",
+                                 "It is restarting or out of reach; try again in a few "
+                                 "seconds.") from exc
 
 
 class S3ObjectStore:
@@ -36,13 +53,14 @@ class S3ObjectStore:
                       encoding: str = "identity") -> SignedUpload:
         """With gzip the client sends ``Content-Encoding: gzip``, which S3 keeps as the
         object's metadata and serves back on every GET."""
-        key = checked_key(key)
-        headers = {"Content-Encoding": encoding} if encoding != "identity" else {}
-        if size <= MULTIPART_ABOVE_BYTES:
-            return SignedUpload(self._client.presigned_put_object(self.bucket, key,
-                                                                  expires=expires),
-                                headers=headers)
-        return self._signed_multipart(key, size, expires, headers)
+        with _reaching_storage():
+            key = checked_key(key)
+            headers = {"Content-Encoding": encoding} if encoding != "identity" else {}
+            if size <= MULTIPART_ABOVE_BYTES:
+                return SignedUpload(self._client.presigned_put_object(self.bucket, key,
+                                                                      expires=expires),
+                                    headers=headers)
+            return self._signed_multipart(key, size, expires, headers)
 
     def _signed_multipart(self, key: str, size: int, expires: timedelta,
                           headers: dict[str, str]) -> SignedUpload:
@@ -60,26 +78,31 @@ class S3ObjectStore:
 
     def complete_upload(self, key: str, *, upload_id: str,
                         parts: list[tuple[int, str]]) -> None:
-        try:
-            self._client._complete_multipart_upload(
-                self.bucket, checked_key(key), upload_id,
-                [Part(number, etag) for number, etag in sorted(parts)])
-        except S3Error as exc:
-            raise InvalidInput(f"The storage server refused to complete the upload: "
-                               f"{exc.code}.", "Run the command again.") from exc
+        with _reaching_storage():
+            try:
+                self._client._complete_multipart_upload(
+                    self.bucket, checked_key(key), upload_id,
+                    [Part(number, etag) for number, etag in sorted(parts)])
+            except S3Error as exc:
+                raise InvalidInput(f"The storage server refused to complete the upload: "
+                                   f"{exc.code}.", "Run the command again.") from exc
 
     def signed_download(self, key: str, *, expires: timedelta,
                         encoding: str = "identity") -> str:
-        return self._client.presigned_get_object(self.bucket, checked_key(key), expires=expires)
+        with _reaching_storage():
+            return self._client.presigned_get_object(self.bucket, checked_key(key),
+                                                     expires=expires)
 
     def stat(self, key: str) -> ObjectInfo | None:
-        try:
-            info = self._client.stat_object(self.bucket, checked_key(key))
-        except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
-                return None
-            raise
-        return ObjectInfo(size=info.size, modified=info.last_modified)
+        with _reaching_storage():
+            try:
+                info = self._client.stat_object(self.bucket, checked_key(key))
+            except S3Error as exc:
+                if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                    return None
+                raise
+            return ObjectInfo(size=info.size, modified=info.last_modified)
 
     def delete(self, key: str) -> None:
-        self._client.remove_object(self.bucket, checked_key(key))
+        with _reaching_storage():
+            self._client.remove_object(self.bucket, checked_key(key))

@@ -16,7 +16,9 @@ from minio import Minio
 from rgrid_api.main import create_app
 from rgrid_api.storage.local import LocalObjectStore
 from rgrid_api.storage.s3 import S3ObjectStore
+from rgrid_common.errors import ServiceUnavailable
 from tests.api.conftest import HELLO, Caller
+from tests.helpers import free_port
 
 
 def _offer(caller: Caller, data: bytes, force: bool = False) -> dict:
@@ -214,3 +216,13 @@ def test_a_gzip_blob_is_served_with_content_encoding_and_the_encoding_is_signed(
     assert response.headers["content-encoding"] == "gzip"
     assert response.content == text, "HTTP clients undo the gzip"
     assert as_alice.client.get(url.replace("&enc=gzip", "")).status_code == 403
+
+
+def test_a_storage_server_out_of_reach_is_a_503_to_send_again_not_a_500():
+    """A worker's finish needs the store (its outputs are checked there): with S3 away it
+    must meet an error it sends again, or the attempt is given back and run twice."""
+    store = S3ObjectStore(Minio(f"127.0.0.1:{free_port()}", access_key="a", secret_key="b",
+                                secure=False, region="us-east-1"), "rgrid-test")
+
+    with pytest.raises(ServiceUnavailable, match="cannot reach its storage server"):
+        store.stat("executions/ex_1/attempts/1/outputs/result.txt")
