@@ -134,12 +134,12 @@ def _worth_retrying(exc: RGridError, safe_twice: bool) -> bool:
     return safe_twice and getattr(exc, "answered_status", None) in GATEWAY_STATUSES
 
 
-def say_retrying(attempt: int, exc: RGridError | None = None) -> None:
+def say_retrying(attempt: int, exc: RGridError | None = None,
+                 attempts: int = len(RETRY_DELAYS) + 1) -> None:
     status = getattr(exc, "answered_status", None)
     lost = (f"The API's address answered {status}." if status in GATEWAY_STATUSES
             else exc.message if isinstance(exc, ApiTimeout) else "Connection lost.")
-    err_console.print(f"[yellow]{lost}[/] Retrying... (attempt {attempt}/"
-                      f"{len(RETRY_DELAYS) + 1})")
+    err_console.print(f"[yellow]{lost}[/] Retrying... (attempt {attempt}/{attempts})")
 
 
 def _json(body: dict | BaseModel) -> dict:

@@ -103,8 +103,8 @@ def survives(fault: Fault, chaos: ChaosStack, folder: Path) -> None:
     fault.mends(chaos)
     broken_for = time.monotonic() - started
 
-    batch_outcome = _finished_or_picked_up(rgrid, batch)
-    single_outcome = _finished_or_picked_up(rgrid, single)
+    batch_outcome, _ = _finished_or_picked_up(rgrid, batch)
+    single_outcome, picked_up_output = _finished_or_picked_up(rgrid, single)
 
     items = _items(api, batch_id)
     assert len(items) == ITEMS, "every item is there, none made twice"
@@ -114,7 +114,7 @@ def survives(fault: Fault, chaos: ChaosStack, folder: Path) -> None:
             == f"ITEM {index}\n"
     [followed] = [e for e in _followed_runs(rgrid).values() if e["id"] not in earlier_runs]
     assert followed["status"] == "succeeded"
-    _whole_log(rgrid, followed, single)
+    _whole_log(rgrid, followed, single, picked_up_output)
     assert (folder / "done.txt").read_text() == "done"
     uploads = _output_uploads(chaos, [*items, followed])
     assert all(count == 1 for count in uploads.values()), \
@@ -132,33 +132,42 @@ def _followed_runs(rgrid: Rgrid) -> dict[str, dict]:
     return {e["id"]: e for e in listed if e["script_name"] == "followed.py"}
 
 
-def _whole_log(rgrid: Rgrid, followed: dict, single: Followed) -> None:
+def _whole_log(rgrid: Rgrid, followed: dict, single: Followed, picked_up_output: str) -> None:
     """The log holds the last attempt's lines whole and in order, and the follower saw
     each line once per attempt. An attempt cut off with its worker (its unsent lines are
-    lost with it, and the log says so) is run again from the start, which prints again."""
-    logged = [line for line in rgrid("logs", followed["id"]).stdout.splitlines()
-              if line.startswith("line ")]
+    lost with it, and the log says so) is run again from the start, which prints again.
+    A follower that gave up showed a beginning; the command it named shows the whole."""
+    logged = _lines(rgrid("logs", followed["id"]).stdout)
     assert logged[-LINES:] == EXPECTED_LINES
-    shown = [line for line in "".join(single.stdout).splitlines() if line.startswith("line ")]
+    shown = _lines("".join(single.stdout))
+    if picked_up_output:
+        assert shown == logged[:len(shown)], f"a beginning of the log shown: {shown}"
+        shown = _lines(picked_up_output)
     if followed["attempt"] == 1:
-        assert shown == EXPECTED_LINES, "every line shown once, in order"
+        assert shown == EXPECTED_LINES, f"every line shown once, in order: {shown}"
     else:
         assert shown[-LINES:] == EXPECTED_LINES, f"the last attempt's lines shown whole: {shown}"
 
 
-def _finished_or_picked_up(rgrid: Rgrid, followed: Followed) -> str:
-    """How the CLI that was following ended: it finished, or it named the command that
-    picks up, which then finishes."""
+def _lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("line ")]
+
+
+def _finished_or_picked_up(rgrid: Rgrid, followed: Followed) -> tuple[str, str]:
+    """How the CLI that was following ended: it finished, or it named the commands that
+    pick up, which then finish; and what those commands printed."""
     code, _, stderr = followed.finish(timeout=900)
     if code == 0:
-        return "finished"
+        return "finished", ""
     said = PICK_UP.findall(stderr)
     assert said, f"exit {code} without the commands that pick up:\n{stderr[-3000:]}"
     commands = COMMAND.findall(said[-1])
+    printed = ""
     for command in commands:
         picked = rgrid(*command.split(), timeout=900)
         assert picked.exit_code == 0, picked.stderr
-    return "picked up: " + ", then ".join(f"`rgrid {command}`" for command in commands)
+        printed += picked.stdout
+    return "picked up: " + ", then ".join(f"`rgrid {c}`" for c in commands), printed
 
 
 def _api(chaos: ChaosStack) -> httpx.Client:
