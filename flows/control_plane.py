@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import httpx
 
 from flows.settings import WorkerSettings
-from rgrid_common.errors import Conflict, checked_answer
+from rgrid_common.errors import Conflict, checked_answer, retry_after_seconds
 from rgrid_common.protocol import (BatchPlan, FinishRequest, JobSpec, LogChunkIn,
                                    OutputCompletion, OutputFile, OutputUpload, OutputUploads)
 from rgrid_common.status import ExecutionStatus
@@ -21,6 +22,7 @@ SCHEDULES = "/api/v1/worker/schedules"
 # minute, on top of the transport's own quick retries of a refused connection: giving an
 # attempt back over a blip would run it again (README, Chaos).
 RESEND_DELAYS = (1, 2, 4, 8, 15, 15, 15)
+MAX_RETRY_AFTER_SECONDS = 60
 BLIPS = {502, 503, 504}
 log = logging.getLogger(__name__)
 
@@ -28,8 +30,11 @@ log = logging.getLogger(__name__)
 class ControlPlane:
     """``http`` must carry the API's base URL and the worker token."""
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: httpx.Client,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        """``sleep`` replaces the real one (a test's clock)."""
         self._http = http
+        self._sleep = sleep
 
     @classmethod
     def from_settings(cls, settings: WorkerSettings) -> ControlPlane:
@@ -122,15 +127,15 @@ class ControlPlane:
                 continue
             if response.status_code not in (BLIPS if safe_twice else {503}):
                 return response
-            self._wait(max(delay, _retry_after(response)), path,
+            self._wait(max(delay, min(retry_after_seconds(response),
+                                      MAX_RETRY_AFTER_SECONDS)), path,
                        f"the answer {response.status_code}")
         return self._http.post(path, **kwargs)
 
-    @staticmethod
-    def _wait(seconds: float, path: str, why: str) -> None:
+    def _wait(self, seconds: float, path: str, why: str) -> None:
         log.warning("the API is away (%s) for %s; sending it again in %s s", why, path,
                     seconds)
-        time.sleep(seconds)
+        self._sleep(seconds)
 
     @staticmethod
     def _checked(response: httpx.Response):
@@ -139,9 +144,3 @@ class ControlPlane:
     def close(self) -> None:
         self._http.close()
 
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return min(float(response.headers.get("Retry-After", 0)), 60)
-    except ValueError:
-        return 0

@@ -142,10 +142,11 @@ def checked_answer(response):
     error = error_from_problem(problem)
     error.answered_status = response.status_code
     if isinstance(error, RateLimited):
-        error.retry_after = _seconds(response.headers.get("retry-after"))
+        error.retry_after = retry_after_seconds(response)
     raise error
 
 
-def _seconds(retry_after: str | None) -> int:
+def retry_after_seconds(response) -> int:
     """A ``Retry-After`` of delay-seconds; anything else (absent, a date) is one second."""
+    retry_after = response.headers.get("retry-after")
     return int(retry_after) if retry_after and retry_after.isdigit() else 1

@@ -8,7 +8,6 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -49,13 +48,12 @@ def _serve(port: int = 0) -> ThreadingHTTPServer:
 
 
 @pytest.fixture
-def control_plane(monkeypatch) -> Iterator[tuple[ControlPlane, list[float]]]:
+def control_plane() -> Iterator[tuple[ControlPlane, list[float]]]:
     Recovering.answers, Recovering.bodies = [], []
     server = _serve()
     waited: list[float] = []
-    monkeypatch.setattr(control_plane_module, "time", SimpleNamespace(sleep=waited.append))
     with httpx.Client(base_url=f"http://127.0.0.1:{server.server_address[1]}") as http:
-        yield ControlPlane(http), waited
+        yield ControlPlane(http, sleep=waited.append), waited
     server.shutdown()
 
 
@@ -94,7 +92,7 @@ def test_an_error_that_is_not_the_control_plane_being_away_is_not_sent_again(con
     assert len(Recovering.bodies) == 1 and waited == []
 
 
-def test_a_finish_sent_while_the_api_restarts_lands_once_it_listens(monkeypatch):
+def test_a_finish_sent_while_the_api_restarts_lands_once_it_listens():
     """Nothing listens on the API's port until the third wait (the API process restarting,
     longer than the transport's own retries of a refused connection)."""
     Recovering.answers, Recovering.bodies = [], []
@@ -105,10 +103,9 @@ def test_a_finish_sent_while_the_api_restarts_lands_once_it_listens(monkeypatch)
         if len(waited) == 3:
             servers.append(_serve(port))
 
-    monkeypatch.setattr(control_plane_module, "time", SimpleNamespace(sleep=sleep))
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-            ControlPlane(http).finish("ex_1", REPORT)
+            ControlPlane(http, sleep=sleep).finish("ex_1", REPORT)
     finally:
         for server in servers:
             server.shutdown()
