@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from cli import http
 from cli.client import ApiClient, say_retrying
 from rgrid_common.errors import ApiUnreachable, error_from_problem
 from rgrid_common.stream import (BatchEndEvent, EndEvent, ErrorEvent, LogEvent, StreamMessage,
                                  read_message)
+from rgrid_common.tls import tls_context
 
 GATEWAY_STATUSES = {502, 503, 504}  # a proxy in front of a restarting API: try again
 OPEN_TIMEOUT_SECONDS = 10
@@ -84,7 +84,7 @@ def _messages(client: ApiClient, path: Callable[[], str], idle_seconds: float | 
 def _open(client: ApiClient, path: str) -> ClientConnection:
     url = client.api_url.replace("http", "ws", 1) + path
     return connect(url, additional_headers=client.auth_headers, open_timeout=OPEN_TIMEOUT_SECONDS,
-                   ssl=http.tls_context() if url.startswith("wss") else None,
+                   ssl=tls_context() if url.startswith("wss") else None,
                    max_size=16 * 2**20, compression=None)
 
 

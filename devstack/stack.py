@@ -160,14 +160,17 @@ class DevStack:
 
     def start_worker(self, process: ManagedProcess, name: str,
                      pool: WorkPoolSpec = PROCESS_POOL, limit: int | None = None,
-                     token: str | None = None, netns: str | None = None) -> int:
+                     token: str | None = None, netns: str | None = None,
+                     query_seconds: float | None = None) -> int:
         """A warm worker on ``pool``; more than one on the process pool make a pool of
         several nodes. It gets its own token (``token``, as a node's cloud-init gives it,
         or a new one). ``netns``: a network namespace to run it in, as on a host of its
-        own whose network can be cut (the chaos tests)."""
+        own whose network can be cut (the chaos tests). ``query_seconds``: how often it
+        polls Prefect, if not as the settings say."""
         env = {
             **self._prefect_env(),
-            "PREFECT_WORKER_QUERY_SECONDS": str(self.settings.worker_query_seconds),
+            "PREFECT_WORKER_QUERY_SECONDS": str(query_seconds or
+                                                self.settings.worker_query_seconds),
             "PREFECT_WORKER_PREFETCH_SECONDS": "0",
             **environment_for(
                 WorkerSettings, api_url=self.settings.api_url,

@@ -13,6 +13,7 @@ from rgrid_common.errors import Conflict, checked_answer, retry_after_seconds
 from rgrid_common.protocol import (BatchPlan, FinishRequest, JobSpec, LogChunkIn,
                                    OutputCompletion, OutputFile, OutputUpload, OutputUploads)
 from rgrid_common.status import ExecutionStatus
+from rgrid_common.tls import tls_context
 
 
 PREFIX = "/api/v1/worker/executions"
@@ -41,7 +42,7 @@ class ControlPlane:
         return cls(httpx.Client(
             base_url=settings.api_url.rstrip("/"),
             headers={"Authorization": f"Bearer {settings.worker_token.get_secret_value()}"},
-            transport=httpx.HTTPTransport(retries=5),
+            transport=httpx.HTTPTransport(retries=5, verify=tls_context()),
             timeout=30,
         ))
 

@@ -32,6 +32,7 @@ from rgrid_common.errors import Conflict, RGridError
 from rgrid_common.names import EXECUTE_FLOW
 from rgrid_common.protocol import FinishRequest, JobSpec
 from rgrid_common.status import ExecutionStatus
+from rgrid_common.tls import tls_context
 
 log = logging.getLogger(__name__)
 STORAGE_TIMEOUT = httpx.Timeout(60, connect=10)
@@ -81,7 +82,7 @@ def worker_clients(settings: WorkerSettings, shared: Clients | None = None
     if shared is not None:
         yield shared
         return
-    with httpx.Client(timeout=STORAGE_TIMEOUT) as storage:
+    with httpx.Client(timeout=STORAGE_TIMEOUT, verify=tls_context()) as storage:
         clients = Clients(storage, settings)
         try:
             yield clients

@@ -7,6 +7,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 from datetime import datetime, timedelta
 
 import anyio.to_thread
@@ -25,7 +26,7 @@ from rgrid_api.core.rate_limit import RateLimiter
 from rgrid_api.errors import install_error_handlers, limit_request_size
 from rgrid_api.core.db import session_scope
 from rgrid_api.models import utcnow
-from rgrid_api.services import attempts
+from rgrid_api.services import attempts, new_work
 from rgrid_api.services import costs as cost_service
 from rgrid_api.services.metrics import registry_for
 from rgrid_api.services.flow_run_starter import FlowRunStarter
@@ -84,7 +85,8 @@ def create_app(settings: Settings | None = None,
     app.state.scheduler = scheduler or PrefectFlowRunScheduler(
         api_url=settings.prefect_api_url, deployment_name=settings.execute_deployment,
         batch_deployment_name=settings.batch_deployment,
-        schedule_deployment_name=settings.schedule_deployment)
+        schedule_deployment_name=settings.schedule_deployment,
+        on_flow_run=partial(new_work.announce, settings.database_url))
     app.state.starter = FlowRunStarter(
         settings.database_url, app.state.scheduler, clock=clock,
         waited_too_long=timedelta(seconds=settings.lost_after_seconds))
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None,
                    runtimes, cache, costs, nodes, worker, worker_batches, storage, streams,
                    metrics):
         app.include_router(module.router)
+    app.include_router(worker.new_work_router)
     app.include_router(worker_batches.schedules_router)
     app.include_router(nodes.control_router)
     console.install(app)

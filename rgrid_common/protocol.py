@@ -121,6 +121,13 @@ class ClaimRequest(BaseModel):
 WORKER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"
 
 
+class NewWork(BaseModel):
+    """The answer to a worker waiting for new work: whether a flow run was made for its
+    pool meanwhile (then it asks Prefect for its flow runs at once, not at its next poll)."""
+
+    arrived: bool
+
+
 class WorkerTokenRequest(BaseModel):
     """The control plane asks for a new worker's own token (a node it made)."""
 

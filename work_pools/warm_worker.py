@@ -7,6 +7,9 @@ process-type pool with the same job template, but runs each flow run through Pre
 own engine (``prefect.flow_engine.run_flow``, exactly what ``prefect.engine`` calls in the
 subprocess) in a thread of its long-lived process, where the flows are already imported.
 
+Besides polling its pool, it waits at the RGrid API for new work
+(``work_pools.new_work``) and polls at once when told.
+
 Limits: job-variable ``env``/``command`` overrides are not applied (every run shares the
 worker's environment), and cancelling a flow run does not interrupt its thread — the
 execute flow enforces its own timeout on the container instead.
@@ -27,8 +30,9 @@ from uuid import UUID
 import anyio
 import anyio.abc
 import anyio.to_thread
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun
-from prefect.flow_engine import flow_run_logger, load_flow, load_flow_run, run_flow
+from prefect.flow_engine import flow_run_logger, load_flow, run_flow
 from prefect.flows import Flow
 from prefect.states import State
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
@@ -37,6 +41,7 @@ from flows.container import connect_docker, remove_leftovers
 from flows.disk import remove_leftover_allowances
 from flows.settings import WorkerSettings
 from rgrid_common.errors import RGridError
+from work_pools.new_work import poll_when_told
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +50,31 @@ with warnings.catch_warnings():
     # process's registry only, which is the point; Prefect warns about it.
     warnings.simplefilter("ignore")
 
+    class InProcessJobConfiguration(ProcessJobConfiguration):
+        @classmethod
+        def _base_environment(cls) -> dict[str, str]:
+            """Prefect's job carries every current setting as an environment variable
+            for the process it would start (~90 ms of CPU per flow run, measured with
+            py-spy); the flow runs in this process, which has them already."""
+            return {}
+
     class WarmProcessWorker(ProcessWorker):
         type = "process"
         _description = "Runs flow runs in threads of one warm process (no per-run start)."
+        job_configuration = InProcessJobConfiguration
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._flows: dict[UUID | None, Flow[..., Any]] = {}
-            self._flows_lock = threading.Lock()
+            self._lock = threading.Lock()
+            self._prefect: SyncPrefectClient | None = None
+
+        async def teardown(self, *exc_info: Any) -> None:
+            with self._lock:
+                prefect, self._prefect = self._prefect, None
+            if prefect is not None:
+                prefect.__exit__(None, None, None)
+            await super().teardown(*exc_info)
 
         async def run(self, flow_run: FlowRun, configuration: ProcessJobConfiguration,
                       task_status: anyio.abc.TaskStatus[int] | None = None
@@ -65,12 +87,22 @@ with warnings.catch_warnings():
                                        identifier=f"{os.getpid()}:{flow_run.id}")
 
         def _run_in_thread(self, flow_run_id: UUID) -> State | None:
-            flow_run = load_flow_run(flow_run_id)
+            flow_run = self._read_flow_run(flow_run_id)
             return run_flow(self._flow_for(flow_run), flow_run=flow_run, return_type="state",
                             error_logger=flow_run_logger(flow_run=flow_run))
 
+        def _read_flow_run(self, flow_run_id: UUID) -> FlowRun:
+            """As ``prefect.flow_engine.load_flow_run`` does, but with one client for every
+            run: a client of its own per run cost ~50 ms of CPU making it (its TLS context)."""
+            with self._lock:
+                if self._prefect is None:
+                    self._prefect = get_client(sync_client=True)
+                    self._prefect.__enter__()
+                prefect = self._prefect
+            return prefect.read_flow_run(flow_run_id)
+
         def _flow_for(self, flow_run: FlowRun) -> Flow[..., Any]:
-            with self._flows_lock:
+            with self._lock:
                 if flow_run.deployment_id not in self._flows:
                     self._flows[flow_run.deployment_id] = load_flow(flow_run)
                 return self._flows[flow_run.deployment_id]
@@ -80,7 +112,11 @@ async def serve(pool: str, name: str, limit: int | None) -> None:
     _remove_leftover_containers()
     _remove_leftover_allowances()
     async with WarmProcessWorker(work_pool_name=pool, name=name, limit=limit) as worker:
-        await worker.start()
+        async with anyio.create_task_group() as group:
+            group.start_soon(poll_when_told, pool, worker.get_and_submit_flow_runs,
+                             WorkerSettings())
+            await worker.start()
+            group.cancel_scope.cancel()
 
 
 def _remove_leftover_containers() -> None:

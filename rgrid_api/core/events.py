@@ -10,6 +10,9 @@ A service marks what its transaction changes with ``touch``. At commit:
 The bus wakes the streams subscribed to the execution or the batch; a stream then reads
 what is new from the database. So a notification carries no data that could be lost or
 reordered: at worst a stream reads once more than it needs to. No stream polls.
+
+The same channel carries "a flow run was made for work pool P" (``work_topic``), which
+wakes the workers waiting for new work (``rgrid_api.services.new_work``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ CHANNEL = "rgrid_events"
 TOUCHED = "rgrid_touched"
 RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0)
 LISTENER_NAME = "rgrid-events"  # its application_name in pg_stat_activity
+WORK_PREFIX = "work:"  # a payload naming a work pool, not an execution and batch
 
 
 def execution_topic(execution_id: str) -> str:
@@ -40,6 +44,11 @@ def execution_topic(execution_id: str) -> str:
 
 def batch_topic(batch_id: str) -> str:
     return f"batch:{batch_id}"
+
+
+def work_topic(pool: str) -> str:
+    """A flow run was made for the work pool's workers (``rgrid_api.services.new_work``)."""
+    return f"{WORK_PREFIX}{pool}"
 
 
 class Subscription:
@@ -119,6 +128,11 @@ class EventBus:
                         del self._subscribers[topic]
                         self._generations.pop(topic, None)
 
+    def waiting_on(self, topic: str) -> int:
+        """How many subscriptions wait on ``topic``."""
+        with self._lock:
+            return len(self._subscribers.get(topic, ()))
+
     @property
     def subscriptions(self) -> int:
         with self._lock:
@@ -139,6 +153,10 @@ class EventBus:
                 if execution_id:
                     items.add(execution_id)
         self._ring(topics)
+
+    def announce_work(self, pool: str) -> None:
+        """Wakes whoever waits for new work on ``pool``. Thread-safe."""
+        self._ring({work_topic(pool): set()})
 
     def wake_everyone(self) -> None:
         """After the listener lost its connection: something may have been missed."""
@@ -183,6 +201,13 @@ def _encode(change: tuple[str, str]) -> str:
 def _decode(payload: str) -> tuple[str, str]:
     execution_id, _, batch_id = payload.partition(" ")
     return execution_id, batch_id
+
+
+def _deliver_notice(payload: str) -> None:
+    if payload.startswith(WORK_PREFIX):
+        BUS.announce_work(payload.removeprefix(WORK_PREFIX))
+    else:
+        _deliver_locally([_decode(payload)])
 
 
 def _deliver_locally(changes: Iterable[tuple[str, str]]) -> None:
@@ -257,4 +282,4 @@ class PostgresListener:
             BUS.wake_everyone()  # what was said while no one listened is read now
             while not self._stopping.is_set():
                 for notice in connection.notifies(timeout=1.0):
-                    _deliver_locally([_decode(notice.payload)])
+                    _deliver_notice(notice.payload)

@@ -91,9 +91,12 @@ class PrefectFlowRunScheduler:
     """
 
     def __init__(self, *, api_url: str, deployment_name: str, batch_deployment_name: str,
-                 schedule_deployment_name: str = SCHEDULED_BATCH_DEPLOYMENT
-                 ) -> None:
+                 schedule_deployment_name: str = SCHEDULED_BATCH_DEPLOYMENT,
+                 on_flow_run: Callable[[str], None] = lambda pool: None) -> None:
+        """``on_flow_run(pool)`` is told the work pool of each flow run made
+        (``rgrid_api.services.new_work.announce``)."""
         self.api_url = api_url
+        self.on_flow_run = on_flow_run
         self.deployment_name = deployment_name
         self.batch_deployment_name = batch_deployment_name
         self.schedule_deployment_name = schedule_deployment_name
@@ -229,6 +232,8 @@ class PrefectFlowRunScheduler:
                       *(f"{key}={value}" for key, value in (tags or {}).items())],
             )
         log.info("%s → flow run %r", name, str(flow_run.id))
+        if flow_run.work_pool_name:
+            self.on_flow_run(flow_run.work_pool_name)
         return str(flow_run.id)
 
     def _connected_client(self) -> SyncPrefectClient:
