@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from importlib import metadata
 
@@ -65,6 +66,10 @@ def main() -> None:
         err_console.print("  This is a bug in RGrid. Run again with RGRID_DEBUG=1 for the "
                           "traceback and report it.")
         sys.exit(1)
+    finally:
+        # The work is done: spare the interpreter's last garbage collection the objects of
+        # every module imported (~0.09 s of each command's exit, measured on 2 cores).
+        gc.freeze()
 
 
 if __name__ == "__main__":

@@ -5,9 +5,12 @@ failure on a worker."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rgrid_common.errors import InvalidInput
-from rgrid_common.requirements import Requirements, parse_requirements
+
+if TYPE_CHECKING:
+    from rgrid_common.requirements import Requirements
 
 REQUIREMENTS_FILE = "requirements.txt"
 
@@ -27,6 +30,9 @@ def script_requirements(script: Path, explicit: Path | None = None,
 
 
 def _read(path: Path) -> Requirements:
+    # imported here: its parser (packaging, ~19 ms) is for scripts that have requirements
+    from rgrid_common.requirements import parse_requirements
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
