@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 ENGINE = "/var/run/docker.sock"
@@ -17,6 +18,7 @@ class CuttableSocket:
         self.path, self.target = path, target
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._watched: list[tuple[bytes, threading.Event]] = []
         self._listener = socket.socket(socket.AF_UNIX)
         self._listener.bind(str(path))
         self._listener.listen()
@@ -34,6 +36,22 @@ class CuttableSocket:
         self.cut()
 
     refusing = False
+
+    def heard(self, marker: bytes) -> threading.Event:
+        """Set once a client has sent bytes holding ``marker`` (a request line, say) and
+        they were passed on: what a test waits on before it cuts, so that the connection
+        it means to break is open and not yet to come."""
+        event = threading.Event()
+        with self._lock:
+            self._watched.append((marker, event))
+        return event
+
+    def _passed_on(self, data: bytes) -> None:
+        with self._lock:
+            watched = list(self._watched)
+        for marker, event in watched:
+            if marker in data:
+                event.set()
 
     def down(self) -> None:
         """Until ``up()``: what was open breaks, and new connections are closed at once,
@@ -72,8 +90,9 @@ class CuttableSocket:
                 continue
             with self._lock:
                 self._open += [client, engine]
-            for source, sink in ((client, engine), (engine, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+            for source, sink, seen in ((client, engine, self._passed_on),
+                                       (engine, client, None)):
+                threading.Thread(target=_pump, args=(source, sink, seen), daemon=True).start()
 
 
     def _connect_target(self) -> socket.socket:
@@ -90,6 +109,7 @@ class CuttableTcp(CuttableSocket):
         self.target_port, self.host = target_port, host
         self._open = []
         self._lock = threading.Lock()
+        self._watched = []
         self._listener = socket.create_server((host, 0))
         self.port = self._listener.getsockname()[1]
 
@@ -101,10 +121,13 @@ class CuttableTcp(CuttableSocket):
         return socket.create_connection(("127.0.0.1", self.target_port))
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def _pump(source: socket.socket, sink: socket.socket,
+          seen: Callable[[bytes], None] | None) -> None:
     try:
         while data := source.recv(65536):
             sink.sendall(data)
+            if seen is not None:
+                seen(data)
     except OSError:
         pass
     for end in (source, sink):

@@ -135,12 +135,16 @@ def test_an_engine_lost_mid_run_is_retried_not_taken_for_a_timeout(
     labels = {"label": [f"{EXECUTION_LABEL}={execution['id']}", f"{ATTEMPT_LABEL}=1"]}
     outcome: list = []
     with CuttableSocket(tmp_path / "engine.sock") as relay:
+        waiting = relay.heard(b"/wait")
         settings = _worker_settings(tmp_path, docker_host=relay.url)
         runner = threading.Thread(target=lambda: outcome.append(run_execution(
             execution["id"], flow_run_id="fr-1", settings=settings,
             control_plane=control_plane)))
         runner.start()
         wait_for(lambda: engine.containers.list(filters=labels), 60, "the container running")
+        # cut once the worker waits on the container: cut before, the wait would go
+        # through after it and last the script's 120 s (the CI failure of 8c3f62f)
+        assert waiting.wait(60), "the worker never waited on its container"
 
         assert relay.cut() > 0  # the engine "restarts": what was open breaks
         runner.join(timeout=60)
