@@ -268,12 +268,17 @@ def tag_listing(api: ApiProcess, account_id: str, api_key: str, *, rows: int = 1
             "list_p99": percentile(times, 0.99)}
 
 
-def main() -> None:
+def load_options() -> argparse.Namespace:
+    """The issue's load unless told: 50 submissions a second for 60 s over 100 streams."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--streams", type=int, default=100)
-    parser.add_argument("--rate", type=float, default=50)
-    options = parser.parse_args()
+    parser.add_argument("--rate", type=int, default=50, help="submissions per second")
+    return parser.parse_args()
+
+
+def main() -> None:
+    options = load_options()
     prefect_url = DevSettings().prefect_api_url
     deployment, deployment_id = idle_deployment(prefect_url)
     with tempfile.TemporaryDirectory() as tmp:

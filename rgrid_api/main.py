@@ -96,7 +96,6 @@ def create_app(settings: Settings | None = None,
                    runtimes, cache, costs, nodes, worker, worker_batches, storage, streams,
                    metrics):
         app.include_router(module.router)
-    app.include_router(worker.new_work_router)
     app.include_router(worker_batches.schedules_router)
     app.include_router(nodes.control_router)
     console.install(app)

@@ -7,7 +7,7 @@ process-type pool with the same job template, but runs each flow run through Pre
 own engine (``prefect.flow_engine.run_flow``, exactly what ``prefect.engine`` calls in the
 subprocess) in a thread of its long-lived process, where the flows are already imported.
 
-Besides polling its pool, it waits at the RGrid API for new work
+Besides polling its pool, it listens on the RGrid API's new-work stream
 (``work_pools.new_work``) and polls at once when told.
 
 Limits: job-variable ``env``/``command`` overrides are not applied (every run shares the

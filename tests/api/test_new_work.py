@@ -1,58 +1,86 @@
-"""A worker waiting at the API for new work is told when a flow run is made for its pool
-(``rgrid_api.services.new_work``): on SQLite through the API process's bus, on PostgreSQL
-through NOTIFY and the process's listener. Only its pool's work wakes it."""
+"""A worker listening on the API's new-work stream is told when a flow run is made for its
+pool (``rgrid_api.services.new_work``): on SQLite through the API process's bus, on
+PostgreSQL through NOTIFY and the process's listener. Only its pool's work is told, and
+only to a worker."""
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import pytest
+from starlette.websockets import WebSocketDisconnect
 
 from rgrid_api.core.events import BUS, work_topic
 from rgrid_api.services import new_work
 from tests.api.conftest import IDLE_POOL, submit
 from tests.helpers import wait_for
 
-NEW_WORK = "/api/v1/worker/new-work"
+WAIT_SECONDS = 60  # a bound on a hang, never a measure of speed
+_waiter = ThreadPoolExecutor(2)
 
 
-def _waiting(api, headers: dict, pool: str, wait: float, threads: ThreadPoolExecutor
-             ) -> Future:
-    """A worker's request, open once the API has subscribed it to its pool."""
-    before = BUS.waiting_on(work_topic(pool))
-    answer = threads.submit(api.get, NEW_WORK, params={"pool": pool, "wait": wait},
-                            headers=headers)
-    wait_for(lambda: BUS.waiting_on(work_topic(pool)) > before or answer.done(), 30,
-             f"the request waiting on {pool}", every=0.01)
-    return answer
+def _url(pool: str) -> str:
+    return f"/api/v1/worker/new-work?pool={pool}"
 
 
-def test_a_waiting_worker_hears_of_the_flow_run_made_for_its_pool(api, alice,
-                                                                   worker_headers):
-    with ThreadPoolExecutor(2) as threads:
-        answer = _waiting(api, worker_headers, IDLE_POOL, 60, threads)
+def _listening(ws, pool: str, before: int) -> None:
+    """Once the API has subscribed the stream to its pool (an announcement made before
+    would not be heard, by design)."""
+    wait_for(lambda: BUS.waiting_on(work_topic(pool)) > before, WAIT_SECONDS,
+             f"the stream listening on {pool}", every=0.01)
+
+
+def _receive(ws) -> dict:
+    try:
+        return _waiter.submit(ws.receive_json).result(timeout=WAIT_SECONDS)
+    except FutureTimeout:
+        pytest.fail(f"nothing announced within {WAIT_SECONDS} s")
+
+
+def test_a_listening_worker_hears_of_each_flow_run_made_for_its_pool(api, alice,
+                                                                      worker_headers):
+    before = BUS.waiting_on(work_topic(IDLE_POOL))
+    with api.websocket_connect(_url(IDLE_POOL), headers=worker_headers) as ws:
+        _listening(ws, IDLE_POOL, before)
         submit(alice)  # the API's starter makes its flow run, on the idle pool
-        response = answer.result(timeout=90)
-    assert response.status_code == 200, response.text
-    assert response.json() == {"arrived": True}
+        assert _receive(ws) == {"arrived": True}
+        submit(alice)
+        assert _receive(ws) == {"arrived": True}  # the stream stays open for the next
 
 
-def test_work_for_another_pool_does_not_wake_a_worker(api, api_settings, worker_headers):
-    with ThreadPoolExecutor(2) as threads:
-        other = _waiting(api, worker_headers, "some-other-pool", 3, threads)
-        told = _waiting(api, worker_headers, IDLE_POOL, 60, threads)
+def test_work_for_another_pool_is_not_told(api, api_settings, worker_headers):
+    other = "some-other-pool"
+    with (api.websocket_connect(_url(other), headers=worker_headers) as other_ws,
+          api.websocket_connect(_url(IDLE_POOL), headers=worker_headers) as idle_ws):
+        _listening(other_ws, other, 0)
+        _listening(idle_ws, IDLE_POOL, 0)
         new_work.announce(api_settings.database_url, IDLE_POOL)
-        assert told.result(timeout=90).json() == {"arrived": True}
-        assert other.result(timeout=90).json() == {"arrived": False}
+        assert _receive(idle_ws) == {"arrived": True}
+        told = _waiter.submit(other_ws.receive_json)
+        with pytest.raises(FutureTimeout):  # the idle pool's announcement, heard above
+            told.result(timeout=1)          # by now, was not sent to this stream
+        new_work.announce(api_settings.database_url, other)
+        assert told.result(timeout=WAIT_SECONDS) == {"arrived": True}
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-worker-token"}])
-def test_only_a_worker_may_wait_for_work(api, headers):
-    response = api.get(NEW_WORK, params={"pool": IDLE_POOL, "wait": 1}, headers=headers)
-    assert response.status_code == 401
-
-
-def test_an_account_key_is_not_a_worker_token(api, alice):
-    response = api.get(NEW_WORK, params={"pool": IDLE_POOL, "wait": 1},
-                       headers={"Authorization": f"Bearer {alice.key}"})
-    assert response.status_code == 401
+@pytest.mark.parametrize("how", ["no token", "a wrong token", "an account's key", "no pool"])
+def test_a_refused_listener_is_told_why_and_closed(api, alice, worker_headers, how):
+    url, headers = _url(IDLE_POOL), worker_headers
+    expected = {"no token": (401, 4401), "a wrong token": (401, 4401),
+                "an account's key": (401, 4401), "no pool": (400, 4400)}[how]
+    if how == "no token":
+        headers = {}
+    elif how == "a wrong token":
+        headers = {"Authorization": "Bearer not-a-worker-token"}
+    elif how == "an account's key":
+        headers = alice.headers
+    else:
+        url = "/api/v1/worker/new-work"
+    with api.websocket_connect(url, headers=headers) as ws:
+        error = _receive(ws)
+        assert (error["type"], error["status"]) == ("error", expected[0])
+        assert error["message"] and error["hint"]
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == expected[1]

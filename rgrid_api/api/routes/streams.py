@@ -1,4 +1,5 @@
-"""Live streams over WebSocket: an execution's log and status, a batch's progress.
+"""Live streams over WebSocket: an execution's log and status, a batch's progress, and, for
+a pool's workers, the new work made for it.
 
 Each stream subscribes to its execution or batch on the process's event bus, then reads
 from the database whenever the bus rings; between rings it only waits. The messages are
@@ -21,16 +22,20 @@ from rgrid_api.api.deps import SignInGuard
 from rgrid_api.console.auth import COOKIE as CONSOLE_COOKIE
 from rgrid_api.console.auth import from_this_site
 from rgrid_api.core.db import get_sessionmaker
-from rgrid_api.core.events import BUS, Subscription, batch_topic, execution_topic
+from rgrid_api.core.events import BUS, Subscription, batch_topic, execution_topic, work_topic
 from rgrid_api.models import MAX_LOG_SEQ, Account
 from rgrid_api.services import streams
 from rgrid_api.services.accounts import account_for_key
 from rgrid_api.services.console_sessions import account_for_session
+from rgrid_api.services.worker_tokens import worker_for_token
 from rgrid_common.errors import Forbidden, InvalidInput, RGridError, Unauthorized
+from rgrid_common.protocol import NewWork
 from rgrid_common.stream import (AUTH_TIMEOUT_SECONDS, CLOSE_NORMAL, AuthMessage, ErrorEvent,
                                  close_code)
 
 router = APIRouter(tags=["streams"])
+WORK_WAIT_SECONDS = 3600  # a new-work stream only waits; the bus rings it when there is work
+MAX_POOL_NAME = 128
 
 
 @router.websocket("/api/v1/executions/{execution_id}/stream")
@@ -78,6 +83,57 @@ async def batch_stream(websocket: WebSocket, batch_id: str) -> None:
     await _stream(websocket, serve)
 
 
+@router.websocket("/api/v1/worker/new-work")
+async def new_work_stream(websocket: WebSocket) -> None:
+    """``{"arrived": true}`` each time a flow run is made for ``?pool=``, for as long as the
+    stream is open (``rgrid_api.services.new_work``). A worker's own token, in the header.
+    A stream, not a long poll, so that nothing is missed between two requests and the
+    API's shutdown closes it at once (uvicorn waits for HTTP requests to finish)."""
+    await websocket.accept()
+    try:
+        pool = _pool(websocket)
+        await _authenticate_worker(websocket)
+        with BUS.subscribe(work_topic(pool)) as subscription:
+            await _tell_of_work(websocket, subscription)
+    except RGridError as exc:
+        await _close_with_error(websocket, exc)
+    except WebSocketDisconnect:
+        pass
+
+
+async def _tell_of_work(websocket: WebSocket, subscription: Subscription) -> None:
+    arrived = NewWork(arrived=True).model_dump_json()
+    async with _ClientSide(websocket) as client:
+        while (rung := await client.wait_for(subscription, WORK_WAIT_SECONDS)) is not None:
+            if rung:
+                subscription.take()
+                await websocket.send_text(arrived)
+
+
+def _pool(websocket: WebSocket) -> str:
+    pool = websocket.query_params.get("pool", "")
+    if not 0 < len(pool) <= MAX_POOL_NAME:
+        raise InvalidInput("?pool= must name the work pool (1 to 128 characters).",
+                           "Open the stream with the pool the worker serves.")
+    return pool
+
+
+async def _authenticate_worker(websocket: WebSocket) -> str:
+    """The worker whose own token is in the Authorization header."""
+    settings = websocket.app.state.settings
+    guard = _admitted(websocket)
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("No worker token was sent.",
+                           "Send the worker's own token in the Authorization header (Bearer).")
+
+    def look_up() -> str:
+        with get_sessionmaker(settings.database_url)() as session:
+            return worker_for_token(session, token.strip())
+
+    return await _counted_look_up(websocket, guard, look_up)
+
+
 async def _stream(websocket: WebSocket, serve) -> None:
     """Accepts, authenticates and serves; a typed error is sent as an ``error`` message
     and closes the stream with its code."""
@@ -94,9 +150,8 @@ async def _stream(websocket: WebSocket, serve) -> None:
 async def _follow(websocket: WebSocket, subscription: Subscription, account: Account,
                   step: Callable, ended: Callable[[], bool]) -> None:
     settings = websocket.app.state.settings
-    receiver = asyncio.ensure_future(websocket.receive())
     woken = False  # by a change (not the first read, a page left over or the safety net)
-    try:
+    async with _ClientSide(websocket) as client:
         while True:
             changed = subscription.take()
             messages = await asyncio.get_running_loop().run_in_executor(
@@ -110,19 +165,41 @@ async def _follow(websocket: WebSocket, subscription: Subscription, account: Acc
                 return
             if len(messages) >= streams.CHUNKS_PER_STEP:
                 continue  # more is waiting already
-            rung = asyncio.ensure_future(subscription.wait(settings.stream_recheck_seconds))
-            done, _ = await asyncio.wait({receiver, rung},
-                                         return_when=asyncio.FIRST_COMPLETED)
-            woken = rung in done and rung.result()
-            if receiver in done:
-                rung.cancel()
-                if receiver.result()["type"] == "websocket.disconnect":
-                    return
-                receiver = asyncio.ensure_future(websocket.receive())  # ignored input
-    finally:
-        receiver.cancel()
+            woken = await client.wait_for(subscription, settings.stream_recheck_seconds)
+            if woken is None:
+                return
+
+
+class _ClientSide:
+    """The client's half of a stream: what it sends is ignored, its leaving ends the
+    stream. One receive is pending throughout, so a disconnect is seen while waiting."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+        self._receiver: asyncio.Future | None = None
+
+    async def __aenter__(self) -> _ClientSide:
+        self._receiver = asyncio.ensure_future(self._websocket.receive())
+        return self
+
+    async def __aexit__(self, *_exc) -> None:
+        self._receiver.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await receiver
+            await self._receiver
+
+    async def wait_for(self, subscription: Subscription, seconds: float) -> bool | None:
+        """True once the bus rings, False after ``seconds`` without, None once the client
+        has gone."""
+        rung = asyncio.ensure_future(subscription.wait(seconds))
+        done, _ = await asyncio.wait({self._receiver, rung},
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if self._receiver not in done:
+            return rung.result()
+        rung.cancel()
+        if self._receiver.result()["type"] == "websocket.disconnect":
+            return None
+        self._receiver = asyncio.ensure_future(self._websocket.receive())  # ignored input
+        return rung in done and rung.result()
 
 
 def _read(database_url: str, step: Callable, account: Account,
@@ -133,10 +210,7 @@ def _read(database_url: str, step: Callable, account: Account,
 
 async def _authenticate(websocket: WebSocket) -> Account:
     settings = websocket.app.state.settings
-    guard = SignInGuard(websocket.app.state.limiter,
-                        websocket.client.host if websocket.client else "unknown",
-                        settings.failed_auth_per_minute)
-    guard.admit()
+    guard = _admitted(websocket)
     now = websocket.app.state.clock()
     console_token = _console_session(websocket)
     key = None if console_token else await _key(websocket)
@@ -147,6 +221,20 @@ async def _authenticate(websocket: WebSocket) -> Account:
                 return account_for_session(session, token=console_token, now=now)
             return account_for_key(session, key=key, now=now)
 
+    return await _counted_look_up(websocket, guard, look_up)
+
+
+def _admitted(websocket: WebSocket) -> SignInGuard:
+    """The client's sign-in guard, once it has not failed too often of late."""
+    guard = SignInGuard(websocket.app.state.limiter,
+                        websocket.client.host if websocket.client else "unknown",
+                        websocket.app.state.settings.failed_auth_per_minute)
+    guard.admit()
+    return guard
+
+
+async def _counted_look_up(websocket: WebSocket, guard: SignInGuard, look_up: Callable):
+    """``look_up()`` off the event loop; a failure counts against the client's guard."""
     with guard.counting():
         return await asyncio.get_running_loop().run_in_executor(
             websocket.app.state.stream_readers, look_up)

@@ -1,26 +1,15 @@
 """Endpoints the execute flow calls on the worker's side, with the worker's own token."""
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from rgrid_api.api.deps import (CurrentWorker, NowDep, SessionDep, SettingsDep, StarterDep,
                                 StoreDep)
-from rgrid_api.services import artifacts, attempts, logs, new_work, worker_side
+from rgrid_api.services import artifacts, attempts, logs, worker_side
 from rgrid_common.protocol import (AttemptReport, ClaimRequest, FinishRequest, GiveBackRequest,
-                                   JobSpec, LogBatch, NewWork, OutputCompletion,
-                                   OutputUploadRequest, OutputUploads)
+                                   JobSpec, LogBatch, OutputCompletion, OutputUploadRequest,
+                                   OutputUploads)
 
 router = APIRouter(prefix="/api/v1/worker/executions", tags=["worker"])
-new_work_router = APIRouter(prefix="/api/v1/worker", tags=["worker"])
-MAX_WAIT_SECONDS = 60
-
-
-@new_work_router.get("/new-work")
-async def wait_for_new_work(_worker: CurrentWorker,
-                            pool: str = Query(min_length=1, max_length=128),
-                            wait: float = Query(25, gt=0, le=MAX_WAIT_SECONDS)) -> NewWork:
-    """Answers as soon as a flow run is made for ``pool`` (``arrived``), or after ``wait``
-    seconds without one (``rgrid_api.services.new_work``)."""
-    return NewWork(arrived=await new_work.arrived(pool, wait))
 
 
 @router.get("/{execution_id}/status")
