@@ -59,24 +59,37 @@ def run_locust(api: ApiProcess, setup: dict, seconds: float, folder: Path) -> Pa
     subprocess.run([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
                     "--host", api.url, "-u", str(users), "-r", str(users),
                     "-t", f"{seconds:g}s", "--stop-timeout", "5", "--csv", str(prefix),
+                    "--json-file", f"{prefix}_final",
                     "--only-summary", "--loglevel", "WARNING"],
                    env={**os.environ, "RGRID_LOAD_SETUP": json.dumps(setup)}, check=False)
     return prefix
 
 
 def figures(prefix: Path, seconds: float) -> dict:
-    """Per kind of request, from locust's CSV: count, failures, p50/p99 in seconds."""
+    """Per kind of request, from locust's final statistics: count, failures, p50/p99 in
+    seconds; the first failures' messages from its CSV (written each second, so the last
+    second's may be missing there, never from the counts)."""
     report = {}
-    with open(f"{prefix}_stats.csv", newline="") as stats:
-        for row in csv.DictReader(stats):
-            report[row["Name"]] = {
-                "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
-                "per_second": int(row["Request Count"]) / seconds,
-                "p50_s": float(row["50%"]) / 1000, "p99_s": float(row["99%"]) / 1000}
+    for entry in json.loads(Path(f"{prefix}_final.json").read_text()):
+        times = {int(ms): count for ms, count in entry["response_times"].items()}
+        report[entry["name"]] = {
+            "requests": entry["num_requests"], "failures": entry["num_failures"],
+            "per_second": entry["num_requests"] / seconds,
+            "p50_s": percentile(times, 0.50) / 1000, "p99_s": percentile(times, 0.99) / 1000}
     with open(f"{prefix}_failures.csv", newline="") as failures:
         report["first_failures"] = [f"{row['Name']}: {row['Error']} ({row['Occurrences']})"
                                     for row in csv.DictReader(failures)][:5]
     return report
+
+
+def percentile(counts: dict[int, int], fraction: float) -> int:
+    """Of locust's histogram (response time in ms, rounded as locust does -> how many)."""
+    wanted, seen = fraction * sum(counts.values()), 0
+    for milliseconds in sorted(counts):
+        seen += counts[milliseconds]
+        if seen >= wanted:
+            return milliseconds
+    return 0
 
 
 def main() -> None:
@@ -90,6 +103,8 @@ def main() -> None:
             report = figures(run_locust(api, setup, options.seconds, Path(tmp)),
                              options.seconds)
             report["api_rss_mb_after"] = api.rss_mb()
+            report["lines_expected"] = (report["worker posts a line"]["requests"]
+                                        * options.streams // len(setup["followed"]))
         finally:
             api.stop()
             removed = remove_flow_runs(prefect_url, deployment_id)
