@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from rich.live import Live
@@ -23,6 +24,7 @@ from rgrid_common.stream import ItemEvent, ProgressEvent
 
 BATCH_FAILURES_FILE = "batch_failures.txt"
 PARALLEL_ITEMS = 4
+COMMIT_SLACK = timedelta(seconds=10)  # see BatchDownloader.collect
 
 
 def expand_batch(patterns: list[str], cwd: Path) -> list[str]:
@@ -143,26 +145,35 @@ class BatchDownloader:
         self._folders, self._output_dir, self._flat = folders, output_dir, flat
         self._pool = ThreadPoolExecutor(PARALLEL_ITEMS)
         self._fetched: dict[str, Future[int]] = {}
-        self._since: str | None = None
+        self._latest: datetime | None = None  # the latest finish seen
 
     def collect(self) -> None:
-        """Starts fetching the items finished since the last call."""
+        """Starts fetching the items finished since the last call. Asks for those finished
+        ``COMMIT_SLACK`` before the latest seen too: an item's finish time is taken when
+        its report arrives, and a report still being written can commit after a later
+        one was read. ``finish`` catches any later still."""
+        since = (self._latest - COMMIT_SLACK).isoformat() if self._latest else None
         finished = self._client.get(f"/api/v1/batches/{self._batch_id}/executions",
-                                    finished_since=self._since)["executions"]
-        for execution in finished:
-            if execution["finished_at"] and execution["id"] not in self._fetched:
-                self._fetched[execution["id"]] = self._pool.submit(self._fetch, execution)
-                self._since = max(self._since or "", execution["finished_at"])
+                                    finished_since=since)["executions"]
+        self._fetch_new(finished)
 
-    def finish(self) -> int:
-        """The last items fetched; how many files came back."""
-        self.collect()
+    def finish(self, executions: list[dict]) -> int:
+        """The items not fetched yet of ``executions`` (every item of the batch, as it
+        ended); how many files came back."""
+        self._fetch_new(executions)
         count = sum(future.result() for future in self._fetched.values())
         self._pool.shutdown()
         if count:
             err_console.print(f"[green]✓[/] Downloaded {count} output{'s' * (count != 1)} "
                               f"to {self._output_dir}")
         return count
+
+    def _fetch_new(self, executions: list[dict]) -> None:
+        for execution in executions:
+            if execution["finished_at"] and execution["id"] not in self._fetched:
+                self._fetched[execution["id"]] = self._pool.submit(self._fetch, execution)
+                finished_at = datetime.fromisoformat(execution["finished_at"])
+                self._latest = max(self._latest or finished_at, finished_at)
 
     def _fetch(self, execution: dict) -> int:
         target = (self._output_dir if self._flat
@@ -204,4 +215,4 @@ def download_batch(client: ApiClient, batch_id: str, output_dir: Path, *, flat: 
         files[execution["batch_index"]] = execution["args"][0] if execution["args"] else ""
     downloader = BatchDownloader(client, batch_id, output_folders(files), output_dir, flat=flat)
     follow_batch(client, batch_id, poll_seconds=poll_seconds, on_change=downloader.collect)
-    return downloader.finish()
+    return downloader.finish(client.get(f"/api/v1/batches/{batch_id}/executions")["executions"])

@@ -72,8 +72,9 @@ def follow_batch_to_the_end(client: ApiClient, batch: dict, files: list[str],
     try:
         follow_batch(client, batch["id"], poll_seconds=max(0.5, context.settings().poll_seconds),
                      on_change=downloader.collect if downloader else None)
+        executions = client.get(f"/api/v1/batches/{batch['id']}/executions")["executions"]
         if downloader:
-            downloader.finish()
+            downloader.finish(executions)
     except KeyboardInterrupt:
         err_console.print(f"\nDetached; batch {batch['id']} goes on. "
                           f"Follow it with `rgrid watch {batch['id']}`; stop it with "
@@ -85,5 +86,4 @@ def follow_batch_to_the_end(client: ApiClient, batch: dict, files: list[str],
         raise
     if not downloader:
         err_console.print("Outputs kept remotely; fetch one item's with `rgrid download ID`.")
-    executions = client.get(f"/api/v1/batches/{batch['id']}/executions")["executions"]
     return summarize(executions, files, options.failures_file)

@@ -1,5 +1,6 @@
 """The real CLI over real HTTP against an API whose clock the test moves: the expiry
-warning, and limits that refuse a file before anything is submitted."""
+warning, limits that refuse a file before anything is submitted, and a batch's outputs
+brought back whatever order the finishes were stamped and committed in."""
 
 from __future__ import annotations
 
@@ -7,10 +8,22 @@ import threading
 import time
 from collections.abc import Iterator
 
+from pathlib import Path
+
+import httpx
 import pytest
 import uvicorn
 
+from cli.batch import BatchDownloader
+from cli.client import ApiClient
+from cli.config import CliSettings
+from flows.control_plane import ControlPlane
+from flows.outputs import upload_outputs
+from flows.work_dir import LocalOutput
 from rgrid_api.main import create_app
+from rgrid_common.protocol import FinishRequest, JobSpec
+from rgrid_common.status import ExecutionStatus
+from tests.api.conftest import TEST_WORKER
 from tests.conftest import write_script
 from tests.helpers import Rgrid, free_port
 
@@ -71,3 +84,45 @@ def test_a_file_over_the_maximum_is_refused_before_anything_is_submitted(alice_c
     assert result.exit_code == 2
     assert "exceeds the maximum" in result.stderr and "RGRID_MAX_FILE_BYTES" in result.stderr
     assert alice_cli("list", "--json").json() == []
+
+
+def test_an_item_whose_finish_is_stamped_before_an_already_fetched_ones_still_comes_back(
+        served_api, alice, worker_headers, clock, tmp_path):
+    """A finish is stamped when its report arrives and committed after: one can become
+    visible after a later-stamped one was read. The downloader still brings it back."""
+    batch = alice.post("/api/v1/batches", {
+        "script_name": "copy.py", "script_content": "print(1)\n", "parallel": 2,
+        "items": [{"args": ["a.csv"]}, {"args": ["b.csv"]}]}).json()
+    control_plane = ControlPlane(httpx.Client(base_url=served_api, headers=worker_headers))
+    first, second = (control_plane.claim_next(batch["id"], flow_run_id="shard-0",
+                                              worker=TEST_WORKER) for _ in range(2))
+    cli = ApiClient(CliSettings(api_url=served_api, api_key=alice.key))
+    downloader = BatchDownloader(cli, batch["id"], ["a", "b"], tmp_path / "outputs",
+                                 flat=False)
+
+    _succeed_with_output(control_plane, second, tmp_path)
+    downloader.collect()
+    clock.advance(seconds=-1)  # stamped before the one fetched, visible only now
+    _succeed_with_output(control_plane, first, tmp_path)
+    downloader.collect()
+    fetched_while_running = set(downloader._fetched)
+    ended = cli.get(f"/api/v1/batches/{batch['id']}/executions")["executions"]
+
+    assert downloader.finish(ended) == 2
+    assert fetched_while_running == {first.execution_id, second.execution_id}
+    assert (tmp_path / "outputs" / "a" / "out.txt").read_text() == first.execution_id
+    assert (tmp_path / "outputs" / "b" / "out.txt").read_text() == second.execution_id
+
+
+def _succeed_with_output(control_plane: ControlPlane, job: JobSpec, tmp_path: Path) -> None:
+    written = tmp_path / job.execution_id / "out.txt"
+    written.parent.mkdir()
+    written.write_text(job.execution_id)
+    scratch = tmp_path / f"{job.execution_id}-scratch"
+    scratch.mkdir()
+    with httpx.Client() as storage:
+        outputs = upload_outputs(control_plane, storage, job,
+                                 [LocalOutput("out.txt", written, written.stat().st_size)],
+                                 scratch)
+    control_plane.finish(job.execution_id, FinishRequest(
+        status=ExecutionStatus.SUCCEEDED, attempt=job.attempt, exit_code=0, outputs=outputs))
