@@ -14,6 +14,7 @@ from cli.output import err_console
 from cli.transfers import (PARALLEL_TRANSFERS, human_size, storage_client,
                            transfer_progress)
 from rgrid_common.errors import InvalidInput
+from rgrid_common.submission import MAX_BLOBS_PER_OFFER, UploadRequest
 from rgrid_common.transfer import WireFile, send_to_target, sha256_of, wire_form
 
 
@@ -97,11 +98,7 @@ def upload_inputs(client: ApiClient, inputs: list[LocalInput], *, force: bool) -
                 item.sha256 = sha256_of(item.path, progress.track(f"hashing {item.name}",
                                                                   item.size))
                 item.wire = wire_form(item.path, item.name, item.size, Path(scratch))
-        offers = client.post("/api/v1/uploads", {
-            "files": [item.blob() for item in _distinct_blobs(inputs)],
-            "force": force})["files"]
-        missing = {(offer["sha256"], offer["encoding"]): offer
-                   for offer in offers if not offer["present"]}
+        missing = _missing_blobs(client, _distinct_blobs(inputs), force=force)
         to_send = [item for item in _distinct_blobs(inputs) if item.blob_id in missing]
         if to_send:
             _upload_all(client, to_send, missing)
@@ -116,6 +113,20 @@ def upload_inputs(client: ApiClient, inputs: list[LocalInput], *, force: bool) -
         compressed = f", {human_size(sent)} gzipped" if sent < size else ""
         err_console.print(f"[green]✓[/] Uploaded {len(to_send)} "
                           f"input{'s' * (len(to_send) != 1)} ({human_size(size)}{compressed})")
+
+
+def _missing_blobs(client: ApiClient, blobs: list[LocalInput], *,
+                   force: bool) -> dict[tuple[str, str], dict]:
+    """The API's upload offer for each blob its store lacks, asked about a page of
+    ``MAX_BLOBS_PER_OFFER`` at a time (a 10,000-file batch takes ten requests)."""
+    missing = {}
+    for start in range(0, len(blobs), MAX_BLOBS_PER_OFFER):
+        page = blobs[start:start + MAX_BLOBS_PER_OFFER]
+        offers = client.post("/api/v1/uploads", UploadRequest(
+            files=[item.blob() for item in page], force=force))["files"]
+        missing.update({(offer["sha256"], offer["encoding"]): offer
+                        for offer in offers if not offer["present"]})
+    return missing
 
 
 def _distinct_blobs(inputs: list[LocalInput]) -> list[LocalInput]:

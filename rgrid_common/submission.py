@@ -1,7 +1,8 @@
 """What a user submits: a script with its limits (``ScriptSpec``), the arguments and input
 files of one run of it (``ItemSpec``), and the requests made of them — an execution, a
-batch, a schedule. The CLI builds these; the API receives them. ``built`` turns a model
-that refuses its fields into the same error the API would answer."""
+batch, a schedule, and the offer to upload input files first (``UploadRequest``). The CLI
+builds these; the API receives them. ``built`` turns a model that refuses its fields into
+the same error the API would answer."""
 
 from __future__ import annotations
 
@@ -23,6 +24,15 @@ def built(model: type[Model], **fields) -> Model:
         return model(**fields)
     except ValidationError as exc:
         raise invalid_request(exc.errors()) from None
+
+
+MAX_BLOBS_PER_OFFER = 1000  # the most files one `POST /api/v1/uploads` asks about
+
+
+class UploadRequest(BaseModel):
+    """Which of these blobs the store lacks, each answered with where to upload it."""
+    files: list[BlobRef] = Field(max_length=MAX_BLOBS_PER_OFFER)
+    force: bool = Field(False, description="Upload even what the store already holds.")
 
 
 class InputFile(BlobRef):

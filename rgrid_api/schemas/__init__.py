@@ -7,7 +7,7 @@ here too."""
 from rgrid_api.schemas.accounts import (AccountCreate, AccountCreated, AccountPublic,
                                         ApiKeyCreated, ApiKeyPublic)
 from rgrid_api.schemas.artifacts import (ArtifactList, ArtifactPublic, BlobCompletion,
-                                         UploadOffer, UploadOffers, UploadRequest)
+                                         UploadOffer, UploadOffers)
 from rgrid_api.schemas.batches import BatchPublic
 from rgrid_api.schemas.costs import (CostEstimate, CostLine, CostReport, SpendingLimit,
                                      SpendingLimitSet)
@@ -19,8 +19,8 @@ from rgrid_api.schemas.nodes import (AutoscalerEventPublic, Capacity, CapacityPr
 from rgrid_api.schemas.runtimes import RuntimePublic
 from rgrid_api.schemas.schedules import ScheduleList, SchedulePublic
 from rgrid_common.protocol import AutoscalerEventIn, AutoscalerReport, Load, NodeReport
-from rgrid_common.submission import (ApiKeyCreate, BatchCreate, ExecutionCreate, InputFile, ItemSpec,
-                                     ScheduleCreate, ScriptSpec)
+from rgrid_common.submission import (ApiKeyCreate, BatchCreate, ExecutionCreate, InputFile,
+                                     ItemSpec, ScheduleCreate, ScriptSpec, UploadRequest)
 
 __all__ = [
     "AccountCreate", "AccountCreated", "AccountPublic", "ApiKeyCreate", "ApiKeyCreated",

@@ -8,12 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from rgrid_api.schemas.common import as_utc_or_none
-from rgrid_common.protocol import SHA256, BlobRef, UploadCompletion, UploadTarget
-
-
-class UploadRequest(BaseModel):
-    files: list[BlobRef] = Field(max_length=1000)
-    force: bool = Field(False, description="Upload even what the store already holds.")
+from rgrid_common.protocol import SHA256, UploadCompletion, UploadTarget
 
 
 class BlobCompletion(UploadCompletion):

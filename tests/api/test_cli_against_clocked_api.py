@@ -1,9 +1,11 @@
 """The real CLI over real HTTP against an API whose clock the test moves: the expiry
-warning, limits that refuse a file before anything is submitted, and a batch's outputs
-brought back whatever order the finishes were stamped and committed in."""
+warning, limits that refuse a file before anything is submitted, a batch of more files than
+one upload offer holds, and a batch's outputs brought back whatever order the finishes
+were stamped and committed in."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from flows.work_dir import LocalOutput
 from rgrid_api.main import create_app
 from rgrid_common.protocol import FinishRequest, JobSpec
 from rgrid_common.status import ExecutionStatus
+from rgrid_common.submission import MAX_BLOBS_PER_OFFER
 from tests.api.conftest import TEST_WORKER
 from tests.conftest import write_script
 from tests.helpers import Rgrid, free_port
@@ -84,6 +87,22 @@ def test_a_file_over_the_maximum_is_refused_before_anything_is_submitted(alice_c
     assert result.exit_code == 2
     assert "exceeds the maximum" in result.stderr and "RGRID_MAX_FILE_BYTES" in result.stderr
     assert alice_cli("list", "--json").json() == []
+
+
+def test_a_batch_of_more_files_than_one_upload_offer_holds_is_submitted_whole(
+        alice_cli, alice, tmp_path):
+    write_script(tmp_path, "each.py", "print(1)\n")
+    (tmp_path / "in").mkdir()
+    files = MAX_BLOBS_PER_OFFER + 1  # each distinct, so each is offered
+    for n in range(files):
+        (tmp_path / "in" / f"f{n:04d}.txt").write_text(f"{n}\n")
+
+    result = alice_cli("run", "each.py", "--batch", "in/*.txt", "--detach")
+
+    assert result.exit_code == 0, result.stderr
+    assert f"Uploaded {files} inputs" in result.stderr
+    batch_id = re.search(r"Starting batch (bat_\w+)", result.stderr)[1]
+    assert alice.get(f"/api/v1/batches/{batch_id}").json()["total"] == files
 
 
 def test_an_item_whose_finish_is_stamped_before_an_already_fetched_ones_still_comes_back(
