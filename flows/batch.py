@@ -56,15 +56,14 @@ WAITING_AFTER_SECONDS = 1.0
 
 
 @task(name=f"{SHARD_FLOW}-run", cache_policy=NONE)
-def start_shard(batch_id: str, number: int, fail_fast: bool, deployment: str) -> UUID:
+def start_shard(batch_id: str, number: int, fail_fast: bool, deployment: str) -> FlowRun:
     """Shard ``number`` of this coordinator (a replacement coordinator numbers anew)."""
     name = f"{batch_id}-shard-{number}"
-    started = run_deployment(deployment, parameters={"batch_id": batch_id,
-                                                     "fail_fast": fail_fast},
-                             flow_run_name=name, timeout=0,
-                             idempotency_key=f"{flow_run.get_id()}-shard-{number}",
-                             tags=["rgrid", SHARD_FLOW])
-    return started.id
+    return run_deployment(deployment, parameters={"batch_id": batch_id,
+                                                  "fail_fast": fail_fast},
+                          flow_run_name=name, timeout=0,
+                          idempotency_key=f"{flow_run.get_id()}-shard-{number}",
+                          tags=["rgrid", SHARD_FLOW])
 
 
 def shards_wanted(plan: BatchPlan, live: int) -> int:
@@ -120,10 +119,15 @@ def run_batch(batch_id: str, *, settings: WorkerSettings, control_plane: Control
         if plan.queued == 0 and plan.running == 0:
             break
         live = _live(live, plan)
+        pools = set()
         for _ in range(shards_wanted(plan, len(live))):
-            live.add(start_shard(batch_id, started, plan.fail_fast,
-                                 settings.batch_shard_deployment))
+            shard = start_shard(batch_id, started, plan.fail_fast,
+                                settings.batch_shard_deployment)
+            live.add(shard.id)
+            pools.add(shard.work_pool_name)
             started += 1
+        for pool in pools - {None}:  # its workers take the shards now, not at their poll
+            control_plane.shards_made(batch_id, pool)
         time.sleep(POLL_SECONDS)
     control_plane.finish_batch(batch_id)
     log.info("batch %s: %d shards started", batch_id, started)

@@ -11,7 +11,8 @@ import httpx
 from flows.settings import WorkerSettings
 from rgrid_common.errors import Conflict, checked_answer, retry_after_seconds
 from rgrid_common.protocol import (BatchPlan, FinishRequest, JobSpec, LogChunkIn,
-                                   OutputCompletion, OutputFile, OutputUpload, OutputUploads)
+                                   OutputCompletion, OutputFile, OutputUpload, OutputUploads,
+                                   ShardsMade)
 from rgrid_common.status import ExecutionStatus
 from rgrid_common.tls import tls_context
 
@@ -92,6 +93,16 @@ class ControlPlane:
     def fire_schedule(self, schedule_id: str) -> str:
         """Starts the schedule's batch; its id."""
         return self._checked(self._http.post(f"{SCHEDULES}/{schedule_id}/fire"))["batch_id"]
+
+    def shards_made(self, batch_id: str, pool: str) -> None:
+        """Never raises: the shards exist whether or not their workers are told now (they
+        find them at their next poll)."""
+        try:
+            self._checked(self._http.post(f"{BATCHES}/{batch_id}/shards-made",
+                                          json=ShardsMade(pool=pool).model_dump()))
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.warning("could not announce the shards of %s on %r", batch_id, pool,
+                        exc_info=True)
 
     def finish_batch(self, batch_id: str) -> None:
         self._checked(self._http.post(f"{BATCHES}/{batch_id}/finish"))

@@ -121,6 +121,16 @@ class ClaimRequest(BaseModel):
 WORKER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"
 
 
+MAX_POOL_NAME = 128
+
+
+class ShardsMade(BaseModel):
+    """A batch's coordinator made shard flow runs on ``pool`` (for its waiting workers to
+    be told, as of the flow runs the API makes)."""
+
+    pool: str = Field(min_length=1, max_length=MAX_POOL_NAME)
+
+
 class NewWork(BaseModel):
     """The answer to a worker waiting for new work: whether a flow run was made for its
     pool meanwhile (then it asks Prefect for its flow runs at once, not at its next poll)."""

@@ -49,6 +49,23 @@ def test_a_listening_worker_hears_of_each_flow_run_made_for_its_pool(api, alice,
         assert _receive(ws) == {"arrived": True}  # the stream stays open for the next
 
 
+def test_the_shards_a_coordinator_made_are_told_to_their_pool(api, worker_headers):
+    before = BUS.waiting_on(work_topic(IDLE_POOL))
+    with api.websocket_connect(_url(IDLE_POOL), headers=worker_headers) as ws:
+        _listening(ws, IDLE_POOL, before)
+        told = api.post("/api/v1/worker/batches/bat_any/shards-made",
+                        json={"pool": IDLE_POOL}, headers=worker_headers)
+        assert told.status_code == 204, told.text
+        assert _receive(ws) == {"arrived": True}
+
+
+def test_only_a_worker_may_announce_shards(api, alice):
+    assert api.post("/api/v1/worker/batches/bat_any/shards-made", json={"pool": IDLE_POOL},
+                    headers=alice.headers).status_code == 401
+    assert api.post("/api/v1/worker/batches/bat_any/shards-made",
+                    json={"pool": IDLE_POOL}).status_code == 401
+
+
 def test_work_for_another_pool_is_not_told(api, api_settings, worker_headers):
     other = "some-other-pool"
     with (api.websocket_connect(_url(other), headers=worker_headers) as other_ws,

@@ -1,11 +1,13 @@
-"""A warm worker starts a run when the API tells it a flow run was made for its pool,
-not at its next poll of Prefect (``work_pools.new_work``). Here the only worker on the
-pool polls Prefect once an hour: once its first poll is behind it, only being told can
-start a run within the test's bound."""
+"""A warm worker starts a run, or a batch's shard, when the API tells it a flow run was
+made for its pool, not at its next poll of Prefect (``work_pools.new_work``). Here the
+only worker on the pool polls Prefect once an hour: once its first poll is behind it,
+only being told can start a run within the test's bound."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from devstack.processes import ManagedProcess
 from tests.conftest import write_script
@@ -19,6 +21,32 @@ SLOW_POLLER = "rgrid-test-slow-poller"
 def test_a_worker_told_of_new_work_starts_it_without_waiting_for_its_poll(
         rgrid, tmp_path, stack):
     write_script(tmp_path, "told.py", f"# {secrets.token_hex(4)}\nprint('told')\n")
+    with _only_a_slow_poller(stack):
+        # taken at its first poll or when told; either way that poll is then behind it
+        assert _run_to_the_end(rgrid) == "succeeded"
+        assert _run_to_the_end(rgrid) == "succeeded"  # only being told starts this
+
+
+def test_a_batchs_shards_are_told_to_a_worker_without_waiting_for_its_poll(
+        rgrid, tmp_path, stack):
+    """The coordinator makes the shards' flow runs itself, then has the API tell their
+    pool (``flows.batch.run_batch``)."""
+    write_script(tmp_path, "told.py", f"# {secrets.token_hex(4)}\nprint('told')\n")
+    write_script(tmp_path, "each.py", "import sys\nprint(open(sys.argv[1]).read())\n")
+    (tmp_path / "in").mkdir()
+    for n in range(3):
+        (tmp_path / "in" / f"{secrets.token_hex(4)}.txt").write_text(f"{n}\n")
+    with _only_a_slow_poller(stack):
+        assert _run_to_the_end(rgrid) == "succeeded"  # its first poll is behind it
+        batch = rgrid("run", "each.py", "--batch", "in/*.txt", "--no-cache",
+                      "--parallel", "2")
+    assert batch.exit_code == 0, batch.stderr
+    assert "3 succeeded, 0 failed" in batch.stderr
+
+
+@contextmanager
+def _only_a_slow_poller(stack) -> Iterator[None]:
+    """The pool's workers stopped for the block; in their place one polling hourly."""
     slow = ManagedProcess("worker-slow", stack.home)
     with worker_stopped(stack):
         try:
@@ -26,9 +54,7 @@ def test_a_worker_told_of_new_work_starts_it_without_waiting_for_its_poll(
             wait_for(lambda: worker_polling(stack.settings.prefect_api_url,
                                             PROCESS_POOL.name, SLOW_POLLER), 60,
                      "the slow-polling worker")
-            # taken at its first poll or when told; either way that poll is then behind it
-            assert _run_to_the_end(rgrid) == "succeeded"
-            assert _run_to_the_end(rgrid) == "succeeded"  # only being told starts this
+            yield
         finally:
             slow.stop()
 

@@ -29,13 +29,12 @@ from rgrid_api.services.accounts import account_for_key
 from rgrid_api.services.console_sessions import account_for_session
 from rgrid_api.services.worker_tokens import worker_for_token
 from rgrid_common.errors import Forbidden, InvalidInput, RGridError, Unauthorized
-from rgrid_common.protocol import NewWork
+from rgrid_common.protocol import MAX_POOL_NAME, NewWork
 from rgrid_common.stream import (AUTH_TIMEOUT_SECONDS, CLOSE_NORMAL, AuthMessage, ErrorEvent,
                                  close_code)
 
 router = APIRouter(tags=["streams"])
 WORK_WAIT_SECONDS = 3600  # a new-work stream only waits; the bus rings it when there is work
-MAX_POOL_NAME = 128
 
 
 @router.websocket("/api/v1/executions/{execution_id}/stream")

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Response, status
 
 from rgrid_api.api.deps import (CurrentWorker, NowDep, SchedulerDep, SessionDep, SettingsDep,
                                 StoreDep, current_worker)
-from rgrid_api.services import batches, schedules, worker_side
-from rgrid_common.protocol import BatchPlan, CancelRequest, ClaimRequest, JobSpec
+from rgrid_api.services import batches, new_work, schedules, worker_side
+from rgrid_common.protocol import BatchPlan, CancelRequest, ClaimRequest, JobSpec, ShardsMade
 
 router = APIRouter(prefix="/api/v1/worker/batches", tags=["worker"],
                    dependencies=[Depends(current_worker)])
@@ -29,6 +29,13 @@ def claim_next(batch_id: str, body: ClaimRequest, session: SessionDep, worker: C
                              worker=worker_side.claiming_as(worker, body.worker),
                              settings=settings, store=store, now=now)
     return job if job else Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{batch_id}/shards-made", status_code=status.HTTP_204_NO_CONTENT)
+def shards_made(batch_id: str, body: ShardsMade, settings: SettingsDep) -> None:
+    """The pool's waiting workers are told, so they take the shards at once rather than at
+    their next poll of Prefect (``rgrid_api.services.new_work``)."""
+    new_work.announce(settings.database_url, body.pool)
 
 
 @router.post("/{batch_id}/cancel-queued")
