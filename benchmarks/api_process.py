@@ -92,6 +92,10 @@ class ApiProcess:
     def admin_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.admin_key.get_secret_value()}"}
 
+    @property
+    def control_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.control_token.get_secret_value()}"}
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):

@@ -35,13 +35,12 @@ LOCUSTFILE = Path(__file__).parent / "locustfile.py"
 def prepared(api: ApiProcess, *, submitters: int, streams: int) -> dict:
     """An account, a worker token, and the executions the streams follow, claimed by
     that worker."""
-    control = {"Authorization": f"Bearer {api.settings.control_token.get_secret_value()}"}
     with httpx.Client(base_url=api.url, timeout=30) as http:
         account = http.post("/api/v1/accounts", json={"name": "load"},
                             headers=api.admin_headers).json()
         user = {"Authorization": f"Bearer {account['api_key']}"}
         token = http.post("/api/v1/control/worker-tokens", json={"worker": "bench"},
-                          headers=control).json()["token"]
+                          headers=api.control_headers).json()["token"]
         followed = []
         for _ in range(FOLLOWED):
             execution = http.post("/api/v1/executions", json=SCRIPT, headers=user).json()

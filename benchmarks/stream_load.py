@@ -121,8 +121,7 @@ def remove_flow_runs(prefect_url: str, deployment_id: str) -> int:
 
 
 async def load(api: ApiProcess, *, seconds: float, streams: int, rate: float) -> dict:
-    admin = {"Authorization": f"Bearer {api.settings.admin_key.get_secret_value()}"}
-    control = {"Authorization": f"Bearer {api.settings.control_token.get_secret_value()}"}
+    admin, control = api.admin_headers, api.control_headers
     async with httpx.AsyncClient(base_url=api.url, timeout=30,
                                  limits=httpx.Limits(max_connections=200)) as http:
         account = (await http.post("/api/v1/accounts", json={"name": "load"},
