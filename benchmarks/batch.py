@@ -82,6 +82,17 @@ def run_rgrid(work: Path, count: int) -> float:
     return elapsed
 
 
+def run_xargs(work: Path) -> float:
+    """The baseline: one sandboxed ``docker run --rm`` per file, two at a time."""
+    (work / "xargs-out").mkdir(mode=0o777)
+    (work / "xargs-out").chmod(0o777)
+    docker = ["docker", "run", "--rm", *SANDBOX, "-v", f"{work}:/src:ro",
+              "-v", f"{work}/xargs-out:/work", "-w", "/work", "rgrid/python:3.11",
+              "python3", "/src/trivial.py"]
+    listing = "\n".join(f"/src/in/{p.name}" for p in sorted((work / "in").iterdir()))
+    return timed(["xargs", "-P2", "-n1", *docker], work, input=listing)
+
+
 def wall_time(count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         prepared(Path(tmp), count)
@@ -104,14 +115,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         prepared(work, count)
-        (work / "xargs-out").mkdir(mode=0o777)
-        (work / "xargs-out").chmod(0o777)
-
-        docker = ["docker", "run", "--rm", *SANDBOX, "-v", f"{work}:/src:ro",
-                  "-v", f"{work}/xargs-out:/work", "-w", "/work", "rgrid/python:3.11",
-                  "python3", "/src/trivial.py"]
-        listing = "\n".join(f"/src/in/{p.name}" for p in sorted((work / "in").iterdir()))
-        baseline = timed(["xargs", "-P2", "-n1", *docker], work, input=listing)
+        baseline = run_xargs(work)
         rgrid = run_rgrid(work, count)
 
     report = {"files": count, "rgrid_s": rgrid, "xargs_docker_s": baseline,

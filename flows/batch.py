@@ -41,7 +41,7 @@ from prefect.states import Cancelled, Crashed
 from flows.control_plane import ControlPlane
 from flows.execute import run_claimed, worker_clients
 from flows.settings import WorkerSettings
-from rgrid_common.names import BATCH_FLOW, EXECUTE_FLOW, SHARD_FLOW
+from rgrid_common.names import BATCH_FLOW, EXECUTE_FLOW, ITEM_TASK, SHARD_FLOW
 from rgrid_common.protocol import BatchPlan, JobSpec
 from rgrid_common.status import ExecutionStatus
 
@@ -151,17 +151,21 @@ def batch(batch_id: str) -> str | State:
 def run_shard_items(batch_id: str, *, fail_fast: bool, flow_run_id: str,
                     settings: WorkerSettings, control_plane: ControlPlane,
                     step_aside: Callable[[], bool] = lambda: False) -> int:
-    """Items run in the shard's own flow run, one after another, each logged there, with
-    one set of clients; a Prefect task per item measured 0.2 s of a 0.8 s item, so items
-    are not tasks. Between items, the shard ends early when ``step_aside()`` says so; the
-    coordinator starts another for what is left."""
+    """Items run in the shard's own flow run, one after another, each logged there and
+    (``items_as_tasks``) a Prefect task run of it, with one set of clients. Between
+    items, the shard ends early when ``step_aside()`` says so; the coordinator starts
+    another for what is left."""
     ran = 0
+    run_item = run_claimed
+    if settings.items_as_tasks:
+        logging.getLogger("prefect.task_runs").setLevel(logging.WARNING)
+        run_item = run_claimed_as_task
     with worker_clients(settings) as clients:
         while job := control_plane.claim_next(batch_id, flow_run_id=flow_run_id,
                                               worker=settings.worker_name):
             started = time.perf_counter()
-            status = run_claimed(job, settings=settings, control_plane=control_plane,
-                                 clients=clients)
+            status = run_item(job, settings=settings, control_plane=control_plane,
+                              clients=clients)
             ran += 1
             flow_run_logger().info("%s %s in %.2f s (attempt %d)", job.execution_id,
                                    status.value, time.perf_counter() - started, job.attempt)
@@ -171,6 +175,17 @@ def run_shard_items(batch_id: str, *, fail_fast: bool, flow_run_id: str,
                                        "after %d items", ran)
                 break
     return ran
+
+
+@task(name=ITEM_TASK, task_run_name="{job.execution_id} attempt {job.attempt}",
+      cache_policy=NONE, persist_result=False)
+def run_claimed_as_task(job: JobSpec, *, settings: WorkerSettings,
+                        control_plane: ControlPlane, clients) -> ExecutionStatus:
+    """An item as a Prefect task run (``items_as_tasks``), its engine's INFO lines quiet.
+    No Prefect retries: an item's attempt that fails for a reason not its own goes back
+    to the API, which queues it for any worker, not this one again
+    (``rgrid_api.services.attempts``)."""
+    return run_claimed(job, settings=settings, control_plane=control_plane, clients=clients)
 
 
 def single_runs_waiting_on(client: SyncPrefectClient, pool: str | None) -> Callable[[], bool]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 EXECUTE_FLOW = "rgrid-execute"  # one execution
 BATCH_FLOW = "rgrid-batch"  # a batch's coordinator
 SHARD_FLOW = "rgrid-batch-shard"  # runs a batch's items, one after another
+ITEM_TASK = "rgrid-batch-item"  # an item as a task run of its shard (items_as_tasks)
 SCHEDULED_BATCH_FLOW = "rgrid-scheduled-batch"  # a schedule's firing
 
 

@@ -10,8 +10,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from rgrid_common.blobs import BlobRef
 from rgrid_common.errors import InvalidInput
-from rgrid_common.protocol import BlobRef
 from rgrid_common.metadata import Tags
 from rgrid_common.validation import Text, check_env, invalid_request
 

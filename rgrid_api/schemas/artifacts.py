@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from rgrid_api.schemas.common import as_utc_or_none
-from rgrid_common.protocol import SHA256, UploadCompletion, UploadTarget
+from rgrid_common.blobs import SHA256
+from rgrid_common.protocol import UploadCompletion, UploadTarget
 
 
 class BlobCompletion(UploadCompletion):

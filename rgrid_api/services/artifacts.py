@@ -13,11 +13,11 @@ from rgrid_api.core.config import Settings
 from rgrid_api.models import Account, Artifact, Execution, as_utc
 from rgrid_api.schemas import ArtifactPublic, BlobCompletion, InputFile, UploadOffer
 from rgrid_api.storage import ObjectStore, SignedUpload
+from rgrid_common.blobs import BlobRef
 from rgrid_common.errors import InvalidInput, NotFound
 from rgrid_common.files import content_type
-from rgrid_common.protocol import (BlobRef, InputDownload, MultipartTarget,
-                                   OutputCompletion, OutputFile, OutputUpload, PartTarget,
-                                   UploadCompletion)
+from rgrid_common.protocol import (InputDownload, MultipartTarget, OutputCompletion,
+                                   OutputFile, OutputUpload, PartTarget, UploadCompletion)
 from rgrid_common.status import ArtifactKind
 from rgrid_common.validation import output_path_problem, printable
 

@@ -4,6 +4,7 @@ containers, a real Prefect schedule."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 from datetime import datetime
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 import docker
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterName, TaskRunFilter,
+                                            TaskRunFilterName)
+from prefect.client.schemas.objects import FlowRun, StateType, TaskRun
 from prefect.states import Pending
 
 from devstack.processes import ManagedProcess
@@ -78,6 +80,58 @@ def test_a_batch_fans_out_over_the_pool_within_its_parallel_bound(rgrid: Rgrid, 
     assert len(failed_ids) == 5
     assert _max_overlap(items) <= 3
     assert {e["worker"] for e in items} == {"rgrid-test-worker", second_worker}
+
+
+def test_each_item_is_a_prefect_task_run_of_its_shard(rgrid: Rgrid, tmp_path, stack):
+    """Seen in the Prefect UI: one task run per attempt, named by the item, in the flow run
+    of one of the batch's shards (``flows.batch.run_claimed_as_task``)."""
+    write_script(tmp_path, "tasked.py", "import sys\nprint(open(sys.argv[1]).read())\n")
+    for index in range(3):
+        (tmp_path / f"t{index}.txt").write_text(f"{secrets.token_hex(8)}\n")
+
+    result = rgrid("run", "tasked.py", "--batch", "t*.txt", "--no-cache", "--parallel", "2")
+
+    assert result.exit_code == 0, result.stderr
+    batch_id = _batch_of(rgrid, "tasked.py")
+    items = _batch_items(rgrid, batch_id)
+    runs = _item_task_runs(stack, items)
+    assert sorted(run.name for run in runs) == sorted(f"{e['id']} attempt 1" for e in items)
+    assert {run.state.type for run in runs} == {StateType.COMPLETED}
+    with SyncPrefectClient(api=stack.settings.prefect_api_url) as prefect:
+        shards = {prefect.read_flow_run(run.flow_run_id).name for run in runs}
+    assert all(name.startswith(f"{batch_id}-shard-") for name in shards), shards
+
+
+def test_a_worker_with_items_as_tasks_off_makes_no_task_runs(rgrid: Rgrid, tmp_path, stack,
+                                                             monkeypatch):
+    """``RGRID_ITEMS_AS_TASKS=false``: items are only lines of their shard's log."""
+    write_script(tmp_path, "untasked.py", "import sys\nprint(open(sys.argv[1]).read())\n")
+    for index in range(2):
+        (tmp_path / f"u{index}.txt").write_text(f"{secrets.token_hex(8)}\n")
+    untasked = ManagedProcess("worker-untasked", stack.home)
+    with worker_stopped(stack):
+        try:
+            monkeypatch.setenv("RGRID_ITEMS_AS_TASKS", "false")
+            stack.start_worker(untasked, UNTASKED_WORKER)
+            monkeypatch.delenv("RGRID_ITEMS_AS_TASKS")  # the stack's own workers, restarted
+            result = rgrid("run", "untasked.py", "--batch", "u*.txt", "--no-cache")
+        finally:
+            untasked.stop()
+
+    assert result.exit_code == 0, result.stderr
+    items = _batch_items(rgrid, _batch_of(rgrid, "untasked.py"))
+    assert {e["worker"] for e in items} == {UNTASKED_WORKER}
+    assert _item_task_runs(stack, items) == []
+
+
+UNTASKED_WORKER = "rgrid-test-untasked"
+
+
+def _item_task_runs(stack, items: list[dict]) -> list[TaskRun]:
+    names = [f"{e['id']} attempt {e['attempt']}" for e in items]
+    with SyncPrefectClient(api=stack.settings.prefect_api_url) as prefect:
+        return prefect.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=names)), limit=len(names))
 
 
 SLOW = """\
