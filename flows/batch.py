@@ -39,7 +39,7 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled, Crashed
 
 from flows.control_plane import ControlPlane
-from flows.execute import run_claimed, worker_clients
+from flows.execute import Clients, run_claimed, worker_clients
 from flows.settings import WorkerSettings
 from rgrid_common.names import BATCH_FLOW, EXECUTE_FLOW, ITEM_TASK, SHARD_FLOW
 from rgrid_common.protocol import BatchPlan, JobSpec
@@ -180,7 +180,7 @@ def run_shard_items(batch_id: str, *, fail_fast: bool, flow_run_id: str,
 @task(name=ITEM_TASK, task_run_name="{job.execution_id} attempt {job.attempt}",
       cache_policy=NONE, persist_result=False)
 def run_claimed_as_task(job: JobSpec, *, settings: WorkerSettings,
-                        control_plane: ControlPlane, clients) -> ExecutionStatus:
+                        control_plane: ControlPlane, clients: Clients) -> ExecutionStatus:
     """An item as a Prefect task run (``items_as_tasks``), its engine's INFO lines quiet.
     No Prefect retries: an item's attempt that fails for a reason not its own goes back
     to the API, which queues it for any worker, not this one again
