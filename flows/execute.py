@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,47 +94,74 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
                 clients: Clients | None = None) -> ExecutionStatus:
     """Run and report an execution this flow run has claimed. A failure that is not the
     script's (the engine, storage, or RGrid itself) gives the attempt back to the API,
-    which retries it (``queued``) or, with the attempts spent, fails it."""
+    which retries it (``queued``) or, with the attempts spent, fails it.
+
+    The heartbeats go on until the report is taken: the API may be slow to take it (its
+    storage away while it checks the outputs), and a finished attempt gone silent would
+    be given to another worker and run again."""
+    with ExitStack() as held:
+        try:
+            connected = held.enter_context(worker_clients(settings, clients))
+            heartbeat = held.enter_context(Heartbeat(
+                control_plane, job.execution_id, job.attempt,
+                every_seconds=settings.heartbeat_seconds,
+                on_lost=lambda: stop_attempt(connected.docker(), job.execution_id,
+                                             job.attempt)))
+            report, changed_to = _attempt(job, settings, control_plane, connected, heartbeat)
+        except Exception as exc:  # noqa: BLE001 - each such failure is retried or reported
+            held.close()
+            return _give_back_or_fail(exc, job, control_plane)
+        heartbeat.ending()
+        return _deliver(report, changed_to, job, control_plane)
+
+
+def _attempt(job: JobSpec, settings: WorkerSettings, control_plane: ControlPlane,
+             clients: Clients, heartbeat: Heartbeat
+             ) -> tuple[FinishRequest, ExecutionStatus | None]:
+    """The attempt run in a work directory of its own, its log shipped to the last line:
+    the report to send, and what the execution became meanwhile (None: it is still this
+    attempt's)."""
     execution_id = job.execution_id
-    try:
-        with (worker_clients(settings, clients) as connected,
-              Heartbeat(control_plane, execution_id, job.attempt,
-                        every_seconds=settings.heartbeat_seconds,
-                        on_lost=lambda: stop_attempt(connected.docker(), execution_id,
-                                                     job.attempt)) as heartbeat,
-              LogShipper(control_plane, execution_id, flush_seconds=settings.log_flush_seconds,
-                         max_chars=settings.max_log_chars, first_seq=job.log_seq_start
-                         ) as shipper,
-              fresh_work_dir(settings.work_root, execution_id) as work_dir,
-              disk_allowance(work_dir, job.disk_mb, owner=settings.worker_name
-                             ) as allowance,
-              fresh_work_dir(settings.work_root, f"{execution_id}-scratch",
-                             for_container=False) as scratch):
-            try:
-                report = _run_and_collect(work_dir, allowance, job, settings, control_plane,
-                                          connected, shipper, scratch, stopped=heartbeat.lost)
-            except Exception:
-                connected.forget_docker()
-                raise
-            changed_to = _changed_under_us(heartbeat, control_plane, execution_id)
-            if changed_to == ExecutionStatus.CANCELLED:
-                shipper.note(f"[rgrid] cancelled by its owner (rgrid cancel): attempt "
-                             f"{job.attempt} on {settings.worker_name} was stopped\n")
-    except Exception as exc:  # noqa: BLE001 - each such failure is retried or reported
-        return _give_back_or_fail(exc, job, control_plane)
+    with (LogShipper(control_plane, execution_id, flush_seconds=settings.log_flush_seconds,
+                     max_chars=settings.max_log_chars, first_seq=job.log_seq_start
+                     ) as shipper,
+          fresh_work_dir(settings.work_root, execution_id) as work_dir,
+          disk_allowance(work_dir, job.disk_mb, owner=settings.worker_name) as allowance,
+          fresh_work_dir(settings.work_root, f"{execution_id}-scratch",
+                         for_container=False) as scratch):
+        try:
+            report = _run_and_collect(work_dir, allowance, job, settings, control_plane,
+                                      clients, shipper, scratch, stopped=heartbeat.lost)
+        except Exception:
+            clients.forget_docker()
+            raise
+        changed_to = _changed_under_us(heartbeat, control_plane, execution_id)
+        if changed_to == ExecutionStatus.CANCELLED:
+            shipper.note(f"[rgrid] cancelled by its owner (rgrid cancel): attempt "
+                         f"{job.attempt} on {settings.worker_name} was stopped\n")
     report.attempt = job.attempt
     if shipper.undelivered_chars:  # the API refused or was unreachable to the end
         report.notes = [*report.notes, f"{shipper.undelivered_chars:,} characters of "
                         "output could not be delivered to the API; the log is incomplete"]
-    if changed_to is None:
-        control_plane.finish(execution_id, report)
-        return report.status
-    if changed_to == ExecutionStatus.CANCELLED:  # what the script wrote before it was stopped
-        control_plane.finish(execution_id, report)
-    else:  # the API gave the execution to another worker
+    return report, changed_to
+
+
+def _deliver(report: FinishRequest, changed_to: ExecutionStatus | None, job: JobSpec,
+             control_plane: ControlPlane) -> ExecutionStatus:
+    """Sends the report, unless the attempt was given to another worker meanwhile: a
+    cancelled one still reports what the script wrote before it was stopped."""
+    execution_id = job.execution_id
+    if changed_to not in (None, ExecutionStatus.CANCELLED):
         log.warning("attempt %d of %s was stopped; its result is dropped", job.attempt,
                     execution_id)
-    return changed_to
+        return changed_to
+    try:
+        control_plane.finish(execution_id, report)
+    except Conflict:  # given to another worker while the report waited on the API
+        log.warning("attempt %d of %s was given to another worker before its report was "
+                    "taken; its result is dropped", job.attempt, execution_id)
+        return control_plane.execution_status(execution_id)
+    return changed_to or report.status
 
 
 def _changed_under_us(heartbeat: Heartbeat, control_plane: ControlPlane,

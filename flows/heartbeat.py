@@ -3,6 +3,9 @@
 The API gives an execution whose heartbeats stop to another worker (after
 ``RGRID_LOST_AFTER_SECONDS``). A refused heartbeat means that happened to this attempt,
 or its owner cancelled it: either way the attempt's container is stopped (``on_lost``).
+Once the attempt is ``ending()`` (its container gone, its report on the way), the beats
+go on until the report is taken, and a refused one stops nothing: the report lands, or
+hears itself that the attempt was given away.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class Heartbeat:
         self._execution_id = execution_id
         self._attempt = attempt
         self.lost = threading.Event()
+        self._ending = False
         self._beats = Periodic("heartbeat", every_seconds, self._beat)
 
     def __enter__(self) -> Heartbeat:
@@ -34,6 +38,9 @@ class Heartbeat:
     def __exit__(self, *_exc) -> None:
         self._beats.stop()
 
+    def ending(self) -> None:
+        self._ending = True
+
     def _beat(self) -> None:
         """No more beats once the API refused one."""
         try:
@@ -41,6 +48,9 @@ class Heartbeat:
                 return
         except Exception:  # a missed beat is harmless; the threshold is many beats
             log.warning("heartbeat of %s failed", self._execution_id, exc_info=True)
+            return
+        if self._ending:  # the report was taken (or will hear the attempt was given away)
+            self._beats.stop_soon()
             return
         log.warning("attempt %d of %s is no longer this worker's (given to another, or "
                     "cancelled); stopping it", self._attempt, self._execution_id)

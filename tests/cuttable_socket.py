@@ -19,6 +19,7 @@ class CuttableSocket:
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
         self._watched: list[tuple[bytes, threading.Event]] = []
+        self._refused: dict[bytes, threading.Event] = {}
         self._listener = socket.socket(socket.AF_UNIX)
         self._listener.bind(str(path))
         self._listener.listen()
@@ -45,6 +46,30 @@ class CuttableSocket:
         with self._lock:
             self._watched.append((marker, event))
         return event
+
+    def refuse(self, marker: bytes) -> threading.Event:
+        """Until ``allow(marker)``: a connection whose client sends bytes holding
+        ``marker`` is broken before they pass, as by a server failing that one request
+        (every other goes through). The event is set at the first refused."""
+        event = threading.Event()
+        with self._lock:
+            self._refused[marker] = event
+        return event
+
+    def allow(self, marker: bytes) -> None:
+        with self._lock:
+            self._refused.pop(marker, None)
+
+    def allow_all(self) -> None:
+        with self._lock:
+            self._refused.clear()
+
+    def _passes(self, data: bytes) -> bool:
+        with self._lock:
+            refused = [event for marker, event in self._refused.items() if marker in data]
+        for event in refused:
+            event.set()
+        return not refused
 
     def _passed_on(self, data: bytes) -> None:
         with self._lock:
@@ -90,9 +115,9 @@ class CuttableSocket:
                 continue
             with self._lock:
                 self._open += [client, engine]
-            for source, sink, seen in ((client, engine, self._passed_on),
-                                       (engine, client, None)):
-                threading.Thread(target=_pump, args=(source, sink, seen), daemon=True).start()
+            threading.Thread(target=_pump, args=(client, engine, self._passes, self._passed_on),
+                             daemon=True).start()
+            threading.Thread(target=_pump, args=(engine, client), daemon=True).start()
 
 
     def _connect_target(self) -> socket.socket:
@@ -110,6 +135,7 @@ class CuttableTcp(CuttableSocket):
         self._open = []
         self._lock = threading.Lock()
         self._watched = []
+        self._refused = {}
         self._listener = socket.create_server((host, 0))
         self.port = self._listener.getsockname()[1]
 
@@ -122,9 +148,12 @@ class CuttableTcp(CuttableSocket):
 
 
 def _pump(source: socket.socket, sink: socket.socket,
-          seen: Callable[[bytes], None] | None) -> None:
+          passes: Callable[[bytes], bool] | None = None,
+          seen: Callable[[bytes], None] | None = None) -> None:
+    """Passes what ``source`` sends on to ``sink``, until either end closes or ``passes``
+    refuses some bytes, which breaks the connection instead."""
     try:
-        while data := source.recv(65536):
+        while (data := source.recv(65536)) and (passes is None or passes(data)):
             sink.sendall(data)
             if seen is not None:
                 seen(data)

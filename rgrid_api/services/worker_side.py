@@ -142,10 +142,10 @@ def finish_execution(session: Session, *, execution_id: str, worker: str,
     status stays ``cancelled``."""
     execution = execution_by_id(session, execution_id)
     current = ExecutionStatus(execution.status)
+    _ensure_current(execution, request.attempt)  # a stale attempt hears 409, wherever it went
     ensure_claimed_by(execution, worker)
     if current == request.status and current.is_finished:
         return execution
-    _ensure_current(execution, request.attempt)
     if was_cancelled_while_running(execution):
         artifacts.record_outputs(session, store, execution=execution, files=request.outputs,
                                  settings=settings, now=now)

@@ -3,20 +3,28 @@ Docker engine — or an unreachable one."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
 
 import docker
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from flows.control_plane import ControlPlane
 from flows.execute import run_claimed, run_execution
 from flows.sandbox import ATTEMPT_LABEL, EXECUTION_LABEL
 from flows.settings import WorkerSettings
+from rgrid_api.core.db import session_scope
+from rgrid_api.main import create_app
+from rgrid_api.models import Execution
 from rgrid_common.status import ExecutionStatus
 from tests.api.conftest import TEST_WORKER, submit
-from tests.cuttable_socket import CuttableSocket
+from tests.cuttable_socket import CuttableSocket, CuttableTcp
 from tests.helpers import wait_for
 
 
@@ -182,3 +190,101 @@ def test_a_script_printing_200_mb_keeps_the_first_max_log_chars_and_says_so(
     kept = settings.max_log_chars
     note = f"\n[rgrid: output truncated after {kept:,} characters]\n"
     assert text == (line * (kept // len(line) + 1))[:kept] + note
+
+
+@dataclass
+class StorageBehindRelay:
+    """An API app whose S3 server (moto) it reaches through a relay the test controls,
+    and a worker's view of that app."""
+    api: TestClient
+    control_plane: ControlPlane
+    relay: CuttableTcp
+    bucket: str
+    runners: list[threading.Thread] = field(default_factory=list)
+
+    def output_checks(self, execution_id: str) -> bytes:
+        """What the API sends to check an attempt's outputs before it takes the report."""
+        return f"HEAD /{self.bucket}/executions/{execution_id}/".encode()
+
+
+@pytest.fixture
+def storage_behind_relay(api_settings, worker_headers, s3_endpoint
+                         ) -> Iterator[StorageBehindRelay]:
+    bucket = "rgrid-relayed-" + secrets.token_hex(4)
+    with CuttableTcp(urlparse(s3_endpoint).port) as relay:
+        settings = api_settings.model_copy(update={
+            "storage_backend": "s3", "s3_endpoint": relay.url, "s3_bucket": bucket,
+            "s3_access_key": "test-access", "s3_secret_key": SecretStr("test-secret")})
+        with TestClient(create_app(settings), headers=worker_headers) as api:
+            storage = StorageBehindRelay(api, ControlPlane(api), relay, bucket)
+            yield storage
+            relay.allow_all()  # a failed test's worker finishes before the relay goes
+            for runner in storage.runners:
+                runner.join(timeout=120)
+
+
+def _heartbeat_at(api_settings, execution_id: str):
+    for session in session_scope(api_settings.database_url):
+        return session.get(Execution, execution_id).heartbeat_at
+
+
+def _run_until_the_report_waits(storage: StorageBehindRelay, execution: dict, tmp_path,
+                                api_settings) -> tuple[threading.Thread, list, bytes]:
+    """Runs the execution on a thread until its report is refused for the storage being
+    away (503, sent again) and a heartbeat has come in since: the beats go on."""
+    checks = storage.output_checks(execution["id"])
+    refused = storage.relay.refuse(checks)
+    outcome: list = []
+    runner = threading.Thread(target=lambda: outcome.append(run_execution(
+        execution["id"], flow_run_id="fr-1", control_plane=storage.control_plane,
+        settings=_worker_settings(tmp_path, heartbeat_seconds=0.2))))
+    runner.start()
+    storage.runners.append(runner)
+    assert refused.wait(120), "the API never checked the outputs in storage"
+    checked_at = _heartbeat_at(api_settings, execution["id"])
+    wait_for(lambda: _heartbeat_at(api_settings, execution["id"]) > checked_at, 60,
+             "a heartbeat while the report waits on the storage")
+    return runner, outcome, checks
+
+
+def test_the_heartbeats_go_on_while_the_report_waits_for_the_storage(
+        alice, storage_behind_relay, tmp_path, api_settings):
+    """The API checks an attempt's outputs in storage before it takes the report; with
+    the storage away it answers 503 and the worker sends the report again. A worker
+    silent meanwhile would have its finished attempt given to another and run twice
+    (the chaos suite's S3 fault, CI of f0f9294)."""
+    execution = submit(alice, script_content="open('result.txt', 'w').write('done')\n")
+    runner, outcome, checks = _run_until_the_report_waits(
+        storage_behind_relay, execution, tmp_path, api_settings)
+
+    storage_behind_relay.relay.allow(checks)
+    runner.join(timeout=120)
+
+    assert outcome == [ExecutionStatus.SUCCEEDED]
+    state = alice.get(f"/api/v1/executions/{execution['id']}").json()
+    assert (state["status"], state["attempt"], state["retried_errors"]) == ("succeeded", 1, [])
+    [output] = storage_behind_relay.api.get(
+        f"/api/v1/executions/{execution['id']}/artifacts", params={"kind": "output"},
+        headers={"Authorization": f"Bearer {alice.key}"}).json()["artifacts"]
+    assert output["path"] == "result.txt"
+
+
+def test_a_report_that_waited_past_its_attempt_is_dropped_without_failing_the_worker(
+        alice, storage_behind_relay, tmp_path, api_settings, api, worker_headers):
+    """Given to another worker while its report waited (the API's sweep, a cut network),
+    the attempt hears 409 when the report goes through: its result is dropped and the
+    flow run ends well, rather than crashing a batch's shard with the error."""
+    execution = submit(alice, script_content="open('result.txt', 'w').write('done')\n")
+    runner, outcome, checks = _run_until_the_report_waits(
+        storage_behind_relay, execution, tmp_path, api_settings)
+
+    given = api.post(f"/api/v1/worker/executions/{execution['id']}/give-back",
+                     json={"attempt": 1, "reason": "the worker stopped responding"},
+                     headers=worker_headers)  # what the sweep does to a silent worker
+    storage_behind_relay.relay.allow(checks)
+    runner.join(timeout=120)
+
+    assert given.status_code == 204 and not runner.is_alive()
+    assert outcome == [ExecutionStatus.QUEUED], "the report refused, the attempt dropped"
+    state = alice.get(f"/api/v1/executions/{execution['id']}").json()
+    assert (state["status"], state["attempt"]) == ("queued", 2)
