@@ -1,5 +1,6 @@
 """`rgrid status BATCH` (GET /api/v1/batches/{id}) of a batch of 1,000 and of 10,000
-finished items, and a shard's claim of the next item (POST .../claim-next) in a batch of
+finished items, the coordinator's plan (POST .../plan) of a batch of as many items, 8 of
+them running, and a shard's claim of the next item (POST .../claim-next) in a batch of
 as many queued items, through a real API process, on a database made for the run: what
 each costs as a batch grows (issue 18: nothing in the path O(items) per request).
 
@@ -20,46 +21,78 @@ from sqlalchemy import create_engine, insert
 from api_process import ApiProcess, database, percentile, save  # beside this script
 from devstack.settings import DevSettings
 from rgrid_api.core.db import upgrade_to_head
-from rgrid_api.models import Batch, Execution, new_id
+from rgrid_api.models import Batch, BatchItemCount, Execution, new_id
+from rgrid_common.status import ExecutionStatus
 
 RESULTS = Path(__file__).parent / "results" / "batch_status.json"
-LATE_QUEUED = 200  # a batch near its end: the claims' worst case before the index of 0016
+LATE_QUEUED = 200  # a batch near its end
+RUNNING = 8  # a plan's batch: as many running as 4 workers of 2 slots take
 
 
-def fill(database_url: str, account_id: str, items: int, *, queued: int = 0) -> str:
-    """A batch of ``items`` items, each run 4 s but the last ``queued``; its id."""
-    finished = queued == 0
+def fill(database_url: str, account_id: str, items: int, *, queued: int = 0,
+         running: int = 0) -> str:
+    """A batch of ``items`` items, each run 4 s but the last ``queued`` and, before
+    those, ``running``; its id. Its counts are kept as the lifecycle keeps them."""
+    finished = queued == running == 0
     now = datetime.now(timezone.utc)
     batch_id = new_id("bat")
     ran = {"status": "succeeded", "started_at": now - timedelta(seconds=5),
            "finished_at": now - timedelta(seconds=1), "cost_micros": 2,
            "cost_state": "estimated", "compute_microseconds": 4_000_000}
     waiting = {**dict.fromkeys(ran), "status": "queued"}  # every row has every column
+    busy = {**waiting, "status": "running", "started_at": now, "claimed_by": "bench-shard",
+            "worker": "bench"}
+    done = items - queued - running
+
+    def state(n: int) -> dict:
+        """Items ran one a second, the last finished a second ago (a shard asks which
+        shards finished one lately: a few, not the whole batch)."""
+        if n < done:
+            finished_at = now - timedelta(seconds=done - n)
+            return {**ran, "started_at": finished_at - timedelta(seconds=4),
+                    "finished_at": finished_at, "claimed_by": "bench-shard", "worker": "bench"}
+        return busy if n < done + running else waiting
     engine = create_engine(database_url)
     with engine.begin() as connection:
         connection.execute(insert(Batch), [{
             "id": batch_id, "account_id": account_id, "script_name": "each.py",
             "total": items, "parallel": items, "status": "finished" if finished else "running",
-            "created_at": now - timedelta(hours=1), "finished_at": now if finished else None}])
+            "created_at": now - timedelta(hours=3), "finished_at": now if finished else None}])
         connection.execute(insert(Execution), [{
             "id": new_id("ex"), "account_id": account_id, "batch_id": batch_id,
             "batch_index": n, "script_name": "each.py",
             "script_content": "print(1)\n", "runtime": "python3.11",
             "image": "rgrid/python:3.11", "args": [f"f{n}.csv"], "env": {}, "memory_mb": 512,
             "disk_mb": 1024, "cpus": 1.0, "timeout_seconds": 300,
-            "created_at": now - timedelta(hours=1),
-            **(ran if n < items - queued else waiting)}
+            "created_at": now - timedelta(hours=3), "claimed_by": None, "worker": None,
+            **state(n)}
             for n in range(items)])
+        kept = {"succeeded": (done, done, 4.0 * done), "running": (running, 0, 0.0),
+                "queued": (queued, 0, 0.0)}
+        connection.execute(insert(BatchItemCount), [
+            dict(zip(("batch_id", "status", "items", "ran_items", "ran_seconds"),
+                     (batch_id, status.value, *kept.get(status.value, (0, 0, 0.0)))))
+            for status in ExecutionStatus])
     engine.dispose()
     return batch_id
 
 
 def time_status(http: httpx.Client, batch_id: str, requests: int) -> dict:
-    http.get(f"/api/v1/batches/{batch_id}").raise_for_status()  # warm
+    return _timed(lambda: http.get(f"/api/v1/batches/{batch_id}"), requests)
+
+
+def time_plan(http: httpx.Client, worker: dict[str, str], batch_id: str,
+              requests: int) -> dict:
+    return _timed(lambda: http.post(f"/api/v1/worker/batches/{batch_id}/plan",
+                                    headers=worker), requests)
+
+
+def _timed(request, requests: int) -> dict:
+    request().raise_for_status()  # warm
     times = []
     for _ in range(requests):
         started = time.perf_counter()
-        http.get(f"/api/v1/batches/{batch_id}").raise_for_status()
+        request().raise_for_status()
         times.append((time.perf_counter() - started) * 1000)
     return {"p50_ms": round(percentile(times, 0.5), 1),
             "p99_ms": round(percentile(times, 0.99), 1)}
@@ -103,13 +136,16 @@ def main() -> None:
                 for size in options.sizes:
                     report[f"status, {size} items"] = time_status(
                         http, fill(url, account["id"], size), options.requests)
+                    report[f"plan, {size} items"] = time_plan(
+                        http, worker, fill(url, account["id"], size, queued=size // 2,
+                                           running=RUNNING), options.requests)
                     for queued in (size, LATE_QUEUED):
                         report[f"claim-next, {size} items, {queued} queued"] = time_claims(
                             http, worker, fill(url, account["id"], size, queued=queued),
                             options.requests)
         finally:
             api.stop()
-    for what in ("status, {} items", "claim-next, {} items, {} queued"):
+    for what in ("status, {} items", "plan, {} items", "claim-next, {} items, {} queued"):
         for queued in ("all", LATE_QUEUED):
             first, last = (report[what.format(size, size if queued == "all" else queued)]
                            ["p50_ms"] for size in (options.sizes[0], options.sizes[-1]))

@@ -118,6 +118,23 @@ class Batch(Base):
     estimate_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
+class BatchItemCount(Base):
+    """How many of a batch's items are in one status, and, of those that ran and ended in
+    it, their time: kept as items move (``rgrid_api.services.lifecycle``), so a batch's
+    status, its live stream and its coordinator read six rows, not every item. A table
+    of its own, not columns of the batch: each is updated last in its transaction, in
+    one order, so counting never makes two transactions wait on each other."""
+
+    __tablename__ = "batch_item_counts"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    ran_items: Mapped[int] = mapped_column(Integer, default=0)  # started and ended
+    ran_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class Schedule(Base):
     """A batch that recurs: its request (inputs already stored) and the Prefect
     deployment whose schedule fires it."""

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
 from rgrid_api.core.db import committed
 from rgrid_api.core.events import touch_batch
-from rgrid_api.models import Account, Batch, Execution
+from rgrid_api.models import Account, Batch, BatchItemCount, Execution
 from rgrid_api.schemas import BatchCreate, BatchPublic
 from rgrid_api.services import costs, executions, idempotency, lifecycle, paging, worker_side
 from rgrid_api.services.flow_runs import FlowRunScheduler, started_or_undone
@@ -66,7 +66,8 @@ def create_batch(session: Session, *, account: Account, request: BatchCreate,
 def _schedule(session: Session, batch: Batch, scheduler: FlowRunScheduler) -> None:
     """The batch's flow run; if Prefect cannot take it, the batch and its items go."""
     def undo() -> None:
-        session.execute(Execution.__table__.delete().where(Execution.batch_id == batch.id))
+        for table in (Execution, BatchItemCount):
+            session.execute(table.__table__.delete().where(table.batch_id == batch.id))
         session.delete(batch)
 
     batch.flow_run_id = started_or_undone(
@@ -104,6 +105,7 @@ def _record_and_schedule(session: Session, batch: Batch, scheduler: FlowRunSched
     with committed(session):
         session.add(batch)
         session.flush()
+        session.add_all(lifecycle.new_batch_counts(batch.id, len(add_items)))
         for index, add_item in enumerate(add_items):
             add_item(index)
     if not _counts(session, batch.id).get(QUEUED):  # the result cache answered all
@@ -161,32 +163,40 @@ def summaries(session: Session, rows: list[Batch]) -> list[BatchSummary]:
 
 
 def public_batch(session: Session, batch: Batch) -> BatchPublic:
-    """Its counts, mean item time and cost, each summed by the database: the answer costs
-    the same at 10,000 items as at 1,000 (README, Benchmarks)."""
-    counts = _counts(session, batch.id)
-    ran = _seconds_between(session, Execution.started_at, Execution.finished_at)
-    mean, cost, priced, final = session.execute(
-        select(func.avg(ran),
-               func.coalesce(func.sum(Execution.cost_micros), 0),
+    """Its counts and mean item time, kept as its items move, and its cost, summed by the
+    database (it changes as the hours its items ran on are closed)."""
+    progress = batch_progress(session, batch)
+    cost, priced, final = session.execute(
+        select(func.coalesce(func.sum(Execution.cost_micros), 0),
                func.count(Execution.cost_state),
                func.count(Execution.cost_state).filter(Execution.cost_state == costs.FINAL))
         .where(Execution.batch_id == batch.id)).one()
     return BatchPublic(
         id=batch.id, status=batch.status, script_name=batch.script_name, total=batch.total,
         parallel=batch.parallel, fail_fast=batch.fail_fast,
-        counts={status.value: counts.get(status.value, 0) for status in ExecutionStatus},
-        mean_duration_seconds=round(float(mean), 3) if mean is not None else None,
+        counts=progress.counts, mean_duration_seconds=progress.mean_duration_seconds,
         flow_run_id=batch.flow_run_id, retry_of=batch.retry_of,
         schedule_id=batch.schedule_id, created_at=batch.created_at,
         finished_at=batch.finished_at, cost_micros=cost, estimate_micros=batch.estimate_micros,
         cost_final=batch.finished_at is not None and final == priced)
 
 
-def _seconds_between(session: Session, start, end):
-    """``end - start`` in seconds, in SQL; NULL unless both are set (so AVG skips it)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", end - start)
-    return (func.julianday(end) - func.julianday(start)) * 86400.0  # SQLite keeps UTC text
+@dataclass(frozen=True)
+class Progress:
+    counts: dict[str, int]  # every status, 0 included
+    mean_duration_seconds: float | None  # of the items that ran and ended
+
+
+def batch_progress(session: Session, batch: Batch) -> Progress:
+    """Its items by status and their mean time: six rows, whatever its size."""
+    rows = session.execute(select(BatchItemCount.status, BatchItemCount.items,
+                                  BatchItemCount.ran_items, BatchItemCount.ran_seconds)
+                           .where(BatchItemCount.batch_id == batch.id)).all()
+    counts = dict.fromkeys((status.value for status in ExecutionStatus), 0)
+    counts.update({row.status: row.items for row in rows})
+    ran = sum(row.ran_items for row in rows)
+    seconds = sum(row.ran_seconds for row in rows)
+    return Progress(counts=counts, mean_duration_seconds=round(seconds / ran, 3) if ran else None)
 
 
 def batch_executions(session: Session, batch: Batch,
@@ -246,17 +256,23 @@ def plan(session: Session, batch_id: str, *, settings: Settings, now: datetime) 
     return BatchPlan(batch_id=batch.id, parallel=batch.parallel, fail_fast=batch.fail_fast,
                      queued=counts.get(QUEUED, 0), running=counts.get(RUNNING_ITEM, 0),
                      cancelled=batch.status == BatchStatus.CANCELLED.value,
-                     active_shards=_active_shards(session, batch_id, now - timedelta(
+                     active_shards=_active_shards(session, batch, now - timedelta(
                          seconds=settings.lost_after_seconds)),
                      lost_after_seconds=settings.lost_after_seconds)
 
 
-def _active_shards(session: Session, batch_id: str, since: datetime) -> list[str]:
+def _active_shards(session: Session, batch: Batch, since: datetime) -> list[str]:
     """The shards running an item, or that finished one after ``since``: a live shard is
-    never longer between items than the moment it takes to claim the next."""
-    return list(session.scalars(select(Execution.claimed_by).distinct().where(
-        Execution.batch_id == batch_id, Execution.claimed_by.is_not(None),
-        or_(Execution.status == RUNNING_ITEM, Execution.finished_at >= since))).all())
+    never longer between items than the moment it takes to claim the next. Each part is
+    read through an index that holds only what it asks for (what runs now, what the
+    account finished lately), not through every item of the batch."""
+    running = select(Execution.claimed_by).where(
+        Execution.status == RUNNING_ITEM, Execution.batch_id == batch.id)
+    finished_lately = select(Execution.claimed_by).where(
+        Execution.account_id == batch.account_id, Execution.finished_at >= since,
+        Execution.batch_id == batch.id, Execution.claimed_by.is_not(None))
+    return sorted(set(session.scalars(running).all())
+                  | set(session.scalars(finished_lately).all()))
 
 
 CLAIM_RACES = 5
@@ -297,9 +313,8 @@ def _may_start_more(session: Session, batch: Batch) -> bool:
 
 def _counts(session: Session, batch_id: str) -> dict[str, int]:
     """The batch's items by status."""
-    return dict(session.execute(
-        select(Execution.status, func.count()).where(Execution.batch_id == batch_id)
-        .group_by(Execution.status)).all())
+    return dict(session.execute(select(BatchItemCount.status, BatchItemCount.items)
+                                .where(BatchItemCount.batch_id == batch_id)).all())
 
 
 def cancel_queued(session: Session, batch_id: str, reason: str, now: datetime) -> int:

@@ -255,11 +255,12 @@ def cancel_where(session: Session, *conditions, now: datetime) -> int:
     how many. A queued one's log says so here; a running one's worker says so in its log
     when it stops the container (this side writing to a log still being shipped would
     take a sequence number the worker's next line needs)."""
-    queued = lifecycle.cancel(session, Execution.status == ExecutionStatus.QUEUED.value,
-                              *conditions, now=now, reason=CANCELLED_BY_OWNER)
+    queued = lifecycle.cancel(session, *conditions, sources=(ExecutionStatus.QUEUED,),
+                              now=now, reason=CANCELLED_BY_OWNER)
     for execution_id in queued:
         logs.add_note(session, execution_id, f"[rgrid] {CANCELLED_BY_OWNER}\n")
-    running = lifecycle.cancel(session, *conditions, now=now, reason=CANCELLED_BY_OWNER)
+    running = lifecycle.cancel(session, *conditions, sources=(ExecutionStatus.RUNNING,),
+                               now=now, reason=CANCELLED_BY_OWNER)
     return len(queued) + len(running)
 
 

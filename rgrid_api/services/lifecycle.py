@@ -8,24 +8,29 @@ wins, and the others learn it from the count of rows moved, not from an exceptio
 
 Nothing here commits: the caller adds what belongs with the move (log lines, outputs)
 and commits once. Every move marks what it moved (``events.touch``), so the execution's
-and its batch's live streams hear of it when the caller commits.
+and its batch's live streams hear of it when the caller commits, and counts it for its
+batch (``BatchItemCount``): the counts change in the same commit as the items, as its
+last statements, in one order (batch, status), so no two transactions counting ever wait
+on each other in a cycle.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from rgrid_api.core.events import touch
-from rgrid_api.models import Execution, as_utc
-from rgrid_common.status import ExecutionStatus, sources_of
+from rgrid_api.models import BatchItemCount, Execution, as_utc
+from rgrid_common.status import ExecutionStatus, can_transition, sources_of
 
 QUEUED, RUNNING = ExecutionStatus.QUEUED, ExecutionStatus.RUNNING
 _NOT_CLAIMED = {"claimed_by": None, "worker": None, "started_at": None, "heartbeat_at": None}
+_COUNT_CHANGES = "rgrid_batch_item_count_changes"  # session.info: (batch, status) → changes
 
 
 def _moved(new: ExecutionStatus, now: datetime, values: dict[str, Any]) -> dict[str, Any]:
@@ -41,29 +46,76 @@ def _moved(new: ExecutionStatus, now: datetime, values: dict[str, Any]) -> dict[
 
 
 def _move(session: Session, new: ExecutionStatus, *conditions, now: datetime,
-          execution: Execution | None = None, **values: Any) -> int:
-    """Moves the executions matching ``conditions`` that may reach ``new``; how many.
-    ``execution``, when given and moved, holds the values written (sessions here keep
-    their objects past a commit)."""
-    allowed = [status.value for status in sources_of(new)]
+          execution: Execution | None = None,
+          sources: tuple[ExecutionStatus, ...] | None = None, **values: Any) -> int:
+    """Moves the executions matching ``conditions`` that are in one of ``sources`` (by
+    default, every status from which they may reach ``new``); how many. ``execution``,
+    when given and moved, holds the values written (sessions here keep their objects
+    past a commit)."""
     written = _moved(new, now, values)
-    statement = (update(Execution)
-                 .where(Execution.status.in_(allowed), *conditions)
-                 .values(**written))
-    moved = len(_touching(session, statement))
+    moved = 0
+    for source in sorted(sources or sources_of(new)):
+        if not can_transition(source, new):
+            continue
+        statement = (update(Execution)
+                     .where(Execution.status == source.value, *conditions)
+                     .values(**written))
+        moved += len(_touching(session, statement, source, new))
     if moved and execution is not None:
         for name, value in written.items():
             set_committed_value(execution, name, value)
     return moved
 
 
-def _touching(session: Session, statement) -> list[str]:
-    """Runs an UPDATE of executions; the ids it moved, each marked as changed."""
-    rows = session.execute(statement.returning(Execution.id, Execution.batch_id)
+def _touching(session: Session, statement, source: ExecutionStatus,
+              new: ExecutionStatus) -> list[str]:
+    """Runs an UPDATE of executions from ``source`` to ``new``; the ids it moved, each
+    marked as changed and counted for its batch."""
+    rows = session.execute(statement.returning(Execution.id, Execution.batch_id,
+                                               Execution.started_at, Execution.finished_at)
                            .execution_options(synchronize_session=False)).all()
-    for execution_id, batch_id in rows:
+    changes = session.info.setdefault(_COUNT_CHANGES, defaultdict(lambda: [0, 0, 0.0]))
+    for execution_id, batch_id, started_at, finished_at in rows:
         touch(session, execution_id, batch_id)
-    return [execution_id for execution_id, _ in rows]
+        if batch_id is None:
+            continue
+        changes[(batch_id, source.value)][0] -= 1
+        arrived = changes[(batch_id, new.value)]
+        arrived[0] += 1
+        if new.is_finished and started_at is not None and finished_at is not None:
+            arrived[1] += 1
+            arrived[2] += (as_utc(finished_at) - as_utc(started_at)).total_seconds()
+    return [row[0] for row in rows]
+
+
+def new_batch_counts(batch_id: str, items: int) -> list[BatchItemCount]:
+    """A new batch's counts, its ``items`` all ``queued``, for the caller to add."""
+    return [BatchItemCount(batch_id=batch_id, status=status.value,
+                           items=items if status == QUEUED else 0, ran_items=0,
+                           ran_seconds=0.0) for status in ExecutionStatus]
+
+
+@event.listens_for(Session, "before_commit")
+def _count_moves(session: Session) -> None:
+    """The transaction's moves, counted for their batches last, in (batch, status) order."""
+    changes = session.info.pop(_COUNT_CHANGES, None)
+    if not changes:
+        return
+    session.flush()  # a batch made in this transaction has its counts' rows first
+    for (batch_id, status), (items, ran_items, ran_seconds) in sorted(changes.items()):
+        if items or ran_items:
+            session.execute(
+                update(BatchItemCount)
+                .where(BatchItemCount.batch_id == batch_id, BatchItemCount.status == status)
+                .values(items=BatchItemCount.items + items,
+                        ran_items=BatchItemCount.ran_items + ran_items,
+                        ran_seconds=BatchItemCount.ran_seconds + ran_seconds)
+                .execution_options(synchronize_session=False))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_moves(session: Session, _previous) -> None:
+    session.info.pop(_COUNT_CHANGES, None)
 
 
 def _one(execution: Execution | str):
@@ -78,8 +130,8 @@ def new_queued(**fields: Any) -> Execution:
 def claim(session: Session, execution_id: str, *, flow_run_id: str, worker: str,
           now: datetime) -> bool:
     """``queued → running`` for one flow run: the claim that makes it the only runner."""
-    return bool(_move(session, RUNNING, _one(execution_id), Execution.status == QUEUED.value,
-                      now=now, claimed_by=flow_run_id, worker=worker))
+    return bool(_move(session, RUNNING, _one(execution_id), sources=(QUEUED,), now=now,
+                      claimed_by=flow_run_id, worker=worker))
 
 
 def claim_next_in_batch(session: Session, *, batch_id: str, parallel: int, flow_run_id: str,
@@ -98,7 +150,7 @@ def claim_next_in_batch(session: Session, *, batch_id: str, parallel: int, flow_
                         running < parallel)
                  .values(**_moved(RUNNING, now, {"claimed_by": flow_run_id,
                                                  "worker": worker})))
-    claimed = _touching(session, statement)
+    claimed = _touching(session, statement, QUEUED, RUNNING)
     return claimed[0] if claimed else None
 
 
@@ -106,8 +158,8 @@ def requeue(session: Session, execution: Execution, *, attempt: int, now: dateti
             **values: Any) -> bool:
     """``running → queued`` for the next attempt, if ``attempt`` is still the current one:
     its attempt failed for a reason not its own."""
-    return bool(_move(session, QUEUED, _one(execution), Execution.status == RUNNING.value,
-                      Execution.attempt == attempt, now=now, execution=execution,
+    return bool(_move(session, QUEUED, _one(execution), Execution.attempt == attempt,
+                      sources=(RUNNING,), now=now, execution=execution,
                       attempt=attempt + 1, flow_run_id=None, **values))
 
 
@@ -119,25 +171,29 @@ def finish(session: Session, execution: Execution, status: ExecutionStatus, *,
     served from the cache."""
     if not status.is_finished:
         raise ValueError(f"{status.value} is not a finished status")
-    conditions = [_one(execution), Execution.status == from_status.value, *also]
+    conditions = [_one(execution), *also]
     if attempt is not None:
         conditions.append(Execution.attempt == attempt)
-    return bool(_move(session, status, *conditions, now=now, execution=execution, **values))
+    return bool(_move(session, status, *conditions, sources=(from_status,), now=now,
+                      execution=execution, **values))
 
 
-def cancel(session: Session, *conditions, now: datetime, reason: str) -> list[str]:
-    """Queued or running executions matching ``conditions`` ``→ cancelled``; their ids.
-    A running one keeps its claimant, so its worker may still report the outputs it
-    wrote before it was stopped."""
-    allowed = [status.value for status in sources_of(ExecutionStatus.CANCELLED)]
-    statement = (update(Execution)
-                 .where(Execution.status.in_(allowed), *conditions)
-                 .values(**_moved(ExecutionStatus.CANCELLED, now, {"error": reason})))
-    return _touching(session, statement)
+def cancel(session: Session, *conditions, now: datetime, reason: str,
+           sources: tuple[ExecutionStatus, ...] | None = None) -> list[str]:
+    """Queued or running executions (or those of ``sources``) matching ``conditions``
+    ``→ cancelled``; their ids. A running one keeps its claimant, so its worker may still
+    report the outputs it wrote before it was stopped."""
+    cancelled: list[str] = []
+    written = _moved(ExecutionStatus.CANCELLED, now, {"error": reason})
+    for source in sorted(sources or sources_of(ExecutionStatus.CANCELLED)):
+        statement = (update(Execution).where(Execution.status == source.value, *conditions)
+                     .values(**written))
+        cancelled += _touching(session, statement, source, ExecutionStatus.CANCELLED)
+    return cancelled
 
 
 def cancel_queued_in_batch(session: Session, batch_id: str, *, now: datetime,
                            reason: str) -> int:
     """``queued → cancelled`` for a batch's items that have not started."""
-    return len(cancel(session, Execution.batch_id == batch_id,
-                      Execution.status == QUEUED.value, now=now, reason=reason))
+    return len(cancel(session, Execution.batch_id == batch_id, sources=(QUEUED,), now=now,
+                      reason=reason))

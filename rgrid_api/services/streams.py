@@ -175,14 +175,14 @@ def _items(items, cursor: BatchCursor) -> list[BaseModel]:
 
 def _progress(session: Session, batch, cursor: BatchCursor) -> list[BaseModel]:
     """The counts, when they changed; the end, once the batch has finished."""
-    public = batches.public_batch(session, batch)
-    progress = ProgressEvent(status=public.status, total=public.total, counts=public.counts,
-                             mean_duration_seconds=public.mean_duration_seconds)
+    counted = batches.batch_progress(session, batch)
+    progress = ProgressEvent(status=batch.status, total=batch.total, counts=counted.counts,
+                             mean_duration_seconds=counted.mean_duration_seconds)
     if progress == cursor.progress:
         return []
     cursor.progress = progress
     messages: list[BaseModel] = [progress]
-    if BatchStatus(public.status).is_finished:
+    if BatchStatus(batch.status).is_finished:
         cursor.ended = True
-        messages.append(BatchEndEvent(status=public.status, counts=public.counts))
+        messages.append(BatchEndEvent(status=batch.status, counts=counted.counts))
     return messages

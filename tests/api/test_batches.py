@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from prefect.client.orchestration import SyncPrefectClient
 
+from rgrid_common.status import ExecutionStatus
 from tests.api.conftest import HELLO, TEST_WORKER, Caller
 
 BATCH = {key: HELLO[key] for key in ("script_name", "script_content", "env")}
@@ -132,23 +133,23 @@ def test_a_cancelled_batch_stops_every_item_and_its_coordinator_is_told(
 
 
 def test_a_batchs_mean_item_time_is_that_of_its_items_that_ran(alice, api_settings):
-    """Summed by the database (on both): items not started or not finished are left out."""
+    """Counted as items move (on both databases): items not started or not finished are
+    left out."""
     from datetime import datetime, timedelta, timezone
-
-    from sqlalchemy import update
 
     from rgrid_api.core.db import session_scope
     from rgrid_api.models import Execution
+    from rgrid_api.services import lifecycle
 
     batch = _create(alice, items=3)
     items = alice.get(f"/api/v1/batches/{batch['id']}/executions").json()["executions"]
     start = datetime(2026, 11, 28, 23, 59, 59, 250_000, tzinfo=timezone.utc)
     for session in session_scope(api_settings.database_url):
-        for item, seconds in zip(items[:2], (1.5, 2.75)):
-            session.execute(update(Execution).where(Execution.id == item["id"]).values(
-                started_at=start, finished_at=start + timedelta(seconds=seconds)))
-        session.execute(update(Execution).where(Execution.id == items[2]["id"]).values(
-            started_at=start))  # still running: no time yet
+        for item in items:
+            lifecycle.claim(session, item["id"], flow_run_id="fr", worker="w", now=start)
+        for item, seconds in zip(items[:2], (1.5, 2.75)):  # the third still runs
+            lifecycle.finish(session, session.get(Execution, item["id"]),
+                             ExecutionStatus.SUCCEEDED, now=start + timedelta(seconds=seconds))
         session.commit()
     assert alice.get(f"/api/v1/batches/{batch['id']}").json()["mean_duration_seconds"] == \
         2.125

@@ -1,11 +1,11 @@
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from rgrid_api.core.db import downgrade_to_base, upgrade_to_head
 
 TABLES = {"accounts", "api_keys", "executions", "log_chunks", "artifacts", "batches",
           "schedules", "nodes", "autoscaler_events", "worker_tokens", "billing_hours",
-          "cost_shares", "console_sessions"}
+          "cost_shares", "console_sessions", "batch_item_counts"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -85,3 +85,55 @@ def test_the_finished_on_migration_fills_the_utc_date_of_executions_already_fini
         engine.dispose()
     assert {key: value and str(value) for key, value in days.items()} == {
         "ex_late": "2026-11-02", "ex_open": None}
+
+
+def test_the_migration_counts_the_batches_already_there(empty_database):
+    """Batches made before 0016 get their counts from their items: the run time of those
+    that started and ended, whatever the database."""
+    from alembic import command
+
+    from rgrid_api.core.db import alembic_config, upgrade_to_head
+
+    command.upgrade(alembic_config(empty_database), "0015")
+    engine = create_engine(empty_database)
+    items = [("ex_q", "queued", None, None), ("ex_r", "running", "12:00:00", None),
+             ("ex_s1", "succeeded", "12:00:00", "12:00:02"),
+             ("ex_s2", "succeeded", "12:00:00", "12:00:04"),
+             ("ex_c", "succeeded", None, "12:00:01"),  # answered from the cache
+             ("ex_f", "failed", "12:00:00", "12:01:00")]
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO accounts (id, name, created_at) "
+                                    "VALUES ('acc_1', 'a', CURRENT_TIMESTAMP)"))
+            for batch_id in ("bat_old", "bat_empty"):
+                connection.execute(text(
+                    "INSERT INTO batches (id, account_id, script_name, total, parallel, "
+                    "fail_fast, status, created_at) VALUES (:id, 'acc_1', 'a.py', 6, 2, "
+                    "false, 'running', CURRENT_TIMESTAMP)"), {"id": batch_id})
+            for execution_id, status, started, finished in [
+                    *items, ("ex_alone", "succeeded", "12:00:00", "12:00:09")]:
+                connection.execute(text(
+                    "INSERT INTO executions (id, account_id, status, script_name, "
+                    "script_content, runtime, image, args, env, memory_mb, disk_mb, cpus, "
+                    "timeout_seconds, created_at, started_at, finished_at, batch_id) VALUES "
+                    "(:id, 'acc_1', :status, 'a.py', '', 'python3.11', 'i', '[]', '{}', 512, "
+                    "1024, 1, 60, CURRENT_TIMESTAMP, :started, :finished, :batch)"),
+                    {"id": execution_id, "status": status,
+                     "started": started and f"2026-12-05 {started}+00:00",
+                     "finished": finished and f"2026-12-05 {finished}+00:00",
+                     "batch": None if execution_id == "ex_alone" else "bat_old"})
+        upgrade_to_head(empty_database)
+        with engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT batch_id, status, items, ran_items, ran_seconds "
+                "FROM batch_item_counts")).all()
+    finally:
+        engine.dispose()
+    counts = {(batch, status): (items, ran, round(seconds, 3))
+              for batch, status, items, ran, seconds in rows}
+    assert {key: value for key, value in counts.items() if key[0] == "bat_old"} == {
+        ("bat_old", "queued"): (1, 0, 0), ("bat_old", "running"): (1, 0, 0),
+        ("bat_old", "succeeded"): (3, 2, 6.0), ("bat_old", "failed"): (1, 1, 60.0),
+        ("bat_old", "timed_out"): (0, 0, 0), ("bat_old", "cancelled"): (0, 0, 0)}
+    assert {value for key, value in counts.items() if key[0] == "bat_empty"} == {(0, 0, 0)}
+    assert len(counts) == 12, "every status of every batch has its row"

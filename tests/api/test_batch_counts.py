@@ -1,0 +1,113 @@
+"""A batch's counts (``batch_item_counts``), kept as its items move, always equal a recount
+of the items, whatever the moves, whichever of them were rolled back, on SQLite and on
+PostgreSQL (the migration that brought them in is tested in ``test_migrations``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from rgrid_api.models import Account, Base, Batch, BatchItemCount, Execution, as_utc
+from rgrid_api.services import lifecycle
+from rgrid_common.status import ExecutionStatus
+
+START = datetime(2026, 12, 5, 12, 0, tzinfo=timezone.utc)
+FINISHED = [status for status in ExecutionStatus if status.is_finished]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine(request, tmp_path_factory, new_postgres_database) -> Iterator:
+    url = (f"sqlite:///{tmp_path_factory.mktemp('counts') / 'counts.db'}"
+           if request.param == "sqlite" else new_postgres_database())
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add(Account(id="acc_counts", name="counts"))
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+def _new_batch(session: Session, items: int) -> tuple[str, list[str]]:
+    batch = Batch(account_id="acc_counts", script_name="a.py", total=items, parallel=items,
+                  status="running")
+    session.add(batch)
+    session.flush()
+    session.add_all(lifecycle.new_batch_counts(batch.id, items))
+    executions = [lifecycle.new_queued(
+        account_id="acc_counts", script_name="a.py", script_content="", runtime="python3.11",
+        image="rgrid/python:3.11", args=[], env={}, memory_mb=512, cpus=1,
+        timeout_seconds=60, result_cache="off", batch_id=batch.id, batch_index=index)
+        for index in range(items)]
+    session.add_all(executions)
+    session.commit()
+    return batch.id, [execution.id for execution in executions]
+
+
+def _kept(session: Session, batch_id: str) -> dict[str, tuple[int, int, float]]:
+    rows = session.execute(select(BatchItemCount).where(BatchItemCount.batch_id == batch_id))
+    return {row.status: (row.items, row.ran_items, round(row.ran_seconds, 3))
+            for row in rows.scalars()}
+
+
+def _recounted(session: Session, batch_id: str) -> dict[str, tuple[int, int, float]]:
+    counted = {status.value: [0, 0, 0.0] for status in ExecutionStatus}
+    for item in session.scalars(select(Execution).where(Execution.batch_id == batch_id)):
+        counted[item.status][0] += 1
+        if item.started_at is not None and item.finished_at is not None:
+            counted[item.status][1] += 1
+            counted[item.status][2] += (as_utc(item.finished_at)
+                                        - as_utc(item.started_at)).total_seconds()
+    return {status: (items, ran, round(seconds, 3))
+            for status, (items, ran, seconds) in counted.items()}
+
+
+def _apply(session: Session, move: tuple, batch_id: str, ids: list[str],
+           now: datetime) -> None:
+    kind, index, status = move
+    execution = session.get(Execution, ids[index % len(ids)])
+    if kind == "claim":
+        lifecycle.claim_next_in_batch(session, batch_id=batch_id, parallel=1 + index % 3,
+                                      flow_run_id="fr", worker="w", now=now)
+    elif kind == "finish":
+        lifecycle.finish(session, execution, status, now=now, attempt=execution.attempt)
+    elif kind == "answer_from_cache":  # a queued item answered without running
+        lifecycle.finish(session, execution, status, now=now,
+                         from_status=ExecutionStatus.QUEUED)
+    elif kind == "requeue":
+        lifecycle.requeue(session, execution, attempt=execution.attempt, now=now)
+    elif kind == "cancel_queued":
+        lifecycle.cancel_queued_in_batch(session, batch_id, now=now, reason="test")
+    elif kind == "cancel_one":
+        lifecycle.cancel(session, Execution.id == execution.id, now=now, reason="test")
+    elif kind == "commit":
+        session.commit()
+    else:
+        session.rollback()
+
+
+moves = st.lists(st.tuples(
+    st.sampled_from(["claim", "claim", "claim", "finish", "finish", "answer_from_cache",
+                     "requeue", "cancel_queued", "cancel_one", "commit", "rollback"]),
+    st.integers(min_value=0, max_value=7), st.sampled_from(FINISHED)), max_size=40)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.integers(min_value=1, max_value=6), moves=moves)
+def test_the_kept_counts_equal_a_recount_whatever_the_moves(engine, items, moves):
+    with Session(engine, expire_on_commit=False) as session:
+        batch_id, ids = _new_batch(session, items)
+        for step, move in enumerate(moves):
+            _apply(session, move, batch_id, ids, START + timedelta(seconds=1.5 * step))
+            if move[0] in ("commit", "rollback"):
+                assert _kept(session, batch_id) == _recounted(session, batch_id)
+        session.commit()
+        assert _kept(session, batch_id) == _recounted(session, batch_id)
+        assert sum(items for items, _, _ in _kept(session, batch_id).values()) == items
