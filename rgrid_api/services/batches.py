@@ -278,6 +278,13 @@ def _active_shards(session: Session, batch: Batch, since: datetime) -> list[str]
 CLAIM_RACES = 5
 
 
+def _lock(session: Session, batch: Batch) -> None:
+    """On PostgreSQL, the batch's row locked for this transaction. Whatever changes a
+    batch's items and the batch takes the batch first: a cancel that took the items
+    first and a shard's claim that took the batch first waited on each other."""
+    session.execute(select(Batch.id).where(Batch.id == batch.id).with_for_update())
+
+
 def claim_next(session: Session, *, batch_id: str, flow_run_id: str, worker: str,
                settings: Settings, store: ObjectStore, now: datetime) -> JobSpec | None:
     """Claims the batch's first queued item for a shard, unless ``parallel`` items already
@@ -289,7 +296,7 @@ def claim_next(session: Session, *, batch_id: str, flow_run_id: str, worker: str
     """
     batch = _batch_by_id(session, batch_id)
     for _ in range(CLAIM_RACES):
-        session.execute(select(Batch.id).where(Batch.id == batch_id).with_for_update())
+        _lock(session, batch)
         claimed = lifecycle.claim_next_in_batch(session, batch_id=batch.id,
                                                 parallel=batch.parallel,
                                                 flow_run_id=flow_run_id, worker=worker,
@@ -341,6 +348,8 @@ def cancel_batch(session: Session, *, account: Account, batch_id: str,
     Its coordinator sees it and ends its flow run Cancelled. A finished batch is left
     as it is (0 items)."""
     batch = get_batch(session, account=account, batch_id=batch_id)
+    _lock(session, batch)
+    session.refresh(batch)  # as it is now that no one else changes it
     if batch.status != RUNNING:
         return batch, 0
     items = executions.cancel_where(session, Execution.batch_id == batch.id, now=now)

@@ -25,13 +25,19 @@ FINISHED = [status for status in ExecutionStatus if status.is_finished]
 def engine(request, tmp_path_factory, new_postgres_database) -> Iterator:
     url = (f"sqlite:///{tmp_path_factory.mktemp('counts') / 'counts.db'}"
            if request.param == "sqlite" else new_postgres_database())
+    engine = database_with_an_account(url)
+    yield engine
+    engine.dispose()
+
+
+def database_with_an_account(url: str):
+    """The models' schema, and the account the batches made here belong to."""
     engine = create_engine(url)
     Base.metadata.create_all(engine)
     with Session(engine) as session:
         session.add(Account(id="acc_counts", name="counts"))
         session.commit()
-    yield engine
-    engine.dispose()
+    return engine
 
 
 def _new_batch(session: Session, items: int) -> tuple[str, list[str]]:
