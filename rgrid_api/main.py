@@ -23,7 +23,7 @@ from rgrid_api.core.db import (REQUEST_THREADS, STREAM_READ_THREADS, is_postgres
                                upgrade_to_head)
 from rgrid_api.core.events import PostgresListener
 from rgrid_api.core.rate_limit import RateLimiter
-from rgrid_api.errors import install_error_handlers, limit_request_size
+from rgrid_api.errors import RequestSizeLimit, install_error_handlers
 from rgrid_api.core.db import session_scope
 from rgrid_api.models import utcnow
 from rgrid_api.services import attempts, new_work
@@ -91,7 +91,8 @@ def create_app(settings: Settings | None = None,
         settings.database_url, app.state.scheduler, clock=clock,
         waited_too_long=timedelta(seconds=settings.lost_after_seconds))
     install_error_handlers(app)
-    limit_request_size(app, settings.max_request_bytes, exempt_prefix=STORAGE_ROUTE)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes,
+                       exempt_prefix=STORAGE_ROUTE)
     for module in (health, accounts, keys, executions, batches, schedules, artifacts,
                    runtimes, cache, costs, nodes, worker, worker_batches, storage, streams,
                    metrics):

@@ -74,3 +74,15 @@ def test_a_body_past_the_size_limit_is_refused_before_it_is_read(alice, api_sett
     response = _post_raw(alice, "/api/v1/executions", big)
     assert response.status_code == 413
     assert "larger than" in response.json()["message"]
+
+
+def test_a_body_without_a_declared_length_is_refused(alice):
+    """A chunked body could not be bounded without reading it."""
+    def chunks():
+        yield b'{"script_name": "a.py", '
+        yield b'"script_content": "print(1)"}'
+
+    response = alice.client.post("/api/v1/executions", content=chunks(),
+                                 headers={**alice.headers, "Content-Type": "application/json"})
+    assert response.status_code == 411
+    assert "Content-Length" in response.json()["message"]
