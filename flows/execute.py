@@ -21,12 +21,13 @@ from prefect.states import Cancelled
 from flows.container import connect_docker, run_container, stop_attempt
 from flows.control_plane import ControlPlane
 from flows.dependencies import dependency_layer
-from flows.disk import Allowance, disk_allowance
+from flows.disk import Allowance
 from flows.heartbeat import Heartbeat
 from flows.log_shipper import LogShipper
 from flows.outcome import finish_report
 from flows.outputs import storable, upload_outputs
 from flows.settings import WorkerSettings
+from flows.workspace import Workspace
 from flows.work_dir import changed_files, fingerprints, fresh_work_dir, place_inputs, place_script
 from rgrid_common.errors import Conflict, RGridError
 from rgrid_common.names import EXECUTE_FLOW
@@ -60,6 +61,7 @@ class Clients:
 
     storage: httpx.Client  # for signed storage URLs: it carries no credentials
     settings: WorkerSettings
+    workspace: Workspace  # /work with its allowance, emptied between executions
     _docker: docker.DockerClient | None = None
 
     def docker(self) -> docker.DockerClient:
@@ -83,10 +85,12 @@ def worker_clients(settings: WorkerSettings, shared: Clients | None = None
         yield shared
         return
     with httpx.Client(timeout=STORAGE_TIMEOUT, verify=tls_context()) as storage:
-        clients = Clients(storage, settings)
+        clients = Clients(storage, settings, Workspace(settings.work_root,
+                                                      owner=settings.worker_name))
         try:
             yield clients
         finally:
+            clients.workspace.close()
             clients.forget_docker()
 
 
@@ -125,8 +129,7 @@ def _attempt(job: JobSpec, settings: WorkerSettings, control_plane: ControlPlane
     with (LogShipper(control_plane, execution_id, flush_seconds=settings.log_flush_seconds,
                      max_chars=settings.max_log_chars, first_seq=job.log_seq_start
                      ) as shipper,
-          fresh_work_dir(settings.work_root, execution_id) as work_dir,
-          disk_allowance(work_dir, job.disk_mb, owner=settings.worker_name) as allowance,
+          clients.workspace.for_execution(job.disk_mb) as (work_dir, allowance),
           fresh_work_dir(settings.work_root, f"{execution_id}-scratch",
                          for_container=False) as scratch):
         try:
