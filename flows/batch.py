@@ -193,17 +193,18 @@ class SingleRunsWaiting:
     """Whether single runs wait past their start time on ``pool``: then every slot is
     taken, and the shard's is theirs next (they are on a queue of higher priority).
 
-    Asked between items, it answers from Prefect at most ``STEP_ASIDE_CHECK_SECONDS``
-    old. Each answer given, the next is asked for on a thread of its own, that long after
-    the last: a shard of short items reads a fresh answer without waiting on Prefect
-    (asked in the shard's loop, it was ~3 % of the shard's wall time, py-spy); after a
-    longer item the answer is too old, and Prefect is asked there and then. Prefect is
-    asked at most once an item, and no more than once in that many seconds but for
-    those."""
+    Asked between items, it answers from Prefect at most ``ask_every`` seconds old.
+    Each answer given, the next is asked for on a thread of its own, that long after the
+    last: a shard of short items reads a fresh answer without waiting on Prefect (asked
+    in the shard's loop, it was ~3 % of the shard's wall time, py-spy); after a longer
+    item the answer is too old, and Prefect is asked there and then. Prefect is asked at
+    most once an item, and no more than once in ``ask_every`` but for those."""
 
-    def __init__(self, client: SyncPrefectClient, pool: str | None) -> None:
+    def __init__(self, client: SyncPrefectClient, pool: str | None, *,
+                 ask_every: float = STEP_ASIDE_CHECK_SECONDS) -> None:
         self._client = client
         self._pool = pool
+        self._ask_every = ask_every
         self._lock = threading.Lock()  # one ask at a time: the client is shared
         self._waiting = False
         self._answered_at = float("-inf")
@@ -226,14 +227,14 @@ class SingleRunsWaiting:
     def __call__(self) -> bool:
         if self._pool is None:
             return False
-        self._ask(if_older_than=STEP_ASIDE_CHECK_SECONDS)
+        self._ask(if_older_than=self._ask_every)
         self._wanted.set()
         return self._waiting
 
     def _ask_when_wanted(self) -> None:
         while self._wanted.wait() and not self._stopped.is_set():
             self._wanted.clear()
-            while (left := STEP_ASIDE_CHECK_SECONDS - self._age()) > 0:
+            while (left := self._ask_every - self._age()) > 0:
                 if self._stopped.wait(left):
                     return
             self._ask()

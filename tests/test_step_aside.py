@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 
-import flows.batch
 from flows.batch import SingleRunsWaiting
 from tests.helpers import wait_for
 
@@ -28,28 +27,25 @@ class RecordingClient:
         return answer
 
 
-def test_the_next_answer_is_asked_for_in_the_background(monkeypatch):
-    monkeypatch.setattr(flows.batch, "STEP_ASIDE_CHECK_SECONDS", 0.0)
+def test_the_next_answer_is_asked_for_in_the_background():
     client = RecordingClient([], ["a single run"])
-    with SingleRunsWaiting(client, "pool") as waiting:
+    with SingleRunsWaiting(client, "pool", ask_every=0.0) as waiting:
         assert waiting() is False
         wait_for(lambda: len(client.threads) >= 2, 10, "the ask in the background")
         assert client.threads[:2] == ["MainThread", "step-aside"]
 
 
-def test_a_fresh_answer_is_read_without_asking(monkeypatch):
-    monkeypatch.setattr(flows.batch, "STEP_ASIDE_CHECK_SECONDS", 3600.0)
+def test_a_fresh_answer_is_read_without_asking():
     client = RecordingClient(["a single run"])
-    with SingleRunsWaiting(client, "pool") as waiting:
+    with SingleRunsWaiting(client, "pool", ask_every=3600.0) as waiting:
         assert waiting() is True
         assert waiting() is True
     assert client.threads == ["MainThread"], "one ask within the interval"
 
 
-def test_a_failed_ask_leaves_the_last_answer(monkeypatch):
-    monkeypatch.setattr(flows.batch, "STEP_ASIDE_CHECK_SECONDS", 0.0)
+def test_a_failed_ask_leaves_the_last_answer():
     client = RecordingClient(["a single run"], ConnectionError("Prefect restarting"))
-    with SingleRunsWaiting(client, "pool") as waiting:
+    with SingleRunsWaiting(client, "pool", ask_every=0.0) as waiting:
         assert waiting() is True
         wait_for(lambda: len(client.threads) >= 2, 10, "the failed ask")
         assert waiting() is True
