@@ -17,7 +17,7 @@ from rich.text import Text
 from cli.client import ApiClient
 from cli.live import StreamUnavailable, batch_messages
 from cli.output import err_console
-from cli.outputs import download_outputs
+from cli.outputs import download_outputs, place_outputs
 from rgrid_common.errors import InvalidInput
 from rgrid_common.status import BatchStatus
 from rgrid_common.stream import ItemEvent, ProgressEvent
@@ -148,19 +148,26 @@ class BatchDownloader:
         self._latest: datetime | None = None  # the latest finish seen
 
     def collect(self) -> None:
-        """Starts fetching the items finished since the last call. Asks for those finished
+        """Starts placing the outputs of the items finished since the last call, all of
+        them listed in one request, small ones inline. Asks for those finished
         ``COMMIT_SLACK`` before the latest seen too: an item's finish time is taken when
         its report arrives, and a report still being written can commit after a later
         one was read. ``finish`` catches any later still."""
         since = (self._latest - COMMIT_SLACK).isoformat() if self._latest else None
-        finished = self._client.get(f"/api/v1/batches/{self._batch_id}/executions",
-                                    finished_since=since)["executions"]
-        self._fetch_new(finished)
+        finished = self._client.get(f"/api/v1/batches/{self._batch_id}/outputs",
+                                    finished_since=since)["items"]
+        for item in finished:
+            if item["execution_id"] not in self._fetched:
+                self._fetched[item["execution_id"]] = self._pool.submit(self._place, item)
+                self._saw_finish(item["finished_at"])
 
     def finish(self, executions: list[dict]) -> int:
         """The items not fetched yet of ``executions`` (every item of the batch, as it
         ended); how many files came back."""
-        self._fetch_new(executions)
+        for execution in executions:
+            if execution["finished_at"] and execution["id"] not in self._fetched:
+                self._fetched[execution["id"]] = self._pool.submit(self._fetch, execution)
+                self._saw_finish(execution["finished_at"])
         count = sum(future.result() for future in self._fetched.values())
         self._pool.shutdown()
         if count:
@@ -168,17 +175,20 @@ class BatchDownloader:
                               f"to {self._output_dir}")
         return count
 
-    def _fetch_new(self, executions: list[dict]) -> None:
-        for execution in executions:
-            if execution["finished_at"] and execution["id"] not in self._fetched:
-                self._fetched[execution["id"]] = self._pool.submit(self._fetch, execution)
-                finished_at = datetime.fromisoformat(execution["finished_at"])
-                self._latest = max(self._latest or finished_at, finished_at)
+    def _saw_finish(self, at: str) -> None:
+        finished_at = datetime.fromisoformat(at)
+        self._latest = max(self._latest or finished_at, finished_at)
+
+    def _folder(self, batch_index: int) -> Path:
+        return self._output_dir if self._flat else self._output_dir / self._folders[batch_index]
+
+    def _place(self, item: dict) -> int:
+        _live, placed = place_outputs(item["outputs"], self._folder(item["batch_index"]))
+        return len(placed)
 
     def _fetch(self, execution: dict) -> int:
-        target = (self._output_dir if self._flat
-                  else self._output_dir / self._folders[execution["batch_index"]])
-        return len(download_outputs(self._client, execution["id"], target, quiet=True))
+        return len(download_outputs(self._client, execution["id"],
+                                    self._folder(execution["batch_index"]), quiet=True))
 
 
 def summarize(executions: list[dict], files: list[str], failures_file: Path) -> int:

@@ -9,6 +9,7 @@ import httpx
 
 from flows.control_plane import ControlPlane
 from flows.work_dir import LocalOutput
+from rgrid_common.inline import InlineBudget, inline_text
 from rgrid_common.protocol import JobSpec, OutputCompletion, OutputFile, OutputUpload
 from rgrid_common.transfer import send_to_target, sha256_of, wire_form
 from rgrid_common.validation import output_path_problem, shown_name
@@ -36,15 +37,24 @@ def storable(files: list[LocalOutput]) -> tuple[list[LocalOutput], list[str]]:
 
 def upload_outputs(control_plane: ControlPlane, storage: httpx.Client, job: JobSpec,
                    files: list[LocalOutput], scratch: Path) -> list[OutputFile]:
-    """``scratch`` holds gzip copies of text outputs, outside /work."""
+    """The outputs for the finish report. A small one rides in it (``content``); the
+    others are offered to the API and uploaded to the URLs it answers. ``scratch`` holds
+    gzip copies of text outputs, outside /work."""
     execution_id = job.execution_id
     if not files:
         return []
     wire = {f.path: wire_form(f.file, f.path, f.size, scratch) for f in files}
+    budget = InlineBudget()
     described = [OutputFile(path=f.path, size=f.size, sha256=sha256_of(f.file),
                             content_type=f.content_type, **wire[f.path].describe())
                  for f in files]
-    uploads = control_plane.output_uploads(execution_id, described, attempt=job.attempt)
+    for output in described:
+        if budget.takes(output.bytes_stored):
+            output.content = inline_text(wire[output.path].path.read_bytes())
+    uploaded = [output for output in described if output.content is None]
+    if not uploaded:
+        return described
+    uploads = control_plane.output_uploads(execution_id, uploaded, attempt=job.attempt)
 
     def upload(target: OutputUpload) -> None:
         sent = wire[target.path]

@@ -16,7 +16,7 @@ import httpx
 
 from rgrid_common.files import content_type
 from rgrid_common.protocol import InputDownload, JobSpec
-from rgrid_common.transfer import download_verified
+from rgrid_common.transfer import download_verified, write_inline
 
 Fingerprint = tuple[int, int]  # size, mtime in ns
 
@@ -53,10 +53,15 @@ def place_script(work_dir: Path, job: JobSpec) -> None:
 
 
 def place_inputs(work_dir: Path, inputs: list[InputDownload], http: httpx.Client) -> None:
-    """Download each input, verified against its sha256, to ``/work/<name>``."""
+    """Each input, verified against its sha256, to ``/work/<name>``: from the claim's
+    answer when it came inline, else downloaded."""
     for item in inputs:
-        partial = download_verified(http, item.url, work_dir, sha256=item.sha256,
-                                    size=item.size, name=item.name)
+        if item.content is not None:
+            partial = write_inline(item.content, work_dir, sha256=item.sha256, size=item.size,
+                                   encoding=item.encoding, name=item.name)
+        else:
+            partial = download_verified(http, item.url, work_dir, sha256=item.sha256,
+                                        size=item.size, name=item.name)
         partial.chmod(0o644)
         os.replace(partial, work_dir / item.name)
 

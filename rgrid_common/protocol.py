@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from rgrid_common.blobs import MAX_INT32, MAX_INT64, BlobRef
+from rgrid_common.inline import INLINE_MAX_CHARS, INLINE_TOTAL_BYTES
 from rgrid_common.status import AutoscalerEventKind, ExecutionStatus, NodeState
 from rgrid_common.validation import ProgramText, Text
 
@@ -124,12 +125,18 @@ class WorkerTokenIssued(BaseModel):
     token: str
 
 
+INLINE_CONTENT = Field(None, max_length=INLINE_MAX_CHARS,
+                       description="A small file itself, base64 of its bytes as stored "
+                                   "(rgrid_common.inline): no signed URL is needed for it.")
+
+
 class InputDownload(BaseModel):
     name: str
     url: str
     sha256: str
     size: int
     encoding: str = "identity"
+    content: str | None = INLINE_CONTENT
 
 
 class JobSpec(BaseModel):
@@ -157,6 +164,7 @@ class JobSpec(BaseModel):
 class OutputFile(BlobRef):
     path: Text = Field(min_length=1, max_length=1024)
     content_type: str = Field("application/octet-stream", max_length=255)
+    content: str | None = INLINE_CONTENT
 
 
 class AttemptReport(BaseModel):
@@ -190,6 +198,14 @@ class FinishRequest(AttemptReport):
                                  description="The image the container ran, by content.")
     notes: list[Text] = Field(default_factory=list, max_length=100,
                               description="What the outcome should say beside the status.")
+
+    @model_validator(mode="after")
+    def _inline_within_budget(self) -> FinishRequest:
+        inline = sum(item.bytes_stored for item in self.outputs if item.content is not None)
+        if inline > INLINE_TOTAL_BYTES:
+            raise ValueError(f"outputs carried inline total {inline} bytes; at most "
+                             f"{INLINE_TOTAL_BYTES} may be, the rest goes by upload")
+        return self
 
 
 # --- the autoscaler reports to the API ---------------------------------------------------

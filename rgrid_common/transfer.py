@@ -1,6 +1,7 @@
 """Streamed, verified, retried transfers to and from signed URLs — used by the CLI on the
-user's machine and by the flow on a worker. Nothing is ever read whole into memory, and a
-download reaches its final name only once its size and sha256 are checked."""
+user's machine and by the flow on a worker. Nothing is ever read whole into memory but a
+small file carried inline (``rgrid_common.inline``, 64 KB at most), and a file reaches
+its final name only once its size and sha256 are checked."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import BinaryIO
 import httpx
 
 from rgrid_common.errors import RGridError
+from rgrid_common.inline import verified
 
 CHUNK_BYTES = 1024 * 1024
 # A storage server that does not answer (restarting, the network briefly gone: connection
@@ -178,6 +180,17 @@ def download_verified(http: httpx.Client, url: str, folder: Path, *, sha256: str
                             f"recorded size {size} and sha256")
 
     _retrying(attempt, f"Downloading {name}")
+    return partial
+
+
+def write_inline(content: str, folder: Path, *, sha256: str, size: int, encoding: str,
+                 name: str) -> Path:
+    """A file carried inline (``rgrid_common.inline``), once it proves to be that file,
+    into a hidden temporary file in ``folder``, as ``download_verified`` leaves one."""
+    _stored, file = verified(content, sha256=sha256, size=size, encoding=encoding, name=name)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".rgrid-{secrets.token_hex(8)}.part"
+    partial.write_bytes(file)
     return partial
 
 

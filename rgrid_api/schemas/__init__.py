@@ -6,8 +6,9 @@ here too."""
 
 from rgrid_api.schemas.accounts import (AccountCreate, AccountCreated, AccountPublic,
                                         ApiKeyCreated, ApiKeyPublic)
-from rgrid_api.schemas.artifacts import (ArtifactList, ArtifactPublic, BlobCompletion,
-                                         UploadOffer, UploadOffers)
+from rgrid_api.schemas.artifacts import (ArtifactList, ArtifactPublic, BatchOutputs,
+                                         BlobCompletion, ItemOutputs, UploadOffer,
+                                         UploadOffers)
 from rgrid_api.schemas.batches import BatchPublic
 from rgrid_api.schemas.costs import (CostEstimate, CostLine, CostReport, SpendingLimit,
                                      SpendingLimitSet)
@@ -24,7 +25,7 @@ from rgrid_common.submission import (ApiKeyCreate, BatchCreate, ExecutionCreate,
 
 __all__ = [
     "AccountCreate", "AccountCreated", "AccountPublic", "ApiKeyCreate", "ApiKeyCreated",
-    "ApiKeyPublic", "ArtifactList", "ArtifactPublic",
+    "ApiKeyPublic", "ArtifactList", "ArtifactPublic", "BatchOutputs", "ItemOutputs",
     "AutoscalerEventIn", "AutoscalerEventPublic", "AutoscalerReport", "BatchCreate",
     "CostEstimate", "CostLine", "CostReport", "SpendingLimit", "SpendingLimitSet",
     "BatchPublic", "BatchRetry", "BlobCompletion", "CacheCleared", "CacheCounts",

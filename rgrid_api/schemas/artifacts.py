@@ -41,9 +41,28 @@ class ArtifactPublic(BaseModel):
     expired: bool
     expires_in_seconds: int = Field(description="By the server's clock; 0 once expired.")
     url: str | None = Field(None, description="Signed download URL; absent once expired.")
+    content: str | None = Field(None, description="Asked for inline: a small file itself, "
+                                                  "base64 of its bytes as stored "
+                                                  "(rgrid_common.inline).")
 
     _utc = field_validator("created_at", "expires_at")(as_utc_or_none)
 
 
 class ArtifactList(BaseModel):
     artifacts: list[ArtifactPublic]
+
+
+class ItemOutputs(BaseModel):
+    execution_id: str
+    batch_index: int
+    finished_at: datetime
+    outputs: list[ArtifactPublic]
+
+    _utc = field_validator("finished_at")(as_utc_or_none)
+
+
+class BatchOutputs(BaseModel):
+    """The outputs of a batch's finished items, small ones inline: what a follower fetches
+    as items finish, in one request for all of them."""
+
+    items: list[ItemOutputs]

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from rgrid_api.core.config import Settings
 from rgrid_api.models import Account, Artifact, Execution, as_utc
 from rgrid_api.schemas import ArtifactPublic, BlobCompletion, InputFile, UploadOffer
-from rgrid_api.storage import ObjectStore, SignedUpload
+from rgrid_api.storage import ObjectInfo, ObjectStore, SignedUpload
 from rgrid_common.blobs import BlobRef
 from rgrid_common.errors import InvalidInput, NotFound
 from rgrid_common.files import content_type
+from rgrid_common.inline import InlineBudget, inline_text, verified
 from rgrid_common.protocol import (InputDownload, MultipartTarget, OutputCompletion,
                                    OutputFile, OutputUpload, PartTarget, UploadCompletion)
 from rgrid_common.status import ArtifactKind
@@ -151,11 +152,20 @@ def copy_inputs(session: Session, store: ObjectStore, *, source: Execution, targ
 
 def input_downloads(session: Session, store: ObjectStore, *, execution: Execution,
                     settings: Settings) -> list[InputDownload]:
+    """Each input's signed URL; a small one's bytes as well (``rgrid_common.inline``), so
+    that its worker need not fetch it. A gzip object is smaller than its file."""
     expires = timedelta(seconds=settings.signed_url_seconds)
-    return [InputDownload(name=a.path, sha256=a.sha256, size=a.size, encoding=a.encoding,
-                          url=store.signed_download(a.key, expires=expires,
-                                                    encoding=a.encoding))
-            for a in _artifacts_of(session, execution.id, INPUT)]
+    budget = InlineBudget()
+    downloads = []
+    for artifact in _artifacts_of(session, execution.id, INPUT):
+        stored = store.read(artifact.key) if budget.takes(artifact.size) else None
+        downloads.append(InputDownload(
+            name=artifact.path, sha256=artifact.sha256, size=artifact.size,
+            encoding=artifact.encoding,
+            url=store.signed_download(artifact.key, expires=expires,
+                                      encoding=artifact.encoding),
+            content=None if stored is None else inline_text(stored)))
+    return downloads
 
 
 def container_args(session: Session, execution: Execution, work_dir: str) -> list[str]:
@@ -197,15 +207,36 @@ def offer_output_uploads(store: ObjectStore, *, execution: Execution, files: lis
 
 def record_outputs(session: Session, store: ObjectStore, *, execution: Execution,
                    files: list[OutputFile], settings: Settings, now: datetime) -> None:
+    """Outputs uploaded to their signed URLs, or carried in the report. Those are kept
+    only once all of them prove right, and once: a report sent again finds them held."""
     _check_outputs(files, settings)
+    keys = {item.path: output_key(execution, checked_output_path(item.path)) for item in files}
+    held = {item.path: store.stat(keys[item.path]) for item in files}
+    carried = {item.path: _carried(item) for item in files if item.content is not None
+               and not _holds(held[item.path], item)}
     for item in files:
-        key = output_key(execution, checked_output_path(item.path))
-        held = store.stat(key)
-        if held is None or held.size != item.bytes_stored:
+        if item.path not in carried and not _holds(held[item.path], item):
             raise InvalidInput(f"Output {item.path!r} was not uploaded completely.")
-        _add(session, execution, OUTPUT, item.path, item, key=key,
+    for item in files:
+        if item.path in carried:
+            store.write(keys[item.path], carried[item.path], encoding=item.encoding)
+        _add(session, execution, OUTPUT, item.path, item, key=keys[item.path],
              content_type=item.content_type,
              expires_at=now + timedelta(days=settings.retention_days))
+
+
+def _holds(held: ObjectInfo | None, item: OutputFile) -> bool:
+    return held is not None and held.size == item.bytes_stored
+
+
+def _carried(item: OutputFile) -> bytes:
+    """An output's bytes as stored, from the report, once they prove to be the output."""
+    stored, _file = verified(item.content, sha256=item.sha256, size=item.size,
+                             encoding=item.encoding, name=item.path)
+    if len(stored) != item.bytes_stored:
+        raise InvalidInput(f"Output {item.path!r}: {len(stored)} bytes inline, "
+                           f"{item.bytes_stored} said.")
+    return stored
 
 
 def _check_outputs(files: list[OutputFile], settings: Settings) -> None:
@@ -232,13 +263,36 @@ def _artifacts_of(session: Session, execution_id: str, kind: str) -> list[Artifa
         Artifact.execution_id == execution_id, Artifact.kind == kind).order_by(Artifact.path)))
 
 
+def has_outputs(session: Session, execution: Execution) -> bool:
+    return session.scalar(select(Artifact.id).where(
+        Artifact.execution_id == execution.id, Artifact.kind == OUTPUT).limit(1)) is not None
+
+
 def public_artifacts(session: Session, store: ObjectStore, *, execution: Execution,
-                     kind: str | None, settings: Settings, now: datetime) -> list[ArtifactPublic]:
+                     kind: str | None, settings: Settings, now: datetime,
+                     inline: bool = False) -> list[ArtifactPublic]:
+    """With ``inline``, small files carry their bytes (``rgrid_common.inline``): one
+    request fetches them all."""
     query = select(Artifact).where(Artifact.execution_id == execution.id)
     if kind:
         query = query.where(Artifact.kind == kind)
     rows = session.scalars(query.order_by(Artifact.kind, Artifact.path))
-    return [_public(row, store, settings, now) for row in rows]
+    budget = InlineBudget() if inline else None
+    return [_public(row, store, settings, now, budget) for row in rows]
+
+
+def public_outputs_of(session: Session, store: ObjectStore, *, executions: list[Execution],
+                      settings: Settings, now: datetime) -> dict[str, list[ArtifactPublic]]:
+    """Each execution's outputs, in one query, small ones inline while one answer's budget
+    lasts."""
+    rows = session.scalars(select(Artifact).where(
+        Artifact.execution_id.in_([execution.id for execution in executions]),
+        Artifact.kind == OUTPUT).order_by(Artifact.execution_id, Artifact.path))
+    budget = InlineBudget()
+    outputs: dict[str, list[ArtifactPublic]] = {execution.id: [] for execution in executions}
+    for row in rows:
+        outputs[row.execution_id].append(_public(row, store, settings, now, budget))
+    return outputs
 
 
 def artifact_for_download(session: Session, store: ObjectStore, *, account: Account,
@@ -255,15 +309,18 @@ def artifact_for_download(session: Session, store: ObjectStore, *, account: Acco
     return public
 
 
-def _public(row: Artifact, store: ObjectStore, settings: Settings,
-            now: datetime) -> ArtifactPublic:
+def _public(row: Artifact, store: ObjectStore, settings: Settings, now: datetime,
+            inline: InlineBudget | None = None) -> ArtifactPublic:
     remaining = (as_utc(row.expires_at) - now).total_seconds()
     expired = remaining <= 0
     url = None if expired else store.signed_download(
         row.key, expires=timedelta(seconds=settings.signed_url_seconds), encoding=row.encoding)
+    stored = (store.read(row.key) if inline is not None and not expired
+              and inline.takes(row.size) else None)
     return ArtifactPublic(id=row.id, execution_id=row.execution_id, kind=row.kind,
                           path=row.path, size=row.size, sha256=row.sha256,
                           content_type=row.content_type, encoding=row.encoding,
                           created_at=row.created_at,
                           expires_at=row.expires_at, expired=expired,
-                          expires_in_seconds=max(0, int(remaining)), url=url)
+                          expires_in_seconds=max(0, int(remaining)), url=url,
+                          content=None if stored is None else inline_text(stored))

@@ -13,8 +13,9 @@ from rgrid_api.core.config import Settings
 from rgrid_api.core.db import committed
 from rgrid_api.core.events import touch_batch
 from rgrid_api.models import Account, Batch, BatchItemCount, Execution
-from rgrid_api.schemas import BatchCreate, BatchPublic
-from rgrid_api.services import costs, executions, idempotency, lifecycle, paging, worker_side
+from rgrid_api.schemas import BatchCreate, BatchPublic, ItemOutputs
+from rgrid_api.services import (artifacts, costs, executions, idempotency, lifecycle, paging,
+                                worker_side)
 from rgrid_api.services.flow_runs import FlowRunScheduler, started_or_undone
 from rgrid_api.storage import ObjectStore
 from rgrid_common.errors import Conflict, NotFound
@@ -207,6 +208,19 @@ def batch_executions(session: Session, batch: Batch,
     if finished_since is not None:
         query = query.where(Execution.finished_at >= finished_since)
     return list(session.scalars(query.order_by(Execution.batch_index)))
+
+
+def finished_outputs(session: Session, store: ObjectStore, *, batch: Batch,
+                     finished_since: datetime | None, settings: Settings,
+                     now: datetime) -> list[ItemOutputs]:
+    """Each finished item's outputs (since ``finished_since``), small ones inline."""
+    finished = [execution for execution in batch_executions(session, batch, finished_since)
+                if execution.finished_at is not None]
+    outputs = artifacts.public_outputs_of(session, store, executions=finished,
+                                          settings=settings, now=now)
+    return [ItemOutputs(execution_id=execution.id, batch_index=execution.batch_index,
+                        finished_at=execution.finished_at, outputs=outputs[execution.id])
+            for execution in finished]
 
 
 NOT_SUCCEEDED = [ExecutionStatus.FAILED.value, ExecutionStatus.TIMED_OUT.value,

@@ -147,6 +147,8 @@ def finish_execution(session: Session, *, execution_id: str, worker: str,
     if current == request.status and current.is_finished:
         return execution
     if was_cancelled_while_running(execution):
+        if artifacts.has_outputs(session, execution):  # the report, sent again
+            return execution
         artifacts.record_outputs(session, store, execution=execution, files=request.outputs,
                                  settings=settings, now=now)
         execution.notes = request.notes

@@ -53,6 +53,13 @@ class ObjectStore(Protocol):
 
     def stat(self, key: str) -> ObjectInfo | None: ...
 
+    def read(self, key: str) -> bytes | None:
+        """A small object's bytes as stored (gzip stays gzip); None when there is none.
+        For what rides inline (``rgrid_common.inline``): never a large object."""
+
+    def write(self, key: str, data: bytes, *, encoding: str = "identity") -> None:
+        """A small object, whole or not at all; served like an uploaded one."""
+
     def delete(self, key: str) -> None: ...
 
 

@@ -80,6 +80,23 @@ class LocalObjectStore:
         return ObjectInfo(size=info.st_size,
                           modified=datetime.fromtimestamp(info.st_mtime, timezone.utc))
 
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self.path_of(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, key: str, data: bytes, *, encoding: str = "identity") -> None:
+        """The encoding is the record's to know (a GET names it, signed), not the file's."""
+        target = self.path_of(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{secrets.token_hex(8)}.part")
+        try:
+            partial.write_bytes(data)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+
     def delete(self, key: str) -> None:
         self.path_of(key).unlink(missing_ok=True)
 

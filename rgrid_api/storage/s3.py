@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,16 @@ def _reaching_storage() -> Iterator[None]:
         raise ServiceUnavailable("The RGrid API cannot reach its storage server just now.",
                                  "It is restarting or out of reach; try again in a few "
                                  "seconds.") from exc
+
+
+def _unless_absent(call, *args):
+    """``call(*args)``, or None when the object it names is not there."""
+    try:
+        return call(*args)
+    except S3Error as exc:
+        if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+            return None
+        raise
 
 
 class S3ObjectStore:
@@ -95,13 +106,26 @@ class S3ObjectStore:
 
     def stat(self, key: str) -> ObjectInfo | None:
         with _reaching_storage():
+            info = _unless_absent(self._client.stat_object, self.bucket, checked_key(key))
+            return info and ObjectInfo(size=info.size, modified=info.last_modified)
+
+    def read(self, key: str) -> bytes | None:
+        with _reaching_storage():
+            response = _unless_absent(self._client.get_object, self.bucket, checked_key(key))
+            if response is None:
+                return None
             try:
-                info = self._client.stat_object(self.bucket, checked_key(key))
-            except S3Error as exc:
-                if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
-                    return None
-                raise
-            return ObjectInfo(size=info.size, modified=info.last_modified)
+                return response.read(decode_content=False)  # gzip stays as stored
+            finally:
+                response.close()
+                response.release_conn()
+
+    def write(self, key: str, data: bytes, *, encoding: str = "identity") -> None:
+        """With gzip, stored with ``Content-Encoding: gzip``, as a signed upload sets it."""
+        with _reaching_storage():
+            metadata = {"Content-Encoding": encoding} if encoding != "identity" else None
+            self._client.put_object(self.bucket, checked_key(key), io.BytesIO(data),
+                                    len(data), metadata=metadata)
 
     def delete(self, key: str) -> None:
         with _reaching_storage():

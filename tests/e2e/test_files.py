@@ -22,7 +22,7 @@ os.makedirs("plots", exist_ok=True)
 names = sys.argv[1:]
 digests = {os.path.basename(n): hashlib.sha256(open(n, "rb").read()).hexdigest() for n in names}
 json.dump({"args": names, "digests": digests}, open("summary.json", "w"))
-open("plots/chart.bin", "wb").write(bytes(range(256)) * 64 + b"\\x00\\xff")
+open("plots/chart.bin", "wb").write(bytes(range(256)) * 300 + b"\\x00\\xff")
 open("report.txt", "w").write("lines: %d\\n" % len(open(names[0]).read().splitlines()))
 print("done")
 """
@@ -71,7 +71,8 @@ def test_two_inputs_and_three_outputs_round_trip_byte_for_byte(files_rgrid, tmp_
     assert summary["args"] == ["/work/table.csv", "/work/linked.bin"]
     assert summary["digests"] == {"table.csv": _sha256(tmp_path / "data" / "table.csv"),
                                   "linked.bin": _sha256(tmp_path / "blob.bin")}
-    assert (out / "plots" / "chart.bin").read_bytes() == bytes(range(256)) * 64 + b"\x00\xff"
+    # chart.bin is past the inline size (uploaded); the others ride in the finish report
+    assert (out / "plots" / "chart.bin").read_bytes() == bytes(range(256)) * 300 + b"\x00\xff"
     assert (out / "report.txt").read_text() == "lines: 3\n"
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
         "plots/chart.bin", "report.txt", "summary.json"], "inputs and script are not outputs"
@@ -245,15 +246,17 @@ def test_files_over_100_mb_go_to_s3_in_parts_both_ways(s3_stack, s3_endpoint, tm
 def test_signed_urls_never_reach_the_api_log(stack, rgrid, tmp_path):
     """A signed URL lets anyone read its object until it expires: the access log keeps
     the path and drops the query string that signs it."""
-    write_script(tmp_path, "keep.py", "open('kept.txt', 'w').write('kept ' * 400)\n")
+    # past the inline size, so that it goes through a signed URL both ways
+    write_script(tmp_path, "keep.py",
+                 "import os\nopen('kept.bin', 'wb').write(os.urandom(70_000))\n")
 
     result = rgrid("run", str(tmp_path / "keep.py"), "--no-cache")
 
     assert result.exit_code == 0, result.stderr
-    assert (tmp_path / "kept.txt").read_text() == "kept " * 400
+    assert (tmp_path / "kept.bin").stat().st_size == 70_000
     storage_lines = [line for line in (stack.home / "logs" / "api.log").read_text(
         errors="replace").splitlines() if "/api/v1/storage/" in line]
-    assert any("kept.txt" in line for line in storage_lines)
+    assert any("kept.bin" in line for line in storage_lines)
     assert not [line for line in storage_lines if "?" in line or "sig=" in line]
 
 

@@ -5,7 +5,8 @@ from fastapi import APIRouter, Depends, status
 from rgrid_api.api.deps import (CurrentAccount, IdempotencyKey, NowDep, SchedulerDep,
                                 SessionDep, SettingsDep, StoreDep, submission_allowed)
 from rgrid_api.api.routes.executions import to_public
-from rgrid_api.schemas import BatchCreate, BatchPublic, CancelOutcome, ExecutionList
+from rgrid_api.schemas import (BatchCreate, BatchOutputs, BatchPublic, CancelOutcome,
+                               ExecutionList)
 from rgrid_api.services import batches
 
 router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
@@ -44,3 +45,15 @@ def list_batch_executions(batch_id: str, account: CurrentAccount, session: Sessi
     batch = batches.get_batch(session, account=account, batch_id=batch_id)
     return ExecutionList(executions=[
         to_public(e) for e in batches.batch_executions(session, batch, finished_since)])
+
+
+@router.get("/{batch_id}/outputs")
+def list_batch_outputs(batch_id: str, account: CurrentAccount, session: SessionDep,
+                       settings: SettingsDep, store: StoreDep, now: NowDep,
+                       finished_since: datetime | None = None) -> BatchOutputs:
+    """The outputs of the items finished (since ``finished_since``), small ones inline:
+    what ``rgrid run --batch`` fetches as items finish, one request for all of them."""
+    batch = batches.get_batch(session, account=account, batch_id=batch_id)
+    return BatchOutputs(items=batches.finished_outputs(
+        session, store, batch=batch, finished_since=finished_since, settings=settings,
+        now=now))

@@ -121,7 +121,9 @@ def read_logs(execution_id: str, account: CurrentAccount, session: SessionDep,
 @router.get("/{execution_id}/artifacts")
 def list_artifacts(execution_id: str, account: CurrentAccount, session: SessionDep,
                    settings: SettingsDep, store: StoreDep, now: NowDep,
-                   kind: ArtifactKind | None = None) -> ArtifactList:
+                   kind: ArtifactKind | None = None, inline: bool = False) -> ArtifactList:
+    """With ``inline``, small files (64 KB or less) carry their bytes, base64 as stored."""
     execution = executions.get_execution(session, account=account, execution_id=execution_id)
     return ArtifactList(artifacts=artifacts.public_artifacts(
-        session, store, execution=execution, kind=kind.value if kind else None, settings=settings, now=now))
+        session, store, execution=execution, kind=kind.value if kind else None,
+        settings=settings, now=now, inline=inline))
