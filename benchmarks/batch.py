@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,14 @@ CPU_KINDS = {"rgrid api": "rgrid_api", "workers (and their flows)": "work_pools.
              "postgresql": "postgres", "prefect server": "prefect", "dockerd": "dockerd",
              "containerd": "containerd"}
 CPU_SEEN: dict[str, dict[str, float]] = {}  # per timed command: kind -> CPU seconds
+# The timed command and what it started itself: the CLI, or xargs and its docker CLIs
+# (a container's processes are containerd's children, not the command's).
+COMMAND_KIND = "the command (rgrid CLI; xargs and docker CLIs)"
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _cpu_by_kind() -> dict[str, float]:
@@ -53,13 +62,14 @@ def _cpu_by_kind() -> dict[str, float]:
 
 def timed(argv: list[str], cwd: Path, **kwargs) -> float:
     """The wall time of ``argv``; the CPU seconds it cost by kind go to ``CPU_SEEN``."""
-    cpu_before = _cpu_by_kind()
+    cpu_before, own_before = _cpu_by_kind(), _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, **kwargs)
     elapsed = time.perf_counter() - start
     cpu_after = _cpu_by_kind()
     CPU_SEEN[argv[0]] = {kind: round(cpu_after[kind] - cpu_before[kind], 1)
                          for kind in cpu_after}
+    CPU_SEEN[argv[0]][COMMAND_KIND] = round(_children_cpu() - own_before, 1)
     if done.returncode != 0:
         sys.exit(f"failed: {' '.join(argv)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return elapsed

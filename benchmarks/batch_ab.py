@@ -1,8 +1,9 @@
 """An A/B of one setting of the single-machine default on `benchmarks/batch.py`'s batch:
 the batch and its `xargs -P2 docker run` baseline, with an environment variable at each
 of its values, nothing else changed. Each side restarts the stack (`python -m devstack
-down`, then `up` with the variable set, which its processes inherit), and the sides
-alternate, so all see the same machine; the stack is left up as the first value has it.
+down`, then `up` with the variable set, which its processes and the side's CLI inherit),
+and the sides alternate, so all see the same machine; the stack is left up as the first
+value has it.
 
     python benchmarks/batch_ab.py RGRID_ITEMS_AS_TASKS false true [--files 200] [--rounds 3]
     python benchmarks/batch_ab.py RGRID_DEV_WORKER_QUERY_SECONDS 0.5 5
@@ -28,9 +29,11 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def _restart_stack(variable: str, value: str) -> None:
-    env = {**os.environ, variable: value}
+    """The variable stays set for the side's CLI too: with ``PYTHONPATH`` at a worktree,
+    the CLI is that code's, as the stack is."""
+    os.environ[variable] = value
     for command in ("down", "up"):
-        done = subprocess.run([sys.executable, "-m", "devstack", command], env=env,
+        done = subprocess.run([sys.executable, "-m", "devstack", command],
                               capture_output=True, text=True)
         if done.returncode != 0:
             sys.exit(f"devstack {command} failed:\n{done.stdout}\n{done.stderr}")
