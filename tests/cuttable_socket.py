@@ -115,9 +115,20 @@ class CuttableSocket:
                 continue
             with self._lock:
                 self._open += [client, engine]
-            threading.Thread(target=_pump, args=(client, engine, self._passes, self._passed_on),
-                             daemon=True).start()
-            threading.Thread(target=_pump, args=(engine, client), daemon=True).start()
+            threading.Thread(target=self._relay, args=(client, engine), daemon=True).start()
+
+    def _relay(self, client: socket.socket, engine: socket.socket) -> None:
+        """Pumps both ways until either end closes, then closes both: a relay that kept
+        its ended connections open would run the test process out of descriptors."""
+        back = threading.Thread(target=_pump, args=(engine, client), daemon=True)
+        back.start()
+        _pump(client, engine, self._passes, self._passed_on)
+        back.join()
+        with self._lock:
+            ended = [end for end in (client, engine) if end in self._open]
+            self._open = [end for end in self._open if end not in ended]
+        for end in ended:
+            end.close()
 
 
     def _connect_target(self) -> socket.socket:

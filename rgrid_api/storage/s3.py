@@ -116,8 +116,12 @@ class S3ObjectStore:
                 return None
             try:
                 return response.read(decode_content=False)  # gzip stays as stored
+            except BaseException:
+                response.close()  # a connection read halfway cannot serve the next request
+                raise
             finally:
-                response.close()
+                # read to the end, the connection goes back to the pool: listings and
+                # claims read many small objects, one new connection each would be waste
                 response.release_conn()
 
     def write(self, key: str, data: bytes, *, encoding: str = "identity") -> None:

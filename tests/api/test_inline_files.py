@@ -141,7 +141,8 @@ def test_a_report_sent_again_does_not_store_its_inline_output_again(
     assert cancelled.status_code == 200, cancelled.text
     output = _inline(b"written before it was stopped\n", "partial.txt")
     assert _finish(api, worker_headers, job, [output]).status_code == 204
-    [stored] = (api_settings.storage_dir / "executions").rglob("partial.txt")
+    [stored] = (api_settings.storage_dir / "executions" / job["execution_id"]).rglob(
+        "partial.txt")  # the storage directory is shared by every API test
     first = stored.stat()
 
     again = _finish(api, worker_headers, job, [output])
@@ -163,7 +164,7 @@ def test_an_inline_output_the_store_holds_already_is_not_written_again(
     offered = api.post(f"{WORKER}/{job['execution_id']}/output-uploads", headers=worker_headers,
                        json={"attempt": job["attempt"], "files": [output]})
     assert api.put(offered.json()["uploads"][0]["url"], content=b"kept once\n").status_code == 200
-    [stored] = (api_settings.storage_dir / "executions").rglob("kept.txt")
+    [stored] = (api_settings.storage_dir / "executions" / job["execution_id"]).rglob("kept.txt")
     first = stored.stat()
 
     assert _finish(api, worker_headers, job, [output]).status_code == 204
