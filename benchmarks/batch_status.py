@@ -1,8 +1,10 @@
 """`rgrid status BATCH` (GET /api/v1/batches/{id}) of a batch of 1,000 and of 10,000
 finished items, the coordinator's plan (POST .../plan) of a batch of as many items, 8 of
-them running, and a shard's claim of the next item (POST .../claim-next) in a batch of
-as many queued items, through a real API process, on a database made for the run: what
-each costs as a batch grows (issue 18: nothing in the path O(items) per request).
+them running, a follower's "what finished lately" (GET .../outputs?finished_since=, the
+last 3 s: a few items) of that batch, and a shard's claim of the next item (POST
+.../claim-next) in a batch of as many queued items, through a real API process, on a
+database made for the run: what each costs as a batch grows (issue 18: nothing in the
+path O(items) per request).
 
     python benchmarks/batch_status.py [--database postgresql|sqlite] [--sizes 1000 10000]
 """
@@ -87,6 +89,14 @@ def time_plan(http: httpx.Client, worker: dict[str, str], batch_id: str,
                                     headers=worker), requests)
 
 
+def time_new_outputs(http: httpx.Client, batch_id: str, requests: int) -> dict:
+    """What the CLI asks each time round while it follows a batch: the outputs of the
+    items finished since it last asked (in ``fill``, one a second)."""
+    since = (datetime.now(timezone.utc) - timedelta(seconds=3)).isoformat()
+    return _timed(lambda: http.get(f"/api/v1/batches/{batch_id}/outputs",
+                                   params={"finished_since": since}), requests)
+
+
 def _timed(request, requests: int) -> dict:
     request().raise_for_status()  # warm
     times = []
@@ -136,16 +146,20 @@ def main() -> None:
                 for size in options.sizes:
                     report[f"status, {size} items"] = time_status(
                         http, fill(url, account["id"], size), options.requests)
-                    report[f"plan, {size} items"] = time_plan(
-                        http, worker, fill(url, account["id"], size, queued=size // 2,
-                                           running=RUNNING), options.requests)
+                    half_done = fill(url, account["id"], size, queued=size // 2,
+                                     running=RUNNING)
+                    report[f"plan, {size} items"] = time_plan(http, worker, half_done,
+                                                              options.requests)
+                    report[f"outputs finished lately, {size} items"] = time_new_outputs(
+                        http, half_done, options.requests)
                     for queued in (size, LATE_QUEUED):
                         report[f"claim-next, {size} items, {queued} queued"] = time_claims(
                             http, worker, fill(url, account["id"], size, queued=queued),
                             options.requests)
         finally:
             api.stop()
-    for what in ("status, {} items", "plan, {} items", "claim-next, {} items, {} queued"):
+    for what in ("status, {} items", "plan, {} items", "outputs finished lately, {} items",
+                 "claim-next, {} items, {} queued"):
         for queued in ("all", LATE_QUEUED):
             first, last = (report[what.format(size, size if queued == "all" else queued)]
                            ["p50_ms"] for size in (options.sizes[0], options.sizes[-1]))

@@ -159,6 +159,8 @@ class Execution(Base):
                       # the order every listing pages in: the account's newest first
                       Index("ix_executions_account_created", "account_id", "created_at", "id"),
                       Index("ix_executions_account_finished", "account_id", "finished_at"),
+                      # a batch's items finished since a time (what a follower asks)
+                      Index("ix_executions_batch_finished", "batch_id", "finished_at"),
                       # `tags @> '{"k": "v"}'` on PostgreSQL (a plain index on SQLite)
                       Index("ix_executions_tags", "tags", postgresql_using="gin",
                             postgresql_ops={"tags": "jsonb_path_ops"}))
