@@ -35,7 +35,11 @@ class DevSettings(BaseSettings):
     start_worker: bool = Field(
         True, description="False leaves the pool empty (nodes an autoscaler brings serve it).")
     worker_query_seconds: float = Field(
-        0.5, description="How often the worker polls Prefect; latency of a run's start.")
+        5, description="How often the workers poll Prefect anyway. Runs start when the API "
+                       "tells the workers of them, or when a full worker frees a slot; the "
+                       "poll catches what neither covers (a schedule's runs, which Prefect "
+                       "makes; an announcement missed). 0.5 s cost 0.19 cores idle "
+                       "(benchmarks/idle.py).")
     heartbeat_seconds: float = Field(
         5, description="How often a worker says, per running execution, that it lives "
                        "(and learns whether it was cancelled).")

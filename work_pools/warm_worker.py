@@ -8,7 +8,11 @@ own engine (``prefect.flow_engine.run_flow``, exactly what ``prefect.engine`` ca
 subprocess) in a thread of its long-lived process, where the flows are already imported.
 
 Besides polling its pool, it listens on the RGrid API's new-work stream
-(``work_pools.new_work``) and polls at once when told.
+(``work_pools.new_work``) and polls at once when told; and, when it was full, it polls as
+soon as a slot frees (a run told of while no slot was free is still waiting). Being told
+and a freed slot are what start runs promptly; the poll (PREFECT_WORKER_QUERY_SECONDS)
+only catches what neither covers: a run Prefect itself made (a schedule's), an
+announcement missed while the stream reopened.
 
 Limits: job-variable ``env``/``command`` overrides are not applied (every run shares the
 worker's environment), and cancelling a flow run does not interrupt its thread — the
@@ -68,6 +72,7 @@ with warnings.catch_warnings():
             self._flows: dict[UUID | None, Flow[..., Any]] = {}
             self._lock = threading.Lock()
             self._prefect: SyncPrefectClient | None = None
+            self._slot_freed: anyio.Event | None = None  # made by poll_when_freed
 
         async def teardown(self, *exc_info: Any) -> None:
             with self._lock:
@@ -85,6 +90,27 @@ with warnings.catch_warnings():
             crashed = state is None or state.is_crashed()
             return ProcessWorkerResult(status_code=1 if crashed else 0,
                                        identifier=f"{os.getpid()}:{flow_run.id}")
+
+        def _release_limit_slot(self, flow_run_id: UUID) -> None:
+            """Prefect's, and: a worker that was full says a slot is free (``serve``
+            polls then)."""
+            was_full = (self._limiter is not None
+                        and self._limiter.available_tokens == 0)
+            super()._release_limit_slot(flow_run_id)
+            if was_full and self._slot_freed is not None:
+                self._slot_freed.set()
+
+        async def poll_when_freed(self) -> None:
+            """Forever: a poll each time a full worker frees a slot. Several freed
+            before the poll starts make one poll."""
+            self._slot_freed = anyio.Event()
+            while True:
+                await self._slot_freed.wait()
+                self._slot_freed = anyio.Event()  # a slot freed during the poll: another
+                try:
+                    await self.get_and_submit_flow_runs()
+                except Exception:  # noqa: BLE001 - the regular poll reports and retries
+                    log.warning("could not poll Prefect after a slot freed", exc_info=True)
 
         def _run_in_thread(self, flow_run_id: UUID) -> State | None:
             flow_run = self._read_flow_run(flow_run_id)
@@ -115,6 +141,7 @@ async def serve(pool: str, name: str, limit: int | None) -> None:
         async with anyio.create_task_group() as group:
             group.start_soon(poll_when_told, pool, worker.get_and_submit_flow_runs,
                              WorkerSettings())
+            group.start_soon(worker.poll_when_freed)
             await worker.start()
             group.cancel_scope.cancel()
 
