@@ -193,19 +193,18 @@ class SingleRunsWaiting:
     """Whether single runs wait past their start time on ``pool``: then every slot is
     taken, and the shard's is theirs next (they are on a queue of higher priority).
 
-    Asked between items, it answers from Prefect at most ``ask_every`` seconds old.
-    Each answer given, the next is asked for on a thread of its own, that long after the
-    last: a shard of short items reads a fresh answer without waiting on Prefect (asked
-    in the shard's loop, it was ~3 % of the shard's wall time, py-spy); after a longer
-    item the answer is too old, and Prefect is asked there and then. Prefect is asked at
-    most once an item, and no more than once in ``ask_every`` but for those."""
+    Asked between items, it gives the last answer Prefect gave, and never waits on
+    Prefect: each call has the next asked for on a thread of its own, no sooner than
+    ``ask_every`` after the last. A shard that waited on Prefect between items held no item
+    while Prefect restarted, and its coordinator took it for lost (found by the chaos
+    suite); asked in the shard's loop, it was also ~3 % of the shard's wall time
+    (py-spy). Until the first answer, no single run is taken to wait."""
 
     def __init__(self, client: SyncPrefectClient, pool: str | None, *,
                  ask_every: float = STEP_ASIDE_CHECK_SECONDS) -> None:
         self._client = client
         self._pool = pool
         self._ask_every = ask_every
-        self._lock = threading.Lock()  # one ask at a time: the client is shared
         self._waiting = False
         self._answered_at = float("-inf")
         self._wanted = threading.Event()
@@ -215,6 +214,7 @@ class SingleRunsWaiting:
 
     def __enter__(self) -> SingleRunsWaiting:
         if self._pool is not None:
+            self._wanted.set()  # the first answer, asked at once
             self._asker.start()
         return self
 
@@ -227,7 +227,6 @@ class SingleRunsWaiting:
     def __call__(self) -> bool:
         if self._pool is None:
             return False
-        self._ask(if_older_than=self._ask_every)
         self._wanted.set()
         return self._waiting
 
@@ -242,27 +241,24 @@ class SingleRunsWaiting:
     def _age(self) -> float:
         return time.monotonic() - self._answered_at
 
-    def _ask(self, if_older_than: float = 0.0) -> None:
+    def _ask(self) -> None:
         """An ask that fails leaves the last answer standing."""
-        with self._lock:
-            if self._age() <= if_older_than:
-                return
-            due = datetime.now(timezone.utc) - timedelta(seconds=WAITING_AFTER_SECONDS)
-            try:
-                waiting = self._client.read_flow_runs(
-                    flow_filter=FlowFilter(name=FlowFilterName(any_=[EXECUTE_FLOW])),
-                    work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(
-                        any_=[self._pool])),
-                    flow_run_filter=FlowRunFilter(
-                        state=FlowRunFilterState(type=FlowRunFilterStateType(
-                            any_=[StateType.SCHEDULED])),
-                        expected_start_time=FlowRunFilterExpectedStartTime(before_=due)),
-                    limit=1)
-            except Exception:  # noqa: BLE001 - the next ask may pass
-                log.warning("could not ask Prefect for single runs waiting on %r",
-                            self._pool, exc_info=True)
-                return
-            self._waiting, self._answered_at = bool(waiting), time.monotonic()
+        due = datetime.now(timezone.utc) - timedelta(seconds=WAITING_AFTER_SECONDS)
+        try:
+            waiting = self._client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[EXECUTE_FLOW])),
+                work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(
+                    any_=[self._pool])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(
+                        any_=[StateType.SCHEDULED])),
+                    expected_start_time=FlowRunFilterExpectedStartTime(before_=due)),
+                limit=1)
+        except Exception:  # noqa: BLE001 - the next ask may pass
+            log.warning("could not ask Prefect for single runs waiting on %r",
+                        self._pool, exc_info=True)
+            return
+        self._waiting, self._answered_at = bool(waiting), time.monotonic()
 
 
 def _stop_early_on_failure(batch_id: str, job: JobSpec, status: ExecutionStatus,

@@ -14,6 +14,7 @@ import pytest
 from minio import Minio
 
 from rgrid_api.storage.s3 import S3ObjectStore
+from rgrid_common.errors import ServiceUnavailable
 from rgrid_common.inline import INLINE_MAX_BYTES, INLINE_TOTAL_BYTES
 from tests.api.conftest import HELLO, TEST_WORKER, Caller
 from tests.api.test_artifacts import _upload
@@ -61,6 +62,24 @@ def test_a_small_input_rides_in_the_claim_and_a_large_one_keeps_its_url(
     assert base64.b64decode(inputs["small.csv"]["content"]) == small
     assert inputs["large.bin"]["content"] is None
     assert api.get(inputs["large.bin"]["url"]).content == large
+
+
+def test_a_claim_taken_while_storage_is_away_is_answered_with_urls(
+        api, alice, worker_headers, monkeypatch):
+    """The claim is taken before its inputs are read: an answer that failed then (a 503
+    the worker sends again) would leave the item claimed and take another (the chaos
+    suite, S3 down 30 s). The small input comes by its URL instead."""
+    small = b"id,value\n1,2\n"
+
+    def away(_key):
+        raise ServiceUnavailable("The RGrid API cannot reach its storage server just now.")
+    monkeypatch.setattr(api.app.state.store, "read", away)
+    job = _claimed_with_inputs(api, alice, worker_headers, {"small.csv": small})
+    monkeypatch.undo()
+
+    [download] = job["inputs"]
+    assert download["content"] is None
+    assert api.get(download["url"]).content == small
 
 
 def test_inputs_ride_inline_only_while_the_claims_budget_lasts(api, alice, worker_headers):
