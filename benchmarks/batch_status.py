@@ -110,13 +110,14 @@ def _timed(request, requests: int) -> dict:
 
 def time_claims(http: httpx.Client, worker: dict[str, str], batch_id: str,
                 requests: int) -> dict:
-    """A shard's claim of the next queued item, ``requests`` times (none finish, and the
-    batch's ``parallel`` is its size, so every claim finds one while any is queued)."""
+    """A shard's claim of the next queued item, ``requests`` times, each by a shard of its
+    own (a shard that holds an item is given that one again; none finish, and the batch's
+    ``parallel`` is its size, so every claim finds one while any is queued)."""
     times = []
     for n in range(requests + 1):
         started = time.perf_counter()
         claimed = http.post(f"/api/v1/worker/batches/{batch_id}/claim-next", headers=worker,
-                            json={"flow_run_id": "bench-shard", "worker": "bench"})
+                            json={"flow_run_id": f"bench-claim-{n}", "worker": "bench"})
         if n:  # the first warms the connection
             times.append((time.perf_counter() - started) * 1000)
         assert claimed.status_code == 200, claimed.text

@@ -309,6 +309,9 @@ def claim_next(session: Session, *, batch_id: str, flow_run_id: str, worker: str
     free place.
     """
     batch = _batch_by_id(session, batch_id)
+    if (held := _held_by(session, batch.id, flow_run_id)) is not None:
+        return worker_side.claimed_job(session, execution_id=held, flow_run_id=flow_run_id,
+                                      settings=settings, store=store)
     for _ in range(CLAIM_RACES):
         _lock(session, batch)
         claimed = lifecycle.claim_next_in_batch(session, batch_id=batch.id,
@@ -323,6 +326,18 @@ def claim_next(session: Session, *, batch_id: str, flow_run_id: str, worker: str
         if not _may_start_more(session, batch):
             return None
     return None
+
+
+def _held_by(session: Session, batch_id: str, flow_run_id: str) -> str | None:
+    """The item the shard ``flow_run_id`` runs already, if any. A shard runs one item at a
+    time and claims the next once it has ended, so an item it still holds is one whose
+    claim was taken but whose answer was lost (a 503 after the commit: the database or
+    storage went away; the connection cut). The claim sent again gets that item, rather
+    than a second one while the first stays claimed until the sweep runs it again (the
+    chaos suite, PostgreSQL restarted)."""
+    return session.scalar(select(Execution.id).where(
+        Execution.batch_id == batch_id, Execution.status == RUNNING_ITEM,
+        Execution.claimed_by == flow_run_id).limit(1))
 
 
 def _may_start_more(session: Session, batch: Batch) -> bool:

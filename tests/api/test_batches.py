@@ -107,6 +107,29 @@ def test_shards_claim_items_in_order_never_more_than_parallel_at_once(
     assert (plan["queued"], plan["running"]) == (0, 2)
 
 
+def test_a_claim_sent_again_gets_the_item_its_shard_already_holds(
+        api, alice, worker_headers):
+    """A claim taken whose answer was lost (a 503 after the commit, the connection cut) is
+    sent again: the shard gets the same item, not a second one while the first stays
+    claimed until the sweep runs it again (the chaos suite, PostgreSQL restarted)."""
+    batch = _create(alice, items=3, parallel=3)
+    base = f"/api/v1/worker/batches/{batch['id']}"
+
+    def claim(shard: str) -> dict:
+        response = api.post(f"{base}/claim-next", headers=worker_headers,
+                            json={"flow_run_id": shard, "worker": TEST_WORKER})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    first, again, other = claim("shard-0"), claim("shard-0"), claim("shard-1")
+
+    assert (again["execution_id"], again["attempt"]) == (first["execution_id"],
+                                                         first["attempt"])
+    assert other["execution_id"] != first["execution_id"]
+    counts = alice.get(f"/api/v1/batches/{batch['id']}").json()["counts"]
+    assert (counts["running"], counts["queued"]) == (2, 1)
+
+
 def test_a_cancelled_batch_stops_every_item_and_its_coordinator_is_told(
         api, alice, worker_headers):
     batch = _create(alice, items=3)  # parallel 2

@@ -113,8 +113,8 @@ def test_an_item_whose_finish_is_stamped_before_an_already_fetched_ones_still_co
         "script_name": "copy.py", "script_content": "print(1)\n", "parallel": 2,
         "items": [{"args": ["a.csv"]}, {"args": ["b.csv"]}]}).json()
     control_plane = ControlPlane(httpx.Client(base_url=served_api, headers=worker_headers))
-    first, second = (control_plane.claim_next(batch["id"], flow_run_id="shard-0",
-                                              worker=TEST_WORKER) for _ in range(2))
+    first, second = (control_plane.claim_next(batch["id"], flow_run_id=f"shard-{index}",
+                                              worker=TEST_WORKER) for index in range(2))
     cli = ApiClient(CliSettings(api_url=served_api, api_key=alice.key))
     downloader = BatchDownloader(cli, batch["id"], ["a", "b"], tmp_path / "outputs",
                                  flat=False)
