@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from docker import APIClient
+from docker.types import LogConfig
+
 from rgrid_common.protocol import WORK_DIR, JobSpec
 
 TMPFS_SIZE = "64m"
@@ -12,13 +15,15 @@ WORKER_LABEL = "rgrid.worker"
 ATTEMPT_LABEL = "rgrid.attempt"
 
 
-def container_options(job: JobSpec, *, work_dir: Path, uid: int, worker: str,
-                      runtime: str = "runc") -> dict:
-    """Keyword arguments for ``docker.containers.create``; ``runtime`` is the engine's OCI
-    runtime (``runsc``: gVisor)."""
+def container_config(job: JobSpec, *, work_dir: Path, uid: int, worker: str,
+                     api: APIClient, runtime: str = "runc") -> dict:
+    """Keyword arguments for the engine API's ``create_container``; ``runtime`` is the
+    engine's OCI runtime (``runsc``: gVisor). The engine keeps no log of the container
+    (log driver ``none``): its output is read as it is written, from the attach
+    (``flows.container``), so writing it to a file on the node as well was work for
+    nothing."""
     return {
         "image": job.image,
-        "runtime": runtime,
         "command": job.command,
         "user": f"{uid}:{uid}",
         "working_dir": WORK_DIR,
@@ -28,18 +33,22 @@ def container_options(job: JobSpec, *, work_dir: Path, uid: int, worker: str,
             "PYTHONDONTWRITEBYTECODE": "1",
             **job.env,
         },
-        "network_mode": "none",
-        "read_only": True,
-        "tmpfs": {"/tmp": f"rw,nosuid,nodev,noexec,size={TMPFS_SIZE}"},
-        "volumes": {str(work_dir): {"bind": WORK_DIR, "mode": "rw"}},
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
-        "privileged": False,
-        "pids_limit": job.pids_limit,
-        "mem_limit": f"{job.memory_mb}m",
-        "memswap_limit": f"{job.memory_mb}m",
-        "nano_cpus": int(job.cpus * 1_000_000_000),
         "labels": {EXECUTION_LABEL: job.execution_id, ATTEMPT_LABEL: str(job.attempt),
                    WORKER_LABEL: worker},
         "detach": True,
+        "host_config": api.create_host_config(
+            runtime=runtime,
+            network_mode="none",
+            read_only=True,
+            tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={TMPFS_SIZE}"},
+            binds={str(work_dir): {"bind": WORK_DIR, "mode": "rw"}},
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            privileged=False,
+            pids_limit=job.pids_limit,
+            mem_limit=f"{job.memory_mb}m",
+            memswap_limit=f"{job.memory_mb}m",
+            nano_cpus=int(job.cpus * 1_000_000_000),
+            log_config=LogConfig(type=LogConfig.types.NONE),
+        ),
     }
