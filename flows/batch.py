@@ -40,10 +40,10 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled, Crashed
 
 from flows.control_plane import ControlPlane
-from flows.execute import Clients, run_claimed, worker_clients
+from flows.execute import ClaimAfter, Clients, ItemEnd, run_item, worker_clients
 from flows.settings import WorkerSettings
 from rgrid_common.names import BATCH_FLOW, EXECUTE_FLOW, ITEM_TASK, SHARD_FLOW
-from rgrid_common.protocol import BatchPlan, JobSpec
+from rgrid_common.protocol import BatchPlan, JobSpec, NextClaim
 from rgrid_common.status import ExecutionStatus
 
 log = logging.getLogger(__name__)
@@ -153,40 +153,57 @@ def run_shard_items(batch_id: str, *, fail_fast: bool, flow_run_id: str,
                     settings: WorkerSettings, control_plane: ControlPlane,
                     step_aside: Callable[[], bool] = lambda: False) -> int:
     """Items run in the shard's own flow run, one after another, each logged there and
-    (``items_as_tasks``) a Prefect task run of it, with one set of clients. Between
-    items, the shard ends early when ``step_aside()`` says so; the coordinator starts
-    another for what is left."""
+    (``items_as_tasks``) a Prefect task run of it, with one set of clients. Each item's
+    report claims the next (one request between two items), unless the shard is to end:
+    ``step_aside()`` says so (the coordinator starts another for what is left), or the
+    item failed a ``fail_fast`` batch."""
     ran = 0
-    run_item = run_claimed
+    run = run_item
     if settings.items_as_tasks:
         logging.getLogger("prefect.task_runs").setLevel(logging.WARNING)
-        run_item = run_claimed_as_task
+        run = run_item_as_task
+    claim = NextClaim(batch_id=batch_id, flow_run_id=flow_run_id, worker=settings.worker_name)
+
+    def then_claim(status: ExecutionStatus) -> NextClaim | None:
+        if (fail_fast and status in FAILURES) or step_aside():
+            return None
+        return claim
+
     with worker_clients(settings) as clients:
-        while job := control_plane.claim_next(batch_id, flow_run_id=flow_run_id,
-                                              worker=settings.worker_name):
+        job = control_plane.claim_next(batch_id, flow_run_id=flow_run_id,
+                                       worker=settings.worker_name)
+        while job:
             started = time.perf_counter()
-            status = run_item(job, settings=settings, control_plane=control_plane,
-                              clients=clients)
+            end = run(job, settings=settings, control_plane=control_plane, clients=clients,
+                      then_claim=then_claim)
             ran += 1
             flow_run_logger().info("%s %s in %.2f s (attempt %d)", job.execution_id,
-                                   status.value, time.perf_counter() - started, job.attempt)
-            _stop_early_on_failure(batch_id, job, status, fail_fast, control_plane)
+                                   end.status.value, time.perf_counter() - started,
+                                   job.attempt)
+            _stop_early_on_failure(batch_id, job, end.status, fail_fast, control_plane)
+            if end.next_claimed:
+                job = end.next_job
+                continue
             if step_aside():
                 flow_run_logger().info("single runs are waiting for a slot: stepping aside "
                                        "after %d items", ran)
                 break
+            job = control_plane.claim_next(batch_id, flow_run_id=flow_run_id,
+                                           worker=settings.worker_name)
     return ran
 
 
 @task(name=ITEM_TASK, task_run_name="{job.execution_id} attempt {job.attempt}",
       cache_policy=NONE, persist_result=False)
-def run_claimed_as_task(job: JobSpec, *, settings: WorkerSettings,
-                        control_plane: ControlPlane, clients: Clients) -> ExecutionStatus:
+def run_item_as_task(job: JobSpec, *, settings: WorkerSettings,
+                     control_plane: ControlPlane, clients: Clients,
+                     then_claim: ClaimAfter) -> ItemEnd:
     """An item as a Prefect task run (``items_as_tasks``), its engine's INFO lines quiet.
     No Prefect retries: an item's attempt that fails for a reason not its own goes back
     to the API, which queues it for any worker, not this one again
     (``rgrid_api.services.attempts``)."""
-    return run_claimed(job, settings=settings, control_plane=control_plane, clients=clients)
+    return run_item(job, settings=settings, control_plane=control_plane, clients=clients,
+                    then_claim=then_claim)
 
 
 class SingleRunsWaiting:

@@ -122,9 +122,13 @@ class ControlPlane:
         self._checked(self._resent(f"{PREFIX}/{execution_id}/output-uploads/complete",
                                       json=completion.model_dump()))
 
-    def finish(self, execution_id: str, report: FinishRequest) -> None:
-        self._checked(self._resent(f"{PREFIX}/{execution_id}/finish",
-                                      json=report.model_dump(mode="json")))
+    def finish(self, execution_id: str, report: FinishRequest) -> JobSpec | None:
+        """The report taken; with ``then_claim``, the batch's next item, now claimed (None:
+        none may start). Safe to send twice: the report is then a no-op, and the claim
+        gets the item the shard already holds."""
+        answer = self._checked(self._resent(f"{PREFIX}/{execution_id}/finish",
+                                            json=report.model_dump(mode="json")))
+        return JobSpec.model_validate(answer) if answer else None
 
     def _resent(self, path: str, *, safe_twice: bool = True, **kwargs) -> httpx.Response:
         """POSTs ``path``, sent again while the API is away: not listening (restarting),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,7 @@ from flows.workspace import Workspace
 from flows.work_dir import changed_files, fingerprints, fresh_work_dir, place_inputs, place_script
 from rgrid_common.errors import Conflict, RGridError
 from rgrid_common.names import EXECUTE_FLOW
-from rgrid_common.protocol import FinishRequest, JobSpec
+from rgrid_common.protocol import FinishRequest, JobSpec, NextClaim
 from rgrid_common.status import ExecutionStatus
 from rgrid_common.tls import tls_context
 
@@ -94,11 +94,33 @@ def worker_clients(settings: WorkerSettings, shared: Clients | None = None
             clients.forget_docker()
 
 
+ClaimAfter = Callable[[ExecutionStatus], NextClaim | None]
+
+
+@dataclass(frozen=True)
+class ItemEnd:
+    """How an execution's attempt ended and, when its report claimed one
+    (``then_claim``), the batch's next item (None: none may start)."""
+
+    status: ExecutionStatus
+    next_claimed: bool = False
+    next_job: JobSpec | None = None
+
+
 def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: ControlPlane,
                 clients: Clients | None = None) -> ExecutionStatus:
+    """Run and report an execution this flow run has claimed (see ``run_item``)."""
+    return run_item(job, settings=settings, control_plane=control_plane,
+                    clients=clients).status
+
+
+def run_item(job: JobSpec, *, settings: WorkerSettings, control_plane: ControlPlane,
+             clients: Clients | None = None,
+             then_claim: ClaimAfter = lambda status: None) -> ItemEnd:
     """Run and report an execution this flow run has claimed. A failure that is not the
     script's (the engine, storage, or RGrid itself) gives the attempt back to the API,
-    which retries it (``queued``) or, with the attempts spent, fails it.
+    which retries it (``queued``) or, with the attempts spent, fails it. A report sent
+    carries ``then_claim(status)``: a shard's claim of its next item.
 
     The heartbeats go on until the report is taken: the API may be slow to take it (its
     storage away while it checks the outputs), and a finished attempt gone silent would
@@ -114,9 +136,9 @@ def run_claimed(job: JobSpec, *, settings: WorkerSettings, control_plane: Contro
             report, changed_to = _attempt(job, settings, control_plane, connected, heartbeat)
         except Exception as exc:  # noqa: BLE001 - each such failure is retried or reported
             held.close()
-            return _give_back_or_fail(exc, job, control_plane)
+            return ItemEnd(_give_back_or_fail(exc, job, control_plane))
         heartbeat.ending()
-        return _deliver(report, changed_to, job, control_plane)
+        return _deliver(report, changed_to, job, control_plane, then_claim)
 
 
 def _attempt(job: JobSpec, settings: WorkerSettings, control_plane: ControlPlane,
@@ -150,21 +172,24 @@ def _attempt(job: JobSpec, settings: WorkerSettings, control_plane: ControlPlane
 
 
 def _deliver(report: FinishRequest, changed_to: ExecutionStatus | None, job: JobSpec,
-             control_plane: ControlPlane) -> ExecutionStatus:
+             control_plane: ControlPlane, then_claim: ClaimAfter) -> ItemEnd:
     """Sends the report, unless the attempt was given to another worker meanwhile: a
     cancelled one still reports what the script wrote before it was stopped."""
     execution_id = job.execution_id
     if changed_to not in (None, ExecutionStatus.CANCELLED):
         log.warning("attempt %d of %s was stopped; its result is dropped", job.attempt,
                     execution_id)
-        return changed_to
+        return ItemEnd(changed_to)
+    status = changed_to or report.status
+    claim = then_claim(status)
     try:
-        control_plane.finish(execution_id, report)
+        next_job = control_plane.finish(execution_id,
+                                        report.model_copy(update={"then_claim": claim}))
     except Conflict:  # given to another worker while the report waited on the API
         log.warning("attempt %d of %s was given to another worker before its report was "
                     "taken; its result is dropped", job.attempt, execution_id)
-        return control_plane.execution_status(execution_id)
-    return changed_to or report.status
+        return ItemEnd(control_plane.execution_status(execution_id))
+    return ItemEnd(status, next_claimed=claim is not None, next_job=next_job)
 
 
 def _changed_under_us(heartbeat: Heartbeat, control_plane: ControlPlane,

@@ -94,6 +94,13 @@ class ClaimRequest(BaseModel):
                         description="The claiming worker; the token's own when empty.")
 
 
+class NextClaim(ClaimRequest):
+    """A shard's claim of its batch's next item, sent with the finish of the item before
+    (``FinishRequest.then_claim``): one request between two items, not two."""
+
+    batch_id: str = Field(min_length=1, max_length=64)
+
+
 WORKER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"
 
 
@@ -198,6 +205,9 @@ class FinishRequest(AttemptReport):
                                  description="The image the container ran, by content.")
     notes: list[Text] = Field(default_factory=list, max_length=100,
                               description="What the outcome should say beside the status.")
+    then_claim: NextClaim | None = Field(
+        None, description="Once the report is taken, claim this batch's next item: the "
+        "answer is that item (200) or none may start (204), as from claim-next.")
 
     @model_validator(mode="after")
     def _inline_within_budget(self) -> FinishRequest:

@@ -130,6 +130,51 @@ def test_a_claim_sent_again_gets_the_item_its_shard_already_holds(
     assert (counts["running"], counts["queued"]) == (2, 1)
 
 
+def test_a_finish_that_claims_the_next_item_answers_with_it_and_again_with_the_same(
+        api, alice, worker_headers):
+    """A shard's report carries the claim of its next item (one request between two
+    items). Sent again (its answer lost), the report is a no-op and the claim gets the
+    item already held; with nothing left to start, the answer is 204."""
+    batch = _create(alice, items=2, parallel=1)
+    shard = {"flow_run_id": "shard-0", "worker": TEST_WORKER}
+    first = api.post(f"/api/v1/worker/batches/{batch['id']}/claim-next", json=shard,
+                     headers=worker_headers).json()
+
+    def finish(job: dict) -> tuple[int, dict | None]:
+        response = api.post(
+            f"/api/v1/worker/executions/{job['execution_id']}/finish",
+            json={"status": "succeeded", "exit_code": 0, "attempt": job["attempt"],
+                  "then_claim": {**shard, "batch_id": batch["id"]}},
+            headers=worker_headers)
+        return response.status_code, response.json() if response.content else None
+
+    (code, second), (code_again, second_again) = finish(first), finish(first)
+
+    assert (code, code_again) == (200, 200)
+    assert second["execution_id"] != first["execution_id"]
+    assert (second_again["execution_id"], second_again["attempt"]) == (
+        second["execution_id"], second["attempt"])
+    assert finish(second) == (204, None), "nothing left: the report taken, no item"
+    counts = alice.get(f"/api/v1/batches/{batch['id']}").json()["counts"]
+    assert (counts["succeeded"], counts["running"], counts["queued"]) == (2, 0, 0)
+
+
+def test_a_stale_report_claims_nothing(api, alice, worker_headers):
+    batch = _create(alice, items=2, parallel=2)
+    shard = {"flow_run_id": "shard-0", "worker": TEST_WORKER}
+    job = api.post(f"/api/v1/worker/batches/{batch['id']}/claim-next", json=shard,
+                   headers=worker_headers).json()
+
+    stale = api.post(f"/api/v1/worker/executions/{job['execution_id']}/finish",
+                     json={"status": "succeeded", "attempt": job["attempt"] + 1,
+                           "then_claim": {**shard, "batch_id": batch["id"]}},
+                     headers=worker_headers)
+
+    assert stale.status_code == 409
+    counts = alice.get(f"/api/v1/batches/{batch['id']}").json()["counts"]
+    assert (counts["running"], counts["queued"]) == (1, 1)
+
+
 def test_a_cancelled_batch_stops_every_item_and_its_coordinator_is_told(
         api, alice, worker_headers):
     batch = _create(alice, items=3)  # parallel 2

@@ -84,7 +84,7 @@ def test_a_batch_fans_out_over_the_pool_within_its_parallel_bound(rgrid: Rgrid, 
 
 def test_each_item_is_a_prefect_task_run_of_its_shard(rgrid: Rgrid, tmp_path, stack):
     """Seen in the Prefect UI: one task run per attempt, named by the item, in the flow run
-    of one of the batch's shards (``flows.batch.run_claimed_as_task``)."""
+    of one of the batch's shards (``flows.batch.run_item_as_task``)."""
     write_script(tmp_path, "tasked.py", "import sys\nprint(open(sys.argv[1]).read())\n")
     for index in range(3):
         (tmp_path / f"t{index}.txt").write_text(f"{secrets.token_hex(8)}\n")

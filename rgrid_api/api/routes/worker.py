@@ -1,10 +1,10 @@
 """Endpoints the execute flow calls on the worker's side, with the worker's own token."""
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from rgrid_api.api.deps import (CurrentWorker, NowDep, SessionDep, SettingsDep, StarterDep,
                                 StoreDep)
-from rgrid_api.services import artifacts, attempts, logs, worker_side
+from rgrid_api.services import artifacts, attempts, batches, logs, worker_side
 from rgrid_common.protocol import (AttemptReport, ClaimRequest, FinishRequest, GiveBackRequest,
                                    JobSpec, LogBatch, OutputCompletion, OutputUploadRequest,
                                    OutputUploads)
@@ -72,8 +72,18 @@ def complete_output_upload(execution_id: str, body: OutputCompletion, session: S
     artifacts.complete_output_upload(store, execution=execution, completion=body)
 
 
-@router.post("/{execution_id}/finish", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/{execution_id}/finish", response_model=JobSpec,
+             responses={204: {"description": "Taken; no next item claimed or none may "
+                              "start."}})
 def finish(execution_id: str, body: FinishRequest, session: SessionDep, worker: CurrentWorker,
-           settings: SettingsDep, store: StoreDep, now: NowDep) -> None:
+           settings: SettingsDep, store: StoreDep, now: NowDep) -> JobSpec | Response:
+    """The report; with ``then_claim``, a shard's next item is claimed once it is taken
+    (sent again, the report is a no-op and the claim gets the item already held)."""
     worker_side.finish_execution(session, execution_id=execution_id, worker=worker,
                                  request=body, store=store, settings=settings, now=now)
+    claim = body.then_claim
+    job = claim and batches.claim_next(
+        session, batch_id=claim.batch_id, flow_run_id=claim.flow_run_id,
+        worker=worker_side.claiming_as(worker, claim.worker), settings=settings,
+        store=store, now=now)
+    return job if job else Response(status_code=status.HTTP_204_NO_CONTENT)
