@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 
 from flows.control_plane import ControlPlane
 from rgrid_common.protocol import LogChunkIn
@@ -18,6 +19,14 @@ MAX_REQUEST_BYTES = 1024 * 1024
 MAX_REQUEST_CHUNKS = 500  # LogBatch allows 1000
 STDERR_TAIL_CHARS = 8 * 1024
 FINAL_FLUSH_TRIES = 3
+
+
+@dataclass
+class _Unfinished:
+    """A stream's line so far, without its newline yet."""
+
+    text: str
+    since: float  # time.monotonic() of its first character
 
 
 class LogShipper:
@@ -34,6 +43,12 @@ class LogShipper:
     one stream share a chunk (up to ``MAX_CHUNK_CHARS``) until it is first sent; a flush
     sends requests of at most ``MAX_REQUEST_BYTES`` until nothing is pending. What waits
     in memory is bounded by ``max_chars``: output past it is dropped, with a note.
+
+    A line is sent whole. ``print`` writes a line's text and its newline apart, and the
+    engine passes each write on as it comes, the two streams' writes interleaved; so each
+    stream's unfinished line waits for its newline, up to ``flush_seconds`` (then it goes
+    as it is: a prompt, a progress bar). Lines take their places in the log as they are
+    finished: another stream's line never lands inside one.
     """
 
     def __init__(self, control_plane: ControlPlane, execution_id: str, *,
@@ -49,6 +64,7 @@ class LogShipper:
         self._kept_chars = 0
         self._truncated = False
         self._stderr_tail = ""
+        self._unfinished: dict[str, _Unfinished] = {}  # by stream
         self.undelivered_chars = 0
         self._flush_seconds = flush_seconds
         self._written = threading.Event()
@@ -73,15 +89,43 @@ class LogShipper:
                   self.undelivered_chars, self._execution_id)
 
     def note(self, text: str) -> None:
-        """RGrid's own lines (dependency installs, …): in the log's stderr, but never
-        taken for the script's error."""
-        self._append("stderr", text)
+        """RGrid's own lines (dependency installs, …): in the log's stderr, after what the
+        script wrote before, but never taken for the script's error."""
+        with self._lock:
+            self._finish_lines(older_than=0.0)
+            self._append("stderr", text)
+        self._written.set()
 
     def write(self, stream: str, text: str) -> None:
         with self._lock:
             if stream == "stderr":
                 self._stderr_tail = (self._stderr_tail + text)[-STDERR_TAIL_CHARS:]
-        self._append(stream, text)
+            if text := self._whole_lines(stream, text):
+                self._append(stream, text)
+        if text:
+            self._written.set()
+
+    def _whole_lines(self, stream: str, text: str) -> str:
+        """What of ``text`` ends a line (after the stream's unfinished line, if any); the
+        rest is kept as the stream's unfinished line, unless it is a chunk's worth."""
+        held = self._unfinished.pop(stream, None)
+        text = held.text + text if held else text
+        finished = text.rfind("\n") + 1
+        rest = text[finished:]
+        if not rest or len(rest) >= MAX_CHUNK_CHARS:
+            return text
+        since = held.since if held and not finished else time.monotonic()
+        self._unfinished[stream] = _Unfinished(rest, since)
+        return text[:finished]
+
+    def _finish_lines(self, older_than: float) -> None:
+        """Unfinished lines that waited ``older_than`` seconds go into the log as they
+        are, the longest waiting first."""
+        now = time.monotonic()
+        for stream, line in sorted(self._unfinished.items(), key=lambda item: item[1].since):
+            if now - line.since >= older_than:
+                del self._unfinished[stream]
+                self._append(stream, line.text)
 
     def _send_as_written(self) -> None:
         while not self._stopped.is_set():
@@ -94,22 +138,21 @@ class LogShipper:
             self._stopped.wait(max(0.0, self._flush_seconds - (time.monotonic() - sent_at)))
 
     def _append(self, stream: str, text: str) -> None:
-        with self._lock:
-            text = self._within_budget(stream, text)
-            while text:
-                last = self._pending[-1] if self._pending else None
-                if (last is not None and last.stream == stream
-                        and last.seq > self._sent_up_to
-                        and len(last.data) < MAX_CHUNK_CHARS):
-                    room = MAX_CHUNK_CHARS - len(last.data)
-                    last.data += text[:room]
-                    text = text[room:]
-                    continue
-                self._pending.append(LogChunkIn(seq=self._seq, stream=stream,
-                                                data=text[:MAX_CHUNK_CHARS]))
-                self._seq += 1
-                text = text[MAX_CHUNK_CHARS:]
-        self._written.set()
+        """Adds ``text`` to the pending chunks; called under the lock."""
+        text = self._within_budget(stream, text)
+        while text:
+            last = self._pending[-1] if self._pending else None
+            if (last is not None and last.stream == stream
+                    and last.seq > self._sent_up_to
+                    and len(last.data) < MAX_CHUNK_CHARS):
+                room = MAX_CHUNK_CHARS - len(last.data)
+                last.data += text[:room]
+                text = text[room:]
+                continue
+            self._pending.append(LogChunkIn(seq=self._seq, stream=stream,
+                                            data=text[:MAX_CHUNK_CHARS]))
+            self._seq += 1
+            text = text[MAX_CHUNK_CHARS:]
 
     def _within_budget(self, stream: str, text: str) -> str:
         """Output past ``max_chars`` is dropped, with one note saying so."""
@@ -148,6 +191,8 @@ class LogShipper:
         batch: list[LogChunkIn] = []
         size = 0
         with self._lock:
+            self._finish_lines(older_than=0.0 if self._stopped.is_set()
+                               else self._flush_seconds)
             for chunk in self._pending:
                 chunk_size = len(chunk.data.encode("utf-8", "surrogatepass"))
                 if batch and (size + chunk_size > MAX_REQUEST_BYTES

@@ -16,6 +16,7 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
 
 from devstack.stack import DevStack
+from flows.control_plane import ControlPlane
 from rgrid_api.core.config import Settings
 from rgrid_api.main import create_app
 from tests.helpers import wait_for
@@ -57,7 +58,8 @@ def api_settings(database_url: str, stack: DevStack, idle_deployment: str,
     return Settings(database_url=database_url, prefect_api_url=stack.settings.prefect_api_url,
                     execute_deployment=idle_deployment,
                     batch_deployment=IDLE_BATCH_DEPLOYMENT,
-                    schedule_deployment=IDLE_SCHEDULE_DEPLOYMENT, admin_key="admin-" + secrets.token_hex(8),
+                    schedule_deployment=IDLE_SCHEDULE_DEPLOYMENT,
+                    admin_key="admin-" + secrets.token_hex(8),
                     control_token="control-" + secrets.token_hex(8),
                     storage_dir=tmp_path_factory.mktemp("objects"),
                     storage_signing_key="sign-" + secrets.token_hex(16),
@@ -132,6 +134,15 @@ def issue_worker_headers(api: TestClient, control_headers) -> Callable[[str], di
 @pytest.fixture(scope="session")
 def worker_headers(issue_worker_headers) -> dict[str, str]:
     return issue_worker_headers(TEST_WORKER)
+
+
+@pytest.fixture
+def control_plane(api, worker_headers) -> Iterator[ControlPlane]:
+    """The worker's client of the API, as TEST_WORKER."""
+    api.headers.update(worker_headers)
+    yield ControlPlane(api)
+    for name in worker_headers:
+        api.headers.pop(name, None)
 
 
 HELLO = {"script_name": "hello.py", "script_content": "print('hi')\n", "args": ["a"],

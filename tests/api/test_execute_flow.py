@@ -28,14 +28,6 @@ from tests.cuttable_socket import CuttableSocket, CuttableTcp
 from tests.helpers import wait_for
 
 
-@pytest.fixture
-def control_plane(api, worker_headers) -> Iterator[ControlPlane]:
-    api.headers.update(worker_headers)
-    yield ControlPlane(api)
-    for name in worker_headers:
-        api.headers.pop(name, None)
-
-
 def _worker_settings(tmp_path, **overrides) -> WorkerSettings:
     return WorkerSettings(worker_name=TEST_WORKER, work_root=tmp_path / "work", **overrides)
 
@@ -44,8 +36,12 @@ def test_execution_runs_in_a_container_and_reports_on_either_database(
         alice, control_plane, tmp_path):
     execution = submit(alice, script_content="import sys\nprint('out')\n"
                                              "print('err', file=sys.stderr)\nsys.exit(4)\n")
+    # A line's two writes (its text, its newline) are sent as one chunk, unless the
+    # newline comes log_flush_seconds later: long enough here that a busy machine
+    # cannot split them.
     status = run_execution(execution["id"], flow_run_id="fr-1",
-                           settings=_worker_settings(tmp_path), control_plane=control_plane)
+                           settings=_worker_settings(tmp_path, log_flush_seconds=5),
+                           control_plane=control_plane)
     assert status.value == "failed"
     final = alice.get(f"/api/v1/executions/{execution['id']}").json()
     assert (final["status"], final["exit_code"], final["worker"]) == ("failed", 4, "node-7")
