@@ -5,12 +5,16 @@ flow runs stay scheduled and can be inspected."""
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlparse
 
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
@@ -19,6 +23,7 @@ from devstack.stack import DevStack
 from flows.control_plane import ControlPlane
 from rgrid_api.core.config import Settings
 from rgrid_api.main import create_app
+from tests.cuttable_socket import CuttableTcp
 from tests.helpers import wait_for
 
 IDLE_POOL = "rgrid-api-tests"
@@ -195,3 +200,34 @@ def as_alice(clocked, alice) -> Caller:
 @pytest.fixture
 def as_bob(clocked, bob) -> Caller:
     return Caller(clocked, bob.key, bob.account)
+
+
+@dataclass
+class StorageBehindRelay:
+    """An API app whose S3 server (moto) it reaches through a relay the test controls,
+    and a worker's view of that app."""
+    api: TestClient
+    control_plane: ControlPlane
+    relay: CuttableTcp
+    bucket: str
+    runners: list[threading.Thread] = field(default_factory=list)
+
+    def output_checks(self, execution_id: str) -> bytes:
+        """What the API sends to check an attempt's outputs before it takes the report."""
+        return f"HEAD /{self.bucket}/executions/{execution_id}/".encode()
+
+
+@pytest.fixture
+def storage_behind_relay(api_settings, worker_headers, s3_endpoint
+                         ) -> Iterator[StorageBehindRelay]:
+    bucket = "rgrid-relayed-" + secrets.token_hex(4)
+    with CuttableTcp(urlparse(s3_endpoint).port) as relay:
+        settings = api_settings.model_copy(update={
+            "storage_backend": "s3", "s3_endpoint": relay.url, "s3_bucket": bucket,
+            "s3_access_key": "test-access", "s3_secret_key": SecretStr("test-secret")})
+        with TestClient(create_app(settings), headers=worker_headers) as api:
+            storage = StorageBehindRelay(api, ControlPlane(api), relay, bucket)
+            yield storage
+            relay.allow_all()  # a failed test's worker finishes before the relay goes
+            for runner in storage.runners:
+                runner.join(timeout=120)

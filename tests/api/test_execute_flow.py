@@ -3,28 +3,19 @@ Docker engine — or an unreachable one."""
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from urllib.parse import urlparse
 
 import docker
-import pytest
-from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
-from flows.control_plane import ControlPlane
 from flows.execute import run_claimed, run_execution
 from flows.sandbox import ATTEMPT_LABEL, EXECUTION_LABEL
 from flows.settings import WorkerSettings
 from rgrid_api.core.db import session_scope
-from rgrid_api.main import create_app
 from rgrid_api.models import Execution
 from rgrid_common.status import ExecutionStatus
-from tests.api.conftest import TEST_WORKER, submit
-from tests.cuttable_socket import CuttableSocket, CuttableTcp
+from tests.api.conftest import TEST_WORKER, StorageBehindRelay, submit
+from tests.cuttable_socket import CuttableSocket
 from tests.helpers import wait_for
 
 
@@ -186,37 +177,6 @@ def test_a_script_printing_200_mb_keeps_the_first_max_log_chars_and_says_so(
     kept = settings.max_log_chars
     note = f"\n[rgrid: output truncated after {kept:,} characters]\n"
     assert text == (line * (kept // len(line) + 1))[:kept] + note
-
-
-@dataclass
-class StorageBehindRelay:
-    """An API app whose S3 server (moto) it reaches through a relay the test controls,
-    and a worker's view of that app."""
-    api: TestClient
-    control_plane: ControlPlane
-    relay: CuttableTcp
-    bucket: str
-    runners: list[threading.Thread] = field(default_factory=list)
-
-    def output_checks(self, execution_id: str) -> bytes:
-        """What the API sends to check an attempt's outputs before it takes the report."""
-        return f"HEAD /{self.bucket}/executions/{execution_id}/".encode()
-
-
-@pytest.fixture
-def storage_behind_relay(api_settings, worker_headers, s3_endpoint
-                         ) -> Iterator[StorageBehindRelay]:
-    bucket = "rgrid-relayed-" + secrets.token_hex(4)
-    with CuttableTcp(urlparse(s3_endpoint).port) as relay:
-        settings = api_settings.model_copy(update={
-            "storage_backend": "s3", "s3_endpoint": relay.url, "s3_bucket": bucket,
-            "s3_access_key": "test-access", "s3_secret_key": SecretStr("test-secret")})
-        with TestClient(create_app(settings), headers=worker_headers) as api:
-            storage = StorageBehindRelay(api, ControlPlane(api), relay, bucket)
-            yield storage
-            relay.allow_all()  # a failed test's worker finishes before the relay goes
-            for runner in storage.runners:
-                runner.join(timeout=120)
 
 
 def _heartbeat_at(api_settings, execution_id: str):

@@ -14,10 +14,9 @@ import pytest
 from minio import Minio
 
 from rgrid_api.storage.s3 import S3ObjectStore
-from rgrid_common.errors import ServiceUnavailable
 from rgrid_common.inline import INLINE_MAX_BYTES, INLINE_TOTAL_BYTES
 from tests.api.conftest import HELLO, TEST_WORKER, Caller
-from tests.api.test_artifacts import _upload
+from tests.api.test_artifacts import _offer, _upload
 
 WORKER = "/api/v1/worker/executions"
 
@@ -65,21 +64,30 @@ def test_a_small_input_rides_in_the_claim_and_a_large_one_keeps_its_url(
 
 
 def test_a_claim_taken_while_storage_is_away_is_answered_with_urls(
-        api, alice, worker_headers, monkeypatch):
+        alice, storage_behind_relay):
     """The claim is taken before its inputs are read: an answer that failed then (a 503
     the worker sends again) would leave the item claimed and take another (the chaos
     suite, S3 down 30 s). The small input comes by its URL instead."""
+    storage = storage_behind_relay
+    on_s3 = Caller(storage.api, alice.key, alice.account)
     small = b"id,value\n1,2\n"
+    offer = _offer(on_s3, small)
+    httpx.put(offer["url"], content=small).raise_for_status()
+    execution = on_s3.post("/api/v1/executions", {
+        **HELLO, "args": ["small.csv"], "inputs": [{"name": "small.csv", "size": len(small),
+                                                    "sha256": offer["sha256"],
+                                                    "arg_indexes": [0]}]}).json()
 
-    def away(_key):
-        raise ServiceUnavailable("The RGrid API cannot reach its storage server just now.")
-    monkeypatch.setattr(api.app.state.store, "read", away)
-    job = _claimed_with_inputs(api, alice, worker_headers, {"small.csv": small})
-    monkeypatch.undo()
+    reads = storage.relay.refuse(f"GET /{storage.bucket}/".encode())
+    claimed = storage.api.post(f"{WORKER}/{execution['id']}/claim",
+                               json={"flow_run_id": "fr-inline", "worker": TEST_WORKER})
+    storage.relay.allow(f"GET /{storage.bucket}/".encode())
 
-    [download] = job["inputs"]
+    assert reads.is_set(), "the API did not try to read the input"
+    assert claimed.status_code == 200, claimed.text
+    [download] = claimed.json()["inputs"]
     assert download["content"] is None
-    assert api.get(download["url"]).content == small
+    assert httpx.get(download["url"]).content == small
 
 
 def test_inputs_ride_inline_only_while_the_claims_budget_lasts(api, alice, worker_headers):
