@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import psutil
+from cpu import children_cpu, cpu_by_kind  # beside this script
 
 RESULTS = Path(__file__).parent / "results" / "batch.json"
 SCRIPT = "import sys\nopen('out.txt', 'w').write(open(sys.argv[1]).read().upper())\n"
@@ -30,46 +29,22 @@ SANDBOX = ["--network", "none", "--read-only", "--tmpfs", "/tmp", "--user", "100
            "--memory", "512m", "--cpus", "1"]
 
 
-# Long-lived processes whose CPU is counted by kind, told apart by their command line.
-# The first kind whose mark is in a command line counts it (a PostgreSQL backend's title
-# names its database, "rgrid_prefect": postgresql before the Prefect server).
-CPU_KINDS = {"rgrid api": "rgrid_api", "workers (and their flows)": "work_pools.warm_worker",
-             "postgresql": "postgres", "prefect server": "prefect", "dockerd": "dockerd",
-             "containerd": "containerd"}
 CPU_SEEN: dict[str, dict[str, float]] = {}  # per timed command: kind -> CPU seconds
 # The timed command and what it started itself: the CLI, or xargs and its docker CLIs
 # (a container's processes are containerd's children, not the command's).
 COMMAND_KIND = "the command (rgrid CLI; xargs and docker CLIs)"
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _cpu_by_kind() -> dict[str, float]:
-    seconds = dict.fromkeys(CPU_KINDS, 0.0)
-    seconds["machine busy"] = sum(psutil.cpu_times()) - psutil.cpu_times().idle
-    for process in psutil.process_iter(["cmdline", "cpu_times"]):
-        command = " ".join(process.info["cmdline"] or [])
-        for kind, mark in CPU_KINDS.items():
-            if mark in command and process.info["cpu_times"]:
-                times = process.info["cpu_times"]
-                seconds[kind] += times.user + times.system
-                break
-    return seconds
-
-
 def timed(argv: list[str], cwd: Path, **kwargs) -> float:
     """The wall time of ``argv``; the CPU seconds it cost by kind go to ``CPU_SEEN``."""
-    cpu_before, own_before = _cpu_by_kind(), _children_cpu()
+    cpu_before, own_before = cpu_by_kind(), children_cpu()
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, **kwargs)
     elapsed = time.perf_counter() - start
-    cpu_after = _cpu_by_kind()
+    cpu_after = cpu_by_kind()
     CPU_SEEN[argv[0]] = {kind: round(cpu_after[kind] - cpu_before[kind], 1)
                          for kind in cpu_after}
-    CPU_SEEN[argv[0]][COMMAND_KIND] = round(_children_cpu() - own_before, 1)
+    CPU_SEEN[argv[0]][COMMAND_KIND] = round(children_cpu() - own_before, 1)
     if done.returncode != 0:
         sys.exit(f"failed: {' '.join(argv)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return elapsed

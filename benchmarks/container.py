@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-from batch import SANDBOX, _children_cpu  # noqa: E402 - the batch's sandbox flags
+from batch import SANDBOX  # noqa: E402 - the batch's sandbox flags
+from cpu import children_cpu, engine_cpu  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "container.json"
 IMAGE = "rgrid/python:3.11"
@@ -62,14 +62,6 @@ for _ in range(runs):
 """ % (IMAGE, SAID)
 
 
-def _engine_cpu() -> float:
-    total = 0.0
-    for process in psutil.process_iter(["name", "cpu_times"]):
-        if process.info["name"] in ("dockerd", "containerd") and process.info["cpu_times"]:
-            total += process.info["cpu_times"].user + process.info["cpu_times"].system
-    return total
-
-
 def _worker_round(code: Path, work: Path) -> tuple[list[list[float]], float]:
     """The round's samples and the engine's CPU during them (not the warm-up's)."""
     env = {**os.environ, "PYTHONPATH": str(code)}  # ``-c`` puts the cwd first: run in it
@@ -77,11 +69,11 @@ def _worker_round(code: Path, work: Path) -> tuple[list[list[float]], float]:
                              cwd=code, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              text=True)
     assert child.stdout.readline() == "warm\n"
-    before = _engine_cpu()
+    before = engine_cpu()
     child.stdin.write("go\n")
     child.stdin.flush()
     samples = [json.loads(child.stdout.readline()) for _ in range(ROUND)]
-    engine = _engine_cpu() - before
+    engine = engine_cpu() - before
     if child.wait() != 0:
         sys.exit(f"run_container from {code} failed")
     return samples, engine
@@ -90,13 +82,13 @@ def _worker_round(code: Path, work: Path) -> tuple[list[list[float]], float]:
 def _docker_round(work: Path) -> tuple[list[list[float]], float]:
     argv = ["docker", "run", "--rm", *SANDBOX, "-v", f"{work}:/work", "-w", "/work", IMAGE,
             "python3", "/work/hello.py"]
-    samples, before = [], _engine_cpu()
+    samples, before = [], engine_cpu()
     for _ in range(ROUND):
-        start, cpu = time.perf_counter(), _children_cpu()
+        start, cpu = time.perf_counter(), children_cpu()
         done = subprocess.run(argv, capture_output=True, text=True, check=True)
         assert done.stdout == SAID, done.stdout
-        samples.append([time.perf_counter() - start, _children_cpu() - cpu])
-    return samples, _engine_cpu() - before
+        samples.append([time.perf_counter() - start, children_cpu() - cpu])
+    return samples, engine_cpu() - before
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from batch import _cpu_by_kind  # beside this script
+from cpu import cpu_by_kind  # beside this script
 from devstack.settings import DevSettings
 
 RESULTS = Path(__file__).parent / "results" / "idle.json"
@@ -27,10 +27,10 @@ def main() -> None:
     parser.add_argument("--label", default=f"poll {DevSettings().worker_query_seconds} s")
     options = parser.parse_args()
     time.sleep(5)  # the stack settles after its start
-    before = _cpu_by_kind()
+    before = cpu_by_kind()
     started = time.monotonic()
     time.sleep(options.seconds)  # the measurement is of an idle interval: nothing to wait on
-    after = _cpu_by_kind()
+    after = cpu_by_kind()
     elapsed = time.monotonic() - started
     share = {kind: round((after[kind] - before[kind]) / elapsed, 3) for kind in after}
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
