@@ -162,35 +162,62 @@ def run_shard_items(batch_id: str, *, fail_fast: bool, flow_run_id: str,
     if settings.items_as_tasks:
         logging.getLogger("prefect.task_runs").setLevel(logging.WARNING)
         run = run_item_as_task
-    claim = NextClaim(batch_id=batch_id, flow_run_id=flow_run_id, worker=settings.worker_name)
-
-    def then_claim(status: ExecutionStatus) -> NextClaim | None:
-        if (fail_fast and status in FAILURES) or step_aside():
-            return None
-        return claim
-
+    turns = ShardTurns(NextClaim(batch_id=batch_id, flow_run_id=flow_run_id,
+                                 worker=settings.worker_name),
+                       fail_fast=fail_fast, step_aside=step_aside)
     with worker_clients(settings) as clients:
-        job = control_plane.claim_next(batch_id, flow_run_id=flow_run_id,
-                                       worker=settings.worker_name)
+        job = turns.claim(control_plane)
         while job:
             started = time.perf_counter()
             end = run(job, settings=settings, control_plane=control_plane, clients=clients,
-                      then_claim=then_claim)
+                      then_claim=turns.then_claim)
             ran += 1
             flow_run_logger().info("%s %s in %.2f s (attempt %d)", job.execution_id,
                                    end.status.value, time.perf_counter() - started,
                                    job.attempt)
             _stop_early_on_failure(batch_id, job, end.status, fail_fast, control_plane)
+            stepping_aside = turns.stepping_aside()
             if end.next_claimed:
                 job = end.next_job
-                continue
-            if step_aside():
+            elif stepping_aside:
                 flow_run_logger().info("single runs are waiting for a slot: stepping aside "
                                        "after %d items", ran)
-                break
-            job = control_plane.claim_next(batch_id, flow_run_id=flow_run_id,
-                                           worker=settings.worker_name)
+                job = None
+            else:  # the report was not sent, or the item failed a fail-fast batch
+                job = turns.claim(control_plane)
     return ran
+
+
+class ShardTurns:
+    """What a shard does after each item, ``step_aside()`` asked once an item: its report
+    claims the next item, unless the item failed a ``fail_fast`` batch or the shard is to
+    step aside; a report not sent (the attempt given back) claims nothing, and the shard
+    then claims on its own unless it is to step aside."""
+
+    def __init__(self, claim: NextClaim, *, fail_fast: bool,
+                 step_aside: Callable[[], bool]) -> None:
+        self._claim = claim
+        self._fail_fast = fail_fast
+        self._step_aside = step_aside
+        self._answer: bool | None = None  # what the report's step_aside() said
+
+    def then_claim(self, status: ExecutionStatus) -> NextClaim | None:
+        """The claim the item's report carries (``flows.execute.ClaimAfter``)."""
+        self._answer = self._step_aside()
+        if self._answer or (self._fail_fast and status in FAILURES):
+            return None
+        return self._claim
+
+    def stepping_aside(self) -> bool:
+        """Whether the shard ends after this item: the report's answer, when it asked.
+        Called once after each item."""
+        answer, self._answer = self._answer, None
+        return self._step_aside() if answer is None else answer
+
+    def claim(self, control_plane: ControlPlane) -> JobSpec | None:
+        claim = self._claim
+        return control_plane.claim_next(claim.batch_id, flow_run_id=claim.flow_run_id,
+                                        worker=claim.worker)
 
 
 @task(name=ITEM_TASK, task_run_name="{job.execution_id} attempt {job.attempt}",
