@@ -69,11 +69,12 @@ def fill(database_url: str, account_id: str, items: int, *, queued: int = 0,
             "created_at": now - timedelta(hours=3), "claimed_by": None, "worker": None,
             **state(n)}
             for n in range(items)])
-        kept = {"succeeded": (done, done, 4.0 * done), "running": (running, 0, 0.0),
-                "queued": (queued, 0, 0.0)}
+        kept = {"succeeded": (done, done, 4.0 * done, ran["cost_micros"] * done, done, 0),
+                "running": (running, 0, 0.0, 0, 0, 0), "queued": (queued, 0, 0.0, 0, 0, 0)}
         connection.execute(insert(BatchItemCount), [
-            dict(zip(("batch_id", "status", "items", "ran_items", "ran_seconds"),
-                     (batch_id, status.value, *kept.get(status.value, (0, 0, 0.0)))))
+            dict(zip(("batch_id", "status", "items", "ran_items", "ran_seconds",
+                      "cost_micros", "priced_items", "final_items"),
+                     (batch_id, status.value, *kept.get(status.value, (0, 0, 0.0, 0, 0, 0)))))
             for status in ExecutionStatus])
     engine.dispose()
     return batch_id

@@ -133,6 +133,11 @@ class BatchItemCount(Base):
     items: Mapped[int] = mapped_column(Integer, default=0)
     ran_items: Mapped[int] = mapped_column(Integer, default=0)  # started and ended
     ran_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # What those in it cost (micro-euros), how many have a cost, and how many a final one
+    # (``rgrid_api.services.costs``): a priced item has ended, and ended items never move.
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    priced_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    final_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Schedule(Base):

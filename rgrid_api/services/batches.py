@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rgrid_api.core.config import Settings
@@ -150,54 +150,56 @@ def ended_count(counts: dict[str, int]) -> int:
 
 
 def summaries(session: Session, rows: list[Batch]) -> list[BatchSummary]:
-    """Each batch's counts and cost, in one grouped query for the whole page."""
+    """Each batch's counts and cost, kept as its items move and are priced: six rows a
+    batch of the page, in one query."""
     counts: dict[str, dict[str, int]] = {row.id: {} for row in rows}
     spent: dict[str, int] = {}
     for batch_id, status, n, cost in session.execute(
-            select(Execution.batch_id, Execution.status, func.count(),
-                   func.coalesce(func.sum(Execution.cost_micros), 0))
-            .where(Execution.batch_id.in_(list(counts)))
-            .group_by(Execution.batch_id, Execution.status)):
-        counts[batch_id][status] = n
+            select(BatchItemCount.batch_id, BatchItemCount.status, BatchItemCount.items,
+                   BatchItemCount.cost_micros)
+            .where(BatchItemCount.batch_id.in_(list(counts)))):
+        if n:
+            counts[batch_id][status] = n
         spent[batch_id] = spent.get(batch_id, 0) + cost
     return [BatchSummary(row, counts[row.id], spent.get(row.id, 0)) for row in rows]
 
 
 def public_batch(session: Session, batch: Batch) -> BatchPublic:
-    """Its counts and mean item time, kept as its items move, and its cost, summed by the
-    database (it changes as the hours its items ran on are closed)."""
+    """Its counts, mean item time and cost, kept as its items move and are priced."""
     progress = batch_progress(session, batch)
-    cost, priced, final = session.execute(
-        select(func.coalesce(func.sum(Execution.cost_micros), 0),
-               func.count(Execution.cost_state),
-               func.count(Execution.cost_state).filter(Execution.cost_state == costs.FINAL))
-        .where(Execution.batch_id == batch.id)).one()
     return BatchPublic(
         id=batch.id, status=batch.status, script_name=batch.script_name, total=batch.total,
         parallel=batch.parallel, fail_fast=batch.fail_fast,
         counts=progress.counts, mean_duration_seconds=progress.mean_duration_seconds,
         flow_run_id=batch.flow_run_id, retry_of=batch.retry_of,
         schedule_id=batch.schedule_id, created_at=batch.created_at,
-        finished_at=batch.finished_at, cost_micros=cost, estimate_micros=batch.estimate_micros,
-        cost_final=batch.finished_at is not None and final == priced)
+        finished_at=batch.finished_at, cost_micros=progress.cost_micros,
+        estimate_micros=batch.estimate_micros,
+        cost_final=(batch.finished_at is not None
+                    and progress.final_items == progress.priced_items))
 
 
 @dataclass(frozen=True)
 class Progress:
     counts: dict[str, int]  # every status, 0 included
     mean_duration_seconds: float | None  # of the items that ran and ended
+    cost_micros: int = 0  # what its items cost so far
+    priced_items: int = 0  # how many of them have a cost
+    final_items: int = 0  # how many a final one (every billing hour they ran in closed)
 
 
 def batch_progress(session: Session, batch: Batch) -> Progress:
-    """Its items by status and their mean time: six rows, whatever its size."""
-    rows = session.execute(select(BatchItemCount.status, BatchItemCount.items,
-                                  BatchItemCount.ran_items, BatchItemCount.ran_seconds)
-                           .where(BatchItemCount.batch_id == batch.id)).all()
+    """Its items by status, their mean time and cost: six rows, whatever its size."""
+    rows = session.execute(select(BatchItemCount)
+                           .where(BatchItemCount.batch_id == batch.id)).scalars().all()
     counts = dict.fromkeys((status.value for status in ExecutionStatus), 0)
     counts.update({row.status: row.items for row in rows})
     ran = sum(row.ran_items for row in rows)
     seconds = sum(row.ran_seconds for row in rows)
-    return Progress(counts=counts, mean_duration_seconds=round(seconds / ran, 3) if ran else None)
+    return Progress(counts=counts, mean_duration_seconds=round(seconds / ran, 3) if ran else None,
+                    cost_micros=sum(row.cost_micros for row in rows),
+                    priced_items=sum(row.priced_items for row in rows),
+                    final_items=sum(row.final_items for row in rows))
 
 
 def batch_executions(session: Session, batch: Batch,

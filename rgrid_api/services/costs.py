@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from rgrid_api.core.config import Settings
 from rgrid_api.models import Account, BillingHour, CostShare, Execution, Node, as_utc
 from rgrid_api.schemas import CostEstimate, CostLine, CostReport
-from rgrid_api.services import hour_sharing
+from rgrid_api.services import hour_sharing, lifecycle
 from rgrid_api.services.hour_sharing import MICROSECOND, Stay
 from rgrid_api.services.pricing import NodePrice, local_price, node_price, prices_of
 from rgrid_common.errors import InvalidInput
@@ -36,8 +36,19 @@ def estimate_finished(session: Session, execution: Execution, settings: Settings
     price = prices_of(session, {execution.worker}, settings)[execution.worker]
     ran = max(timedelta(0), as_utc(execution.finished_at) - as_utc(execution.started_at))
     execution.compute_microseconds = ran // MICROSECOND
-    execution.cost_micros = hour_sharing.estimate(price.per_hour_micros, price.slots, ran)
-    execution.cost_state = ESTIMATED
+    priced(session, execution,
+           hour_sharing.estimate(price.per_hour_micros, price.slots, ran), ESTIMATED)
+
+
+def priced(session: Session, execution: Execution, micros: int, state: str) -> None:
+    """Gives an ended execution its cost, counted for its batch (``BatchItemCount``) in
+    the same commit."""
+    if execution.batch_id is not None:
+        lifecycle.count_cost(session, execution.batch_id, execution.status,
+                             micros=micros - (execution.cost_micros or 0),
+                             priced=int(execution.cost_state is None),
+                             final=int(state == FINAL) - int(execution.cost_state == FINAL))
+    execution.cost_micros, execution.cost_state = micros, state
 
 
 def basis_of(session: Session, execution: Execution, settings: Settings) -> str | None:
@@ -88,7 +99,7 @@ def _close_hours_of(session: Session, worker: str, price: NodePrice, now: dateti
     closed = [hour for hour in hours
               if _share(session, hour, price, keep_idle=price.created is not None)]
     if hours:
-        _make_final(session, worker, closed_until=hours[-1].ends)
+        make_final(session, worker, closed_until=hours[-1].ends)
     return len(closed)
 
 
@@ -139,18 +150,26 @@ def _share(session: Session, hour: hour_sharing.BillingHour, price: NodePrice, *
     return True
 
 
-def _make_final(session: Session, worker: str, *, closed_until: datetime) -> None:
+def make_final(session: Session, worker: str, *, closed_until: datetime) -> None:
     """An execution that ended by ``closed_until`` has had every hour it ran in closed:
-    its cost is the sum of its shares."""
+    its cost is the sum of its shares. Its batch's kept cost changes with it: the batch
+    items' rows are read first (and locked, on PostgreSQL), as few as end in an hour."""
     total = (select(func.coalesce(func.sum(CostShare.micros), 0))
              .where(CostShare.execution_id == Execution.id).scalar_subquery())
-    session.execute(update(Execution).where(
-        Execution.worker == worker, Execution.finished_at.is_not(None),
-        Execution.finished_at <= closed_until,
-        or_(Execution.cost_state.is_(None), Execution.cost_state != FINAL),
-        Execution.cached_from.is_(None))
-        .values(cost_micros=total, cost_state=FINAL), execution_options={
-            "synchronize_session": False})
+    ending = (Execution.worker == worker, Execution.finished_at.is_not(None),
+              Execution.finished_at <= closed_until,
+              or_(Execution.cost_state.is_(None), Execution.cost_state != FINAL),
+              Execution.cached_from.is_(None))
+    for batch_id, status, was_micros, was_state, micros in session.execute(
+            select(Execution.batch_id, Execution.status, Execution.cost_micros,
+                   Execution.cost_state, total)
+            .where(*ending, Execution.batch_id.is_not(None))
+            .order_by(Execution.id).with_for_update(of=Execution)):
+        lifecycle.count_cost(session, batch_id, status, micros=micros - (was_micros or 0),
+                             priced=int(was_state is None), final=1)
+    session.execute(update(Execution).where(*ending)
+                    .values(cost_micros=total, cost_state=FINAL),
+                    execution_options={"synchronize_session": False})
 
 
 # --- the report (`rgrid cost`, GET /api/v1/costs) -------------------------------------------

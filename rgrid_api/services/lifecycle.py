@@ -32,6 +32,9 @@ from rgrid_common.status import ExecutionStatus, can_transition, sources_of
 QUEUED, RUNNING = ExecutionStatus.QUEUED, ExecutionStatus.RUNNING
 _NOT_CLAIMED = {"claimed_by": None, "worker": None, "started_at": None, "heartbeat_at": None}
 _COUNT_CHANGES = "rgrid_batch_item_count_changes"  # session.info: (batch, status) → changes
+# The changes to one (batch, status) row: items, ran_items, ran_seconds, cost_micros,
+# priced_items, final_items (``BatchItemCount``).
+_NO_CHANGE = (0, 0, 0.0, 0, 0, 0)
 
 
 def _moved(new: ExecutionStatus, now: datetime, values: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +79,7 @@ def _touching(session: Session, statement, source: ExecutionStatus,
     rows = session.execute(statement.returning(Execution.id, Execution.batch_id,
                                                Execution.started_at, Execution.finished_at)
                            .execution_options(synchronize_session=False), params).all()
-    changes = session.info.setdefault(_COUNT_CHANGES, defaultdict(lambda: [0, 0, 0.0]))
+    changes = _changes(session)
     for execution_id, batch_id, started_at, finished_at in rows:
         touch(session, execution_id, batch_id)
         if batch_id is None:
@@ -90,11 +93,26 @@ def _touching(session: Session, statement, source: ExecutionStatus,
     return [row[0] for row in rows]
 
 
+def _changes(session: Session) -> defaultdict[tuple[str, str], list]:
+    return session.info.setdefault(_COUNT_CHANGES, defaultdict(lambda: list(_NO_CHANGE)))
+
+
+def count_cost(session: Session, batch_id: str, status: str, *, micros: int, priced: int,
+               final: int) -> None:
+    """Changes what the (``batch_id``, ``status``) items are counted to cost, when this
+    transaction commits, with its moves (``rgrid_api.services.costs`` prices them)."""
+    change = _changes(session)[(batch_id, status)]
+    change[3] += micros
+    change[4] += priced
+    change[5] += final
+
+
 def new_batch_counts(batch_id: str, items: int) -> list[BatchItemCount]:
     """A new batch's counts, its ``items`` all ``queued``, for the caller to add."""
     return [BatchItemCount(batch_id=batch_id, status=status.value,
                            items=items if status == QUEUED else 0, ran_items=0,
-                           ran_seconds=0.0) for status in ExecutionStatus]
+                           ran_seconds=0.0, cost_micros=0, priced_items=0, final_items=0)
+            for status in ExecutionStatus]
 
 
 @event.listens_for(Session, "before_commit")
@@ -104,15 +122,20 @@ def _count_moves(session: Session) -> None:
     if not changes:
         return
     session.flush()  # a batch made in this transaction has its counts' rows first
-    for (batch_id, status), (items, ran_items, ran_seconds) in sorted(changes.items()):
-        if items or ran_items:
-            session.execute(
-                update(BatchItemCount)
-                .where(BatchItemCount.batch_id == batch_id, BatchItemCount.status == status)
-                .values(items=BatchItemCount.items + items,
-                        ran_items=BatchItemCount.ran_items + ran_items,
-                        ran_seconds=BatchItemCount.ran_seconds + ran_seconds)
-                .execution_options(synchronize_session=False))
+    for (batch_id, status), change in sorted(changes.items()):
+        if tuple(change) == _NO_CHANGE:
+            continue
+        items, ran_items, ran_seconds, cost_micros, priced_items, final_items = change
+        session.execute(
+            update(BatchItemCount)
+            .where(BatchItemCount.batch_id == batch_id, BatchItemCount.status == status)
+            .values(items=BatchItemCount.items + items,
+                    ran_items=BatchItemCount.ran_items + ran_items,
+                    ran_seconds=BatchItemCount.ran_seconds + ran_seconds,
+                    cost_micros=BatchItemCount.cost_micros + cost_micros,
+                    priced_items=BatchItemCount.priced_items + priced_items,
+                    final_items=BatchItemCount.final_items + final_items)
+            .execution_options(synchronize_session=False))
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -75,11 +75,12 @@ def serve_from_cache(session: Session, execution: Execution, source: Execution,
     """``execution`` becomes a success with ``source``'s result: its outputs linked (the
     same stored objects, the same expiry), its exit code; its logs are read from the
     execution that ran."""
-    lifecycle.finish(session, execution, ExecutionStatus.SUCCEEDED, now=now,
-                     from_status=ExecutionStatus.QUEUED, started_at=now,
-                     exit_code=source.exit_code, cached_from=source.cached_from or source.id,
-                     result_cache=HIT, cost_micros=0, cost_state=costs.FINAL,
-                     compute_microseconds=0)
+    if lifecycle.finish(session, execution, ExecutionStatus.SUCCEEDED, now=now,
+                        from_status=ExecutionStatus.QUEUED, started_at=now,
+                        exit_code=source.exit_code,
+                        cached_from=source.cached_from or source.id, result_cache=HIT,
+                        compute_microseconds=0):
+        costs.priced(session, execution, 0, costs.FINAL)  # it ran nowhere
     for output in session.scalars(select(Artifact).where(Artifact.execution_id == source.id,
                                                          Artifact.kind == OUTPUT)):
         artifacts.add_link(session, output, to=execution)

@@ -1,6 +1,7 @@
-"""A batch's counts (``batch_item_counts``), kept as its items move, always equal a recount
-of the items, whatever the moves, whichever of them were rolled back, on SQLite and on
-PostgreSQL (the migration that brought them in is tested in ``test_migrations``)."""
+"""A batch's counts and cost (``batch_item_counts``), kept as its items move and are
+priced, always equal a recount of the items, whatever the moves and prices, whichever of
+them were rolled back, on SQLite and on PostgreSQL (the migrations that brought them in
+are tested in ``test_migrations``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from rgrid_api.models import Account, Base, Batch, BatchItemCount, Execution, as_utc
-from rgrid_api.services import lifecycle
+from rgrid_api.services import costs, lifecycle
 from rgrid_common.status import ExecutionStatus
 
 START = datetime(2026, 12, 5, 12, 0, tzinfo=timezone.utc)
@@ -56,22 +57,29 @@ def _new_batch(session: Session, items: int) -> tuple[str, list[str]]:
     return batch.id, [execution.id for execution in executions]
 
 
-def _kept(session: Session, batch_id: str) -> dict[str, tuple[int, int, float]]:
+Kept = dict[str, tuple[int, int, float, int, int, int]]
+
+
+def _kept(session: Session, batch_id: str) -> Kept:
     rows = session.execute(select(BatchItemCount).where(BatchItemCount.batch_id == batch_id))
-    return {row.status: (row.items, row.ran_items, round(row.ran_seconds, 3))
+    return {row.status: (row.items, row.ran_items, round(row.ran_seconds, 3), row.cost_micros,
+                         row.priced_items, row.final_items)
             for row in rows.scalars()}
 
 
-def _recounted(session: Session, batch_id: str) -> dict[str, tuple[int, int, float]]:
-    counted = {status.value: [0, 0, 0.0] for status in ExecutionStatus}
+def _recounted(session: Session, batch_id: str) -> Kept:
+    counted = {status.value: [0, 0, 0.0, 0, 0, 0] for status in ExecutionStatus}
     for item in session.scalars(select(Execution).where(Execution.batch_id == batch_id)):
-        counted[item.status][0] += 1
+        row = counted[item.status]
+        row[0] += 1
         if item.started_at is not None and item.finished_at is not None:
-            counted[item.status][1] += 1
-            counted[item.status][2] += (as_utc(item.finished_at)
-                                        - as_utc(item.started_at)).total_seconds()
-    return {status: (items, ran, round(seconds, 3))
-            for status, (items, ran, seconds) in counted.items()}
+            row[1] += 1
+            row[2] += (as_utc(item.finished_at) - as_utc(item.started_at)).total_seconds()
+        row[3] += item.cost_micros or 0
+        row[4] += item.cost_state is not None
+        row[5] += item.cost_state == costs.FINAL
+    return {status: (items, ran, round(seconds, 3), micros, priced, final)
+            for status, (items, ran, seconds, micros, priced, final) in counted.items()}
 
 
 def _apply(session: Session, move: tuple, batch_id: str, ids: list[str],
@@ -83,9 +91,17 @@ def _apply(session: Session, move: tuple, batch_id: str, ids: list[str],
                                       flow_run_id="fr", worker="w", now=now)
     elif kind == "finish":
         lifecycle.finish(session, execution, status, now=now, attempt=execution.attempt)
-    elif kind == "answer_from_cache":  # a queued item answered without running
-        lifecycle.finish(session, execution, status, now=now,
-                         from_status=ExecutionStatus.QUEUED)
+    elif kind == "answer_from_cache":  # a queued item answered without running, for free
+        if lifecycle.finish(session, execution, ExecutionStatus.SUCCEEDED, now=now,
+                            from_status=ExecutionStatus.QUEUED):
+            costs.priced(session, execution, 0, costs.FINAL)
+    elif kind == "estimate":  # its worker's report: what it cost, until its hours close
+        session.flush()  # what an earlier estimate wrote, before the object is read again
+        session.refresh(execution)  # bulk moves (claims, cancels) leave the object behind
+        if ExecutionStatus(execution.status).is_finished and not execution.cached_from:
+            costs.priced(session, execution, 1000 + 7 * index, costs.ESTIMATED)
+    elif kind == "make_final":  # the billing hours it ran in closed (no shares kept here)
+        costs.make_final(session, "w", closed_until=now)
     elif kind == "requeue":
         lifecycle.requeue(session, execution, attempt=execution.attempt, now=now)
     elif kind == "cancel_queued":
@@ -100,14 +116,15 @@ def _apply(session: Session, move: tuple, batch_id: str, ids: list[str],
 
 moves = st.lists(st.tuples(
     st.sampled_from(["claim", "claim", "claim", "finish", "finish", "answer_from_cache",
-                     "requeue", "cancel_queued", "cancel_one", "commit", "rollback"]),
+                     "estimate", "estimate", "make_final", "requeue", "cancel_queued",
+                     "cancel_one", "commit", "rollback"]),
     st.integers(min_value=0, max_value=7), st.sampled_from(FINISHED)), max_size=40)
 
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(items=st.integers(min_value=1, max_value=6), moves=moves)
-def test_the_kept_counts_equal_a_recount_whatever_the_moves(engine, items, moves):
+def test_the_kept_counts_and_cost_equal_a_recount_whatever_the_moves(engine, items, moves):
     with Session(engine, expire_on_commit=False) as session:
         batch_id, ids = _new_batch(session, items)
         for step, move in enumerate(moves):
@@ -116,4 +133,4 @@ def test_the_kept_counts_equal_a_recount_whatever_the_moves(engine, items, moves
                 assert _kept(session, batch_id) == _recounted(session, batch_id)
         session.commit()
         assert _kept(session, batch_id) == _recounted(session, batch_id)
-        assert sum(items for items, _, _ in _kept(session, batch_id).values()) == items
+        assert sum(kept[0] for kept in _kept(session, batch_id).values()) == items

@@ -174,6 +174,45 @@ def test_a_result_served_from_the_cache_costs_nothing(priced):
     assert priced.cost(alice, again["id"]) == (0, "final")
 
 
+def test_a_batch_costs_what_its_items_do_estimated_then_final(priced):
+    """The batch's cost is kept as its items are priced (not summed over them at each
+    read): their estimates as they end, their shares as their hours close."""
+    alice, local = priced.account(), priced.worker("local-1")
+    priced.at(0)
+    batch = priced.client.post("/api/v1/batches", headers=alice, json={
+        **{key: HELLO[key] for key in ("script_name", "script_content")},
+        "items": [{"args": ["a"]}, {"args": ["b"]}], "parallel": 2}).json()
+    worker_batch = f"/api/v1/worker/batches/{batch['id']}"
+
+    def claim(minutes: float) -> str:
+        priced.at(minutes)
+        return priced.client.post(f"{worker_batch}/claim-next", headers=local, json={
+            "flow_run_id": f"shard-{minutes}", "worker": "local-1"}).json()["execution_id"]
+
+    def finish(execution_id: str, minutes: float) -> None:
+        priced.at(minutes)
+        assert priced.client.post(f"/api/v1/worker/executions/{execution_id}/finish",
+                                  json={"status": "succeeded", "exit_code": 0},
+                                  headers=local).status_code == 204
+
+    def cost() -> tuple[int, bool]:
+        found = priced.client.get(f"/api/v1/batches/{batch['id']}", headers=alice).json()
+        return found["cost_micros"], found["cost_final"]
+
+    a, b = claim(10), claim(30)
+    finish(a, 40)
+    assert cost() == (1800, False)
+    finish(b, 90)
+    assert priced.client.post(f"{worker_batch}/finish", headers=local).status_code == 204
+    assert cost() == (1800 + 3600, False), "estimates until the hours close"
+
+    priced.close_hours(65)
+    assert cost() == (3600 + 3600, False), "a's share final, b's estimate still"
+    priced.close_hours(125)
+    assert cost() == (3600 + 10800, True)
+    assert sum(priced.cost(alice, item)[0] for item in (a, b)) == 3600 + 10800
+
+
 def test_grouping_by_something_unknown_is_refused_with_the_choices(priced):
     response = priced.client.get("/api/v1/costs", params={"by": "colour"},
                                  headers=priced.account())

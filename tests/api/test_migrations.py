@@ -112,16 +112,10 @@ def test_the_migration_counts_the_batches_already_there(empty_database):
                     "false, 'running', CURRENT_TIMESTAMP)"), {"id": batch_id})
             for execution_id, status, started, finished in [
                     *items, ("ex_alone", "succeeded", "12:00:00", "12:00:09")]:
-                connection.execute(text(
-                    "INSERT INTO executions (id, account_id, status, script_name, "
-                    "script_content, runtime, image, args, env, memory_mb, disk_mb, cpus, "
-                    "timeout_seconds, created_at, started_at, finished_at, batch_id) VALUES "
-                    "(:id, 'acc_1', :status, 'a.py', '', 'python3.11', 'i', '[]', '{}', 512, "
-                    "1024, 1, 60, CURRENT_TIMESTAMP, :started, :finished, :batch)"),
-                    {"id": execution_id, "status": status,
-                     "started": started and f"2026-12-05 {started}+00:00",
-                     "finished": finished and f"2026-12-05 {finished}+00:00",
-                     "batch": None if execution_id == "ex_alone" else "bat_old"})
+                _insert_execution(connection, id=execution_id, status=status,
+                                  started_at=started and f"2026-12-05 {started}+00:00",
+                                  finished_at=finished and f"2026-12-05 {finished}+00:00",
+                                  batch_id=None if execution_id == "ex_alone" else "bat_old")
         upgrade_to_head(empty_database)
         with engine.connect() as connection:
             rows = connection.execute(text(
@@ -137,3 +131,52 @@ def test_the_migration_counts_the_batches_already_there(empty_database):
         ("bat_old", "timed_out"): (0, 0, 0), ("bat_old", "cancelled"): (0, 0, 0)}
     assert {value for key, value in counts.items() if key[0] == "bat_empty"} == {(0, 0, 0)}
     assert len(counts) == 12, "every status of every batch has its row"
+
+
+def test_the_migration_keeps_the_cost_of_the_batches_already_there(empty_database):
+    """Batches made before 0018 get their cost from their items' (estimated or final),
+    beside their counts."""
+    from alembic import command
+
+    from rgrid_api.core.db import alembic_config, upgrade_to_head
+
+    command.upgrade(alembic_config(empty_database), "0015")
+    engine = create_engine(empty_database)
+    items = [("ex_q", "queued", None, None, "bat_old"),
+             ("ex_s1", "succeeded", 100, "estimated", "bat_old"),
+             ("ex_s2", "succeeded", 250, "final", "bat_old"),
+             ("ex_c", "succeeded", 0, "final", "bat_old"),  # answered from the cache
+             ("ex_f", "failed", 40, "estimated", "bat_old"),
+             ("ex_alone", "succeeded", 999, "final", None)]
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO accounts (id, name, created_at) "
+                                    "VALUES ('acc_1', 'a', CURRENT_TIMESTAMP)"))
+            connection.execute(text(
+                "INSERT INTO batches (id, account_id, script_name, total, parallel, "
+                "fail_fast, status, created_at) VALUES ('bat_old', 'acc_1', 'a.py', 5, 2, "
+                "false, 'running', CURRENT_TIMESTAMP)"))
+            for execution_id, status, micros, state, batch in items:
+                _insert_execution(connection, id=execution_id, status=status,
+                                  cost_micros=micros, cost_state=state, batch_id=batch)
+        upgrade_to_head(empty_database)
+        with engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT status, cost_micros, priced_items, final_items FROM batch_item_counts "
+                "WHERE batch_id = 'bat_old'")).all()
+    finally:
+        engine.dispose()
+    assert {status: (micros, priced, final) for status, micros, priced, final in rows} == {
+        "queued": (0, 0, 0), "running": (0, 0, 0), "succeeded": (350, 3, 2),
+        "failed": (40, 1, 0), "timed_out": (0, 0, 0), "cancelled": (0, 0, 0)}
+
+
+def _insert_execution(connection, **values) -> None:
+    """An execution of account acc_1 as a migration's SQL sees it: ``values`` (id, status,
+    and whatever the test is about) beside the columns every row needs."""
+    columns = ", ".join(values)
+    connection.execute(text(
+        "INSERT INTO executions (account_id, script_name, script_content, runtime, image, "
+        f"args, env, memory_mb, disk_mb, cpus, timeout_seconds, created_at, {columns}) "
+        "VALUES ('acc_1', 'a.py', '', 'python3.11', 'i', '[]', '{}', 512, 1024, 1, 60, "
+        f"CURRENT_TIMESTAMP, {', '.join(':' + name for name in values)})"), values)
