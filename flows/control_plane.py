@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 
 from flows.settings import WorkerSettings
-from rgrid_common.errors import Conflict, checked_answer, retry_after_seconds
+from rgrid_common.errors import Conflict, checked_answer, problem_of, retry_after_seconds
 from rgrid_common.protocol import (BatchPlan, FinishRequest, JobSpec, LogChunkIn,
                                    OutputCompletion, OutputFile, OutputUpload, OutputUploads,
                                    ShardsMade)
@@ -145,11 +145,14 @@ class ControlPlane:
                 return response
             self._wait(max(delay, min(retry_after_seconds(response),
                                       MAX_RETRY_AFTER_SECONDS)), path,
-                       f"the answer {response.status_code}")
+                       f"it answered {response.status_code}: "
+                       f"{problem_of(response)['message']}")
         return self._http.post(path, **kwargs)
 
     def _wait(self, seconds: float, path: str, why: str) -> None:
-        log.warning("the API is away (%s) for %s; sending it again in %s s", why, path,
+        """Logs why ``path`` did not land (the API down, or its database or storage
+        away: the API's answer says which), and waits."""
+        log.warning("the API could not take %s (%s); sending it again in %s s", path, why,
                     seconds)
         self._sleep(seconds)
 

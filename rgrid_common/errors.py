@@ -132,18 +132,24 @@ def checked_answer(response):
     still names the status."""
     if response.is_success:
         return response.json() if response.content else None
-    try:
-        problem = response.json()
-    except ValueError:
-        problem = None
-    if not isinstance(problem, dict):
-        problem = {"message": f"The RGrid API answered {response.status_code} "
-                              f"{response.reason_phrase}."}
-    error = error_from_problem(problem)
+    error = error_from_problem(problem_of(response))
     error.answered_status = response.status_code
     if isinstance(error, RateLimited):
         error.retry_after = retry_after_seconds(response)
     raise error
+
+
+def problem_of(response) -> dict:
+    """The problem an error answer of the RGrid API describes (code, message, hint); for a
+    body that is not one (a proxy's page), a message naming the status."""
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = None
+    if isinstance(problem, dict) and isinstance(problem.get("message"), str):
+        return problem
+    return {"message": f"The RGrid API answered {response.status_code} "
+                       f"{response.reason_phrase}."}
 
 
 def retry_after_seconds(response) -> int:

@@ -124,3 +124,16 @@ def test_a_claim_is_sent_again_only_when_it_cannot_have_been_taken(control_plane
         plane.claim_next("bat_1", flow_run_id="fr-1", worker="w")
 
     assert len(Recovering.bodies) == 2 and waited == [2]
+
+
+def test_a_report_sent_again_says_why_the_api_could_not_take_it(control_plane, caplog):
+    """The API answers 503 for its database or its storage away; the worker's log says
+    which, from the API's answer, not only that the API is away."""
+    plane, _ = control_plane
+    Recovering.answers = [503]
+
+    with caplog.at_level("WARNING", logger=control_plane_module.__name__):
+        plane.finish("ex_1", REPORT)
+
+    [line] = [record.getMessage() for record in caplog.records]
+    assert "it answered 503: down" in line and "ex_1/finish" in line
