@@ -48,6 +48,10 @@ from rgrid_common.status import ExecutionStatus
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
+# How often the coordinator reads its shards' flow runs from Prefect while they are as
+# many as may run: a shard that ended or was lost is replaced at most this late. With
+# fewer, or nothing queued, it reads them only when it may start one.
+LIVE_READ_SECONDS = 2.0
 FAILURES = (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
 READ_PAGE = 200  # the most flow runs Prefect returns per read
 STEP_ASIDE_CHECK_SECONDS = 1.0  # a shard asks Prefect at most this often
@@ -115,11 +119,14 @@ def run_batch(batch_id: str, *, settings: WorkerSettings, control_plane: Control
     ``cancelled`` when its owner cancelled it)."""
     started = 0
     live: set[UUID] = set()
+    live_read_at = float("-inf")
     while True:
         plan = control_plane.batch_plan(batch_id)
         if plan.queued == 0 and plan.running == 0:
             break
-        live = _live(live, plan)
+        if plan.queued and (shards_wanted(plan, len(live))
+                            or time.monotonic() - live_read_at >= LIVE_READ_SECONDS):
+            live, live_read_at = _live(live, plan), time.monotonic()
         pools = set()
         for _ in range(shards_wanted(plan, len(live))):
             shard = start_shard(batch_id, started, plan.fail_fast,

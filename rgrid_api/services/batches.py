@@ -363,9 +363,20 @@ def cancel_queued(session: Session, batch_id: str, reason: str, now: datetime) -
     return cancelled
 
 
+def finish_if_ended(session: Session, batch_id: str, now: datetime) -> None:
+    """The report of a batch's last item to end finishes the batch too: its followers hear
+    of its end at once, not at its coordinator's next look. Of two last items ending
+    together, the one committed second sees both ended."""
+    counts = _counts(session, batch_id)
+    if not (counts.get(QUEUED, 0) or counts.get(RUNNING_ITEM, 0)):
+        finish(session, batch_id, now)
+
+
 def finish(session: Session, batch_id: str, now: datetime) -> None:
     """Every item has ended; a batch its owner cancelled stays ``cancelled``."""
     batch = _batch_by_id(session, batch_id)
+    _lock(session, batch)
+    session.refresh(batch)  # as it is now that no one else changes it
     if batch.status == RUNNING:
         batch.status, batch.finished_at = FINISHED, now
         touch_batch(session, batch.id)

@@ -221,3 +221,23 @@ def test_a_batchs_mean_item_time_is_that_of_its_items_that_ran(alice, api_settin
         session.commit()
     assert alice.get(f"/api/v1/batches/{batch['id']}").json()["mean_duration_seconds"] == \
         2.125
+
+
+def test_the_report_of_a_batchs_last_item_finishes_the_batch(api, alice, worker_headers):
+    """Its followers hear of its end with its last item's, not at the coordinator's next
+    look (no coordinator runs here: the API tests' pool has no worker)."""
+    batch = _create(alice, items=2, parallel=2)
+    claim = f"/api/v1/worker/batches/{batch['id']}/claim-next"
+    jobs = [api.post(claim, json={"flow_run_id": f"shard-{n}", "worker": TEST_WORKER},
+                     headers=worker_headers).json() for n in range(2)]
+
+    def finish(job: dict) -> dict:
+        assert api.post(f"/api/v1/worker/executions/{job['execution_id']}/finish",
+                        json={"status": "failed", "exit_code": 1, "attempt": job["attempt"]},
+                        headers=worker_headers).status_code == 204
+        return alice.get(f"/api/v1/batches/{batch['id']}").json()
+
+    assert finish(jobs[0])["status"] == "running", "one item still runs"
+    ended = finish(jobs[1])
+    assert (ended["status"], ended["counts"]["failed"]) == ("finished", 2)
+    assert ended["finished_at"] is not None
