@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cpu import children_cpu, cpu_by_kind  # beside this script
+from cpu import children_cpu, cpu_by_kind, wait_until_idle  # beside this script
 
 RESULTS = Path(__file__).parent / "results" / "batch.json"
 SCRIPT = "import sys\nopen('out.txt', 'w').write(open(sys.argv[1]).read().upper())\n"
@@ -36,7 +36,9 @@ COMMAND_KIND = "the command (rgrid CLI; xargs and docker CLIs)"
 
 
 def timed(argv: list[str], cwd: Path, **kwargs) -> float:
-    """The wall time of ``argv``; the CPU seconds it cost by kind go to ``CPU_SEEN``."""
+    """The wall time of ``argv``, started once the stack is idle; the CPU seconds it cost
+    by kind go to ``CPU_SEEN``."""
+    wait_until_idle()
     cpu_before, own_before = cpu_by_kind(), children_cpu()
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, **kwargs)

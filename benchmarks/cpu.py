@@ -5,6 +5,8 @@ Docker engine), told apart by their command lines."""
 from __future__ import annotations
 
 import resource
+import sys
+import time
 
 import psutil
 
@@ -44,3 +46,19 @@ def engine_cpu() -> float:
         if process.info["name"] in ENGINE and process.info["cpu_times"]:
             total += process.info["cpu_times"].user + process.info["cpu_times"].system
     return total
+
+
+def wait_until_idle(*, share: float = 0.1, window: float = 3.0, timeout: float = 120.0) -> None:
+    """Waits until the stack's processes (``CPU_KINDS``) used less than ``share`` of a core
+    over ``window`` seconds: a stack just started keeps busy for a while (deployments,
+    its first polls), and whichever side ran then was slowed by it. Says so if it never
+    settles within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_by_kind()
+        time.sleep(window)
+        after = cpu_by_kind()
+        used = sum(after[kind] - before[kind] for kind in CPU_KINDS)
+        if used < share * window:
+            return
+    print(f"warning: the stack did not settle within {timeout:.0f} s", file=sys.stderr)
