@@ -150,14 +150,19 @@ def copy_inputs(session: Session, store: ObjectStore, *, source: Execution, targ
         add_link(session, artifact, to=target)
 
 
-def input_downloads(session: Session, store: ObjectStore, *, execution: Execution,
+def inputs_of(session: Session, execution: Execution) -> list[Artifact]:
+    """The execution's input files, by path."""
+    return _artifacts_of(session, execution.id, INPUT)
+
+
+def input_downloads(store: ObjectStore, inputs: list[Artifact], *,
                     settings: Settings) -> list[InputDownload]:
     """Each input's signed URL; a small one's bytes as well (``rgrid_common.inline``), so
     that its worker need not fetch it. A gzip object is smaller than its file."""
     expires = timedelta(seconds=settings.signed_url_seconds)
     budget = InlineBudget()
     downloads = []
-    for artifact in _artifacts_of(session, execution.id, INPUT):
+    for artifact in inputs:
         stored = _read_if_reachable(store, artifact.key) if budget.takes(artifact.size) \
             else None
         downloads.append(InputDownload(
@@ -181,10 +186,10 @@ def _read_if_reachable(store: ObjectStore, key: str) -> bytes | None:
         return None
 
 
-def container_args(session: Session, execution: Execution, work_dir: str) -> list[str]:
+def container_args(execution: Execution, inputs: list[Artifact], work_dir: str) -> list[str]:
     """The execution's args with each input file argument replaced by its path in /work."""
     args = list(execution.args)
-    for artifact in _artifacts_of(session, execution.id, INPUT):
+    for artifact in inputs:
         for index in artifact.arg_indexes or []:
             args[index] = f"{work_dir}/{artifact.path}"
     return args

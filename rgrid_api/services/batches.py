@@ -190,8 +190,11 @@ class Progress:
 
 def batch_progress(session: Session, batch: Batch) -> Progress:
     """Its items by status, their mean time and cost: six rows, whatever its size."""
-    rows = session.execute(select(BatchItemCount)
-                           .where(BatchItemCount.batch_id == batch.id)).scalars().all()
+    rows = session.execute(select(BatchItemCount.status, BatchItemCount.items,
+                                  BatchItemCount.ran_items, BatchItemCount.ran_seconds,
+                                  BatchItemCount.cost_micros, BatchItemCount.priced_items,
+                                  BatchItemCount.final_items)
+                           .where(BatchItemCount.batch_id == batch.id)).all()
     counts = dict.fromkeys((status.value for status in ExecutionStatus), 0)
     counts.update({row.status: row.items for row in rows})
     ran = sum(row.ran_items for row in rows)

@@ -17,6 +17,7 @@ on each other in a cycle.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from functools import cache
 from typing import Any
@@ -31,10 +32,27 @@ from rgrid_common.status import ExecutionStatus, can_transition, sources_of
 
 QUEUED, RUNNING = ExecutionStatus.QUEUED, ExecutionStatus.RUNNING
 _NOT_CLAIMED = {"claimed_by": None, "worker": None, "started_at": None, "heartbeat_at": None}
-_COUNT_CHANGES = "rgrid_batch_item_count_changes"  # session.info: (batch, status) → changes
-# The changes to one (batch, status) row: items, ran_items, ran_seconds, cost_micros,
-# priced_items, final_items (``BatchItemCount``).
-_NO_CHANGE = (0, 0, 0.0, 0, 0, 0)
+_COUNT_CHANGES = "rgrid_batch_item_count_changes"  # session.info: (batch, status) → change
+
+
+@dataclass
+class _CountChange:
+    """What this transaction adds to one (batch, status) row of ``BatchItemCount``."""
+
+    items: int = 0
+    ran_items: int = 0
+    ran_seconds: float = 0.0
+    cost_micros: int = 0
+    priced_items: int = 0
+    final_items: int = 0
+
+    def is_nothing(self) -> bool:
+        return self == _CountChange()
+
+    def added_to_row(self) -> dict[str, Any]:
+        """The row's columns, each plus this change, for an UPDATE's values."""
+        return {field.name: getattr(BatchItemCount, field.name) + getattr(self, field.name)
+                for field in fields(self)}
 
 
 def _moved(new: ExecutionStatus, now: datetime, values: dict[str, Any]) -> dict[str, Any]:
@@ -84,17 +102,17 @@ def _touching(session: Session, statement, source: ExecutionStatus,
         touch(session, execution_id, batch_id)
         if batch_id is None:
             continue
-        changes[(batch_id, source.value)][0] -= 1
+        changes[(batch_id, source.value)].items -= 1
         arrived = changes[(batch_id, new.value)]
-        arrived[0] += 1
+        arrived.items += 1
         if new.is_finished and started_at is not None and finished_at is not None:
-            arrived[1] += 1
-            arrived[2] += (as_utc(finished_at) - as_utc(started_at)).total_seconds()
+            arrived.ran_items += 1
+            arrived.ran_seconds += (as_utc(finished_at) - as_utc(started_at)).total_seconds()
     return [row[0] for row in rows]
 
 
-def _changes(session: Session) -> defaultdict[tuple[str, str], list]:
-    return session.info.setdefault(_COUNT_CHANGES, defaultdict(lambda: list(_NO_CHANGE)))
+def _changes(session: Session) -> defaultdict[tuple[str, str], _CountChange]:
+    return session.info.setdefault(_COUNT_CHANGES, defaultdict(_CountChange))
 
 
 def count_cost(session: Session, batch_id: str, status: str, *, micros: int, priced: int,
@@ -102,9 +120,9 @@ def count_cost(session: Session, batch_id: str, status: str, *, micros: int, pri
     """Changes what the (``batch_id``, ``status``) items are counted to cost, when this
     transaction commits, with its moves (``rgrid_api.services.costs`` prices them)."""
     change = _changes(session)[(batch_id, status)]
-    change[3] += micros
-    change[4] += priced
-    change[5] += final
+    change.cost_micros += micros
+    change.priced_items += priced
+    change.final_items += final
 
 
 def new_batch_counts(batch_id: str, items: int) -> list[BatchItemCount]:
@@ -123,18 +141,12 @@ def _count_moves(session: Session) -> None:
         return
     session.flush()  # a batch made in this transaction has its counts' rows first
     for (batch_id, status), change in sorted(changes.items()):
-        if tuple(change) == _NO_CHANGE:
+        if change.is_nothing():
             continue
-        items, ran_items, ran_seconds, cost_micros, priced_items, final_items = change
         session.execute(
             update(BatchItemCount)
             .where(BatchItemCount.batch_id == batch_id, BatchItemCount.status == status)
-            .values(items=BatchItemCount.items + items,
-                    ran_items=BatchItemCount.ran_items + ran_items,
-                    ran_seconds=BatchItemCount.ran_seconds + ran_seconds,
-                    cost_micros=BatchItemCount.cost_micros + cost_micros,
-                    priced_items=BatchItemCount.priced_items + priced_items,
-                    final_items=BatchItemCount.final_items + final_items)
+            .values(**change.added_to_row())
             .execution_options(synchronize_session=False))
 
 

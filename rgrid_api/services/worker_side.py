@@ -20,8 +20,9 @@ from rgrid_common.protocol import WORK_DIR, FinishRequest, JobSpec
 from rgrid_common.status import ExecutionStatus
 
 
-def execution_by_id(session: Session, execution_id: str) -> Execution:
-    execution = session.get(Execution, execution_id)
+def execution_by_id(session: Session, execution_id: str, *, fresh: bool = False) -> Execution:
+    """The execution; ``fresh``: its row read again even if this session holds it."""
+    execution = session.get(Execution, execution_id, populate_existing=fresh)
     if execution is None:
         raise NotFound(f"Execution {execution_id!r} not found.")
     return execution
@@ -53,8 +54,8 @@ def claim_execution(session: Session, *, execution_id: str, flow_run_id: str, wo
 def claimed_job(session: Session, *, execution_id: str, flow_run_id: str, settings: Settings,
                 store: ObjectStore) -> JobSpec:
     """The job of an execution ``flow_run_id`` has claimed; 409 for any other claimant."""
-    execution = execution_by_id(session, execution_id)
-    session.refresh(execution)  # the claim was an UPDATE of the row, not of this object
+    # the claim was an UPDATE of the row, not of an object this session may hold
+    execution = execution_by_id(session, execution_id, fresh=True)
     if not (execution.status == ExecutionStatus.RUNNING.value
             and execution.claimed_by == flow_run_id):
         raise Conflict(f"Execution {execution_id!r} is {execution.status}, "
@@ -66,11 +67,11 @@ def _job_spec(session: Session, store: ObjectStore, execution: Execution,
               settings: Settings) -> JobSpec:
     runtime = RuntimeCatalogue(settings.runtimes, settings.default_runtime).resolve(
         execution.runtime, execution.script_name)
-    args = artifacts.container_args(session, execution, WORK_DIR)
+    inputs = artifacts.inputs_of(session, execution)
+    args = artifacts.container_args(execution, inputs, WORK_DIR)
     return JobSpec(
         execution_id=execution.id,
-        inputs=artifacts.input_downloads(session, store, execution=execution,
-                                         settings=settings),
+        inputs=artifacts.input_downloads(store, inputs, settings=settings),
         image=execution.image,
         script_name=execution.script_name,
         script_content=execution.script_content,
