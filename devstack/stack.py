@@ -254,6 +254,7 @@ class DevStack:
 
     def _prefect_env(self) -> dict[str, str]:
         return {
+            **PREFECT_SERVER_TUNING,
             **os.environ,
             "PREFECT_HOME": str(self.home / "prefect"),
             "PREFECT_API_URL": self.settings.prefect_api_url,
@@ -277,6 +278,16 @@ class DevStack:
             stored.update({name: secrets.token_urlsafe(32) for name in missing})
             write_private(path, json.dumps(stored))
         return stored
+
+
+# Defaults of the Prefect server the stack starts, each overridden by the environment.
+PREFECT_SERVER_TUNING = {
+    # A batch's items are task runs, whose states reach the server as events (three an
+    # item). Prefect's recorder writes each event in a transaction of its own by default;
+    # here up to 100 in one, at least once a second (benchmarks/batch_ab.py, README).
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",
+}
 
 
 def _declared_deployments() -> dict[str, tuple[str, str]]:

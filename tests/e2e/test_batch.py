@@ -94,7 +94,12 @@ def test_each_item_is_a_prefect_task_run_of_its_shard(rgrid: Rgrid, tmp_path, st
     assert result.exit_code == 0, result.stderr
     batch_id = _batch_of(rgrid, "tasked.py")
     items = _batch_items(rgrid, batch_id)
-    runs = _item_task_runs(stack, items)
+    # Prefect's recorder writes task runs from their events up to a second late
+    # (devstack.stack.PREFECT_SERVER_TUNING): wait for every one to be in its last state.
+    runs = wait_for(lambda: _recorded(_item_task_runs(stack, items), len(items)), timeout=30,
+                    what="the items' task runs, ended",
+                    explain=lambda: str([(r.name, r.state_type)
+                                         for r in _item_task_runs(stack, items)]))
     assert sorted(run.name for run in runs) == sorted(f"{e['id']} attempt 1" for e in items)
     assert {run.state.type for run in runs} == {StateType.COMPLETED}
     with SyncPrefectClient(api=stack.settings.prefect_api_url) as prefect:
@@ -121,10 +126,24 @@ def test_a_worker_with_items_as_tasks_off_makes_no_task_runs(rgrid: Rgrid, tmp_p
     assert result.exit_code == 0, result.stderr
     items = _batch_items(rgrid, _batch_of(rgrid, "untasked.py"))
     assert {e["worker"] for e in items} == {UNTASKED_WORKER}
+    # Prefect records task runs from their events in order, up to a second late: once a
+    # later batch's task run is there, any of these would be too.
+    (tmp_path / "marker.txt").write_text("after\n")
+    assert rgrid("run", "untasked.py", "--batch", "marker.txt", "--no-cache").exit_code == 0
+    marker = _batch_items(rgrid, _batch_of(rgrid, "untasked.py"))  # the newest such batch
+    assert [e["id"] for e in marker] != [e["id"] for e in items]
+    wait_for(lambda: _recorded(_item_task_runs(stack, marker), len(marker)), timeout=30,
+             what="the later batch's task run")
     assert _item_task_runs(stack, items) == []
 
 
 UNTASKED_WORKER = "rgrid-test-untasked"
+
+
+def _recorded(runs: list[TaskRun], count: int) -> list[TaskRun] | None:
+    """``runs``, once there are ``count`` of them, each in its last state."""
+    ended = [run for run in runs if run.state is not None and run.state.is_final()]
+    return runs if len(runs) == count and len(ended) == count else None
 
 
 def _item_task_runs(stack, items: list[dict]) -> list[TaskRun]:
