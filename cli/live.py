@@ -7,11 +7,19 @@ anyway, and an API restart took 11-12 s in the chaos suite); then it is an error
 names the command that picks up. Where no WebSocket can be opened at all
 (a proxy refuses the upgrade, or ``RGRID_LIVE=poll``), ``StreamUnavailable`` says why and
 the caller polls instead.
+
+A peer that stops answering without closing (a saturated machine, a network that drops
+packets) is found by the keepalive's unanswered ping and is a drop like any other. The
+websockets library logs that as an error with its traceback, through Python's last-resort
+handler when nothing is configured: the CLI gives it a logger that says nothing, since the
+retry line already tells what happened.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -27,13 +35,32 @@ OPEN_TIMEOUT_SECONDS = 10
 RECONNECT_DELAYS = (1.0, 2.0, 4.0, 5.0, 8.0, 10.0, 15.0, 15.0)  # nine tries, about 60 s
 
 
+# Outside logging's tree (a logging.config.dictConfig elsewhere resets the loggers under
+# the names it configures), and above every level, so the library does not even format.
+_LIBRARY_LOG = logging.Logger("rgrid.cli.websocket", level=logging.CRITICAL + 1)
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    """How often a stream pings the API, how long it waits for the pong before the
+    connection counts as lost, and how long a close waits for the API's (seconds;
+    the websockets library's defaults)."""
+    interval: float = 20.0
+    timeout: float = 20.0
+    close_timeout: float = 10.0
+
+
+KEEPALIVE = Keepalive()
+
+
 class StreamUnavailable(Exception):
     """No WebSocket can be opened here; the reason, for the user."""
 
 
 def execution_messages(client: ApiClient, execution_id: str, *, from_seq: int = 0,
                        idle_seconds: float | None = None,
-                       on_idle: Callable[[], None] | None = None) -> Iterator[StreamMessage]:
+                       on_idle: Callable[[], None] | None = None,
+                       keepalive: Keepalive = KEEPALIVE) -> Iterator[StreamMessage]:
     """The execution's stream until its ``end``; after a drop, reconnected from the seq
     after the last chunk yielded. ``on_idle`` runs when nothing came for ``idle_seconds``."""
     cursor = {"from_seq": from_seq}
@@ -41,27 +68,29 @@ def execution_messages(client: ApiClient, execution_id: str, *, from_seq: int = 
     def path() -> str:
         return f"/api/v1/executions/{execution_id}/stream?from_seq={cursor['from_seq']}"
 
-    for message in _messages(client, path, idle_seconds, on_idle, EndEvent):
+    for message in _messages(client, path, idle_seconds, on_idle, EndEvent, keepalive):
         if isinstance(message, LogEvent):
             cursor["from_seq"] = message.seq + 1
         yield message
 
 
 def batch_messages(client: ApiClient, batch_id: str, *, idle_seconds: float | None = None,
-                   on_idle: Callable[[], None] | None = None) -> Iterator[StreamMessage]:
+                   on_idle: Callable[[], None] | None = None,
+                   keepalive: Keepalive = KEEPALIVE) -> Iterator[StreamMessage]:
     """The batch's stream until its end; a reconnection starts with a fresh snapshot."""
     yield from _messages(client, lambda: f"/api/v1/batches/{batch_id}/stream", idle_seconds,
-                         on_idle, BatchEndEvent)
+                         on_idle, BatchEndEvent, keepalive)
 
 
 def _messages(client: ApiClient, path: Callable[[], str], idle_seconds: float | None,
-              on_idle: Callable[[], None] | None, last: type) -> Iterator[StreamMessage]:
+              on_idle: Callable[[], None] | None, last: type,
+              keepalive: Keepalive) -> Iterator[StreamMessage]:
     if client.live_transport == "poll":
         raise StreamUnavailable("RGRID_LIVE=poll is set.")
     failures = 0
     while True:
         try:
-            with _open(client, path()) as websocket:
+            with _open(client, path(), keepalive) as websocket:
                 for message in _received(websocket, idle_seconds, on_idle):
                     failures = 0  # a stream that opens, then closes at once, is no comeback
                     if isinstance(message, ErrorEvent):
@@ -81,11 +110,13 @@ def _messages(client: ApiClient, path: Callable[[], str], idle_seconds: float | 
             failures = _lost(client, failures, exc)
 
 
-def _open(client: ApiClient, path: str) -> ClientConnection:
+def _open(client: ApiClient, path: str, keepalive: Keepalive) -> ClientConnection:
     url = client.api_url.replace("http", "ws", 1) + path
     return connect(url, additional_headers=client.auth_headers, open_timeout=OPEN_TIMEOUT_SECONDS,
                    ssl=tls_context() if url.startswith("wss") else None,
-                   max_size=16 * 2**20, compression=None)
+                   max_size=16 * 2**20, compression=None, logger=_LIBRARY_LOG,
+                   ping_interval=keepalive.interval, ping_timeout=keepalive.timeout,
+                   close_timeout=keepalive.close_timeout)
 
 
 def _received(websocket: ClientConnection, idle_seconds: float | None,
