@@ -49,10 +49,24 @@ class _CountChange:
     def is_nothing(self) -> bool:
         return self == _CountChange()
 
-    def added_to_row(self) -> dict[str, Any]:
-        """The row's columns, each plus this change, for an UPDATE's values."""
-        return {field.name: getattr(BatchItemCount, field.name) + getattr(self, field.name)
-                for field in fields(self)}
+    def parameters(self, batch_id: str, status: str) -> dict[str, Any]:
+        """The bound values of ``_add_to_counts()`` that add this change to its row."""
+        return {"row_batch_id": batch_id, "row_status": status,
+                **{f"add_{field.name}": getattr(self, field.name) for field in fields(self)}}
+
+
+@cache
+def _add_to_counts():
+    """One UPDATE of a (batch, status) row of the counts, each column plus a bound value,
+    built once: run with every changed row's values at once (``_CountChange.parameters``).
+    Built per change, as ORM statements, it was a quarter of the API's time in a shard's
+    report that claims its next item (py-spy, 2026-12-07); now under a twentieth."""
+    counts = BatchItemCount.__table__
+    return (update(counts)
+            .where(counts.c.batch_id == bindparam("row_batch_id"),
+                   counts.c.status == bindparam("row_status"))
+            .values({field.name: counts.c[field.name] + bindparam(f"add_{field.name}")
+                     for field in fields(_CountChange)}))
 
 
 def _moved(new: ExecutionStatus, now: datetime, values: dict[str, Any]) -> dict[str, Any]:
@@ -140,14 +154,11 @@ def _count_moves(session: Session) -> None:
     if not changes:
         return
     session.flush()  # a batch made in this transaction has its counts' rows first
-    for (batch_id, status), change in sorted(changes.items()):
-        if change.is_nothing():
-            continue
-        session.execute(
-            update(BatchItemCount)
-            .where(BatchItemCount.batch_id == batch_id, BatchItemCount.status == status)
-            .values(**change.added_to_row())
-            .execution_options(synchronize_session=False))
+    rows = [change.parameters(batch_id, status)
+            for (batch_id, status), change in sorted(changes.items())
+            if not change.is_nothing()]
+    if rows:
+        session.execute(_add_to_counts(), rows)
 
 
 @event.listens_for(Session, "after_soft_rollback")
