@@ -2,10 +2,11 @@
 the batch and its `xargs -P2 docker run` baseline, with an environment variable at each
 of its values, nothing else changed. Each side restarts the stack (`python -m devstack
 down`, then `up` with the variable set, which its processes and the side's CLI inherit),
-and the sides alternate, so all see the same machine; the stack is left up as the first
-value has it.
+and the sides alternate, each round in the other order (A B, B A, ...), so all see the
+same machine and neither always runs second; use an even number of rounds. The stack is
+left up as the first value has it.
 
-    python benchmarks/batch_ab.py RGRID_ITEMS_AS_TASKS false true [--files 200] [--rounds 3]
+    python benchmarks/batch_ab.py RGRID_ITEMS_AS_TASKS false true [--files 200] [--rounds 4]
     python benchmarks/batch_ab.py RGRID_DEV_WORKER_QUERY_SECONDS 0.5 5
 
 Results: `benchmarks/results/batch_ab_<variable>.json`.
@@ -50,6 +51,14 @@ def _one_side(count: int) -> dict:
                             "xargs": batch.CPU_SEEN["xargs"]}}
 
 
+def _in_turn(values: list[str], round_: int) -> list[str]:
+    """The sides in this round's order: A then B, then B then A. On 2026-12-07 the side that
+    ran second in a round was slower whichever code it ran (one code: 82.1 s first, 85.6
+    and 86.4 s second; the other: 80.4 and 80.5 s first, 84.6 s second), so a fixed order
+    measured the order as much as the change."""
+    return list(values) if round_ % 2 == 0 else list(reversed(values))
+
+
 def _median(runs: list[dict], pick) -> float:
     return round(statistics.median(pick(run) for run in runs), 2)
 
@@ -59,12 +68,12 @@ def main() -> None:
     parser.add_argument("variable")
     parser.add_argument("values", nargs=2)
     parser.add_argument("--files", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
     options = parser.parse_args()
     runs: dict[str, list[dict]] = {value: [] for value in options.values}
     try:
         for round_ in range(options.rounds):
-            for value in options.values:
+            for value in _in_turn(options.values, round_):
                 _restart_stack(options.variable, value)
                 runs[value].append(_one_side(options.files))
                 print(f"round {round_ + 1}, {options.variable}={value}: "

@@ -61,5 +61,5 @@ class WorkerSettings(BaseSettings):
     items_as_tasks: bool = Field(
         True, description="Run each batch item as a Prefect task run of its shard, seen in "
                           "the Prefect UI; off, an item is only a line of the shard's log. "
-                          "A task costs ~4 ms of an item's time and ~37 ms of the Prefect "
-                          "server's CPU (README, Batch throughput).")
+                          "A task costs ~24 ms of a slot's time and ~54 ms of CPU an item "
+                          "(Prefect server, worker, PostgreSQL; README, Batch throughput).")
