@@ -266,7 +266,9 @@ def _allowances_of(worker: str) -> list[Path]:
 
 
 def _containers_of(worker: str) -> list:
-    return docker.from_env().containers.list(all=True,
+    """Sparse: the listing alone. Not sparse, the SDK inspects each container listed, and
+    one the restarted worker removes in between fails the test with NotFound."""
+    return docker.from_env().containers.list(all=True, sparse=True,
                                              filters={"label": f"{WORKER_LABEL}={worker}"})
 
 

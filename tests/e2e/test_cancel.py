@@ -34,8 +34,9 @@ def _flow_run_state(stack, flow_run_id: str) -> StateType | None:
 def _containers_of(execution_ids: list[str]) -> list:
     engine = docker.from_env()
     try:
-        return [c for c in engine.containers.list(all=True)
-                if c.labels.get(EXECUTION_LABEL) in execution_ids]
+        # sparse: the listing alone (inspecting each, one removed in between is NotFound)
+        return [c for c in engine.containers.list(all=True, sparse=True)
+                if (c.attrs.get("Labels") or {}).get(EXECUTION_LABEL) in execution_ids]
     finally:
         engine.close()
 
