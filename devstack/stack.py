@@ -282,8 +282,8 @@ class DevStack:
 
 # Defaults of the Prefect server the stack starts, each overridden by the environment.
 PREFECT_SERVER_TUNING = {
-    # A batch's items are task runs, whose states reach the server as events (three an
-    # item). Prefect's recorder writes each event in a transaction of its own by default;
+    # On workers that run a batch's items as task runs (RGRID_ITEMS_AS_TASKS=true), their
+    # states reach the server as events (three an item). Prefect's recorder writes each event in a transaction of its own by default;
     # here up to 100 in one, at least once a second (benchmarks/batch_ab.py, README).
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",

@@ -59,7 +59,7 @@ class WorkerSettings(BaseSettings):
         default_factory=lambda: Path(tempfile.gettempdir()) / "rgrid-locks",
         description="Node-wide locks (one per dependency layer being built).")
     items_as_tasks: bool = Field(
-        True, description="Run each batch item as a Prefect task run of its shard, seen in "
-                          "the Prefect UI; off, an item is only a line of the shard's log. "
-                          "A task costs ~24 ms of a slot's time and ~54 ms of CPU an item "
-                          "(Prefect server, worker, PostgreSQL; README, Batch throughput).")
+        False, description="Run each batch item as a Prefect task run of its shard, seen in "
+                           "the Prefect UI; off, an item is a line of its shard's log. A "
+                           "task cost ~63 ms of a batch's time and ~133 ms of CPU an item, "
+                           "over the 50 ms rule (README, Batch throughput, 2026-12-07).")

@@ -82,20 +82,39 @@ def test_a_batch_fans_out_over_the_pool_within_its_parallel_bound(rgrid: Rgrid, 
     assert {e["worker"] for e in items} == {"rgrid-test-worker", second_worker}
 
 
-def test_each_item_is_a_prefect_task_run_of_its_shard(rgrid: Rgrid, tmp_path, stack):
-    """Seen in the Prefect UI: one task run per attempt, named by the item, in the flow run
-    of one of the batch's shards (``flows.batch.run_item_as_task``)."""
+def test_items_are_task_runs_only_on_a_worker_started_with_items_as_tasks(
+        rgrid: Rgrid, tmp_path, stack, monkeypatch):
+    """By default an item is a line of its shard's log, not a Prefect task run (a task
+    costs more than the 50 ms an item the issue allows: README, Batch throughput). A worker
+    started with ``RGRID_ITEMS_AS_TASKS=true`` runs each attempt as a task run named by the
+    item, in the flow run of one of its batch's shards (``flows.batch.run_item_as_task``)."""
     write_script(tmp_path, "tasked.py", "import sys\nprint(open(sys.argv[1]).read())\n")
+    for index in range(2):
+        (tmp_path / f"u{index}.txt").write_text(f"{secrets.token_hex(8)}\n")
     for index in range(3):
         (tmp_path / f"t{index}.txt").write_text(f"{secrets.token_hex(8)}\n")
 
-    result = rgrid("run", "tasked.py", "--batch", "t*.txt", "--no-cache", "--parallel", "2")
+    assert rgrid("run", "tasked.py", "--batch", "u*.txt", "--no-cache").exit_code == 0
+    untasked = _batch_items(rgrid, _batch_of(rgrid, "tasked.py"))
+    tasked_worker = ManagedProcess("worker-tasked", stack.home)
+    with worker_stopped(stack):
+        try:
+            monkeypatch.setenv("RGRID_ITEMS_AS_TASKS", "true")
+            stack.start_worker(tasked_worker, TASKED_WORKER)
+            monkeypatch.delenv("RGRID_ITEMS_AS_TASKS")  # the stack's own workers, restarted
+            result = rgrid("run", "tasked.py", "--batch", "t*.txt", "--no-cache",
+                           "--parallel", "2")
+        finally:
+            tasked_worker.stop()
 
     assert result.exit_code == 0, result.stderr
-    batch_id = _batch_of(rgrid, "tasked.py")
+    batch_id = _batch_of(rgrid, "tasked.py")  # the newest such batch
     items = _batch_items(rgrid, batch_id)
-    # Prefect's recorder writes task runs from their events up to a second late
-    # (devstack.stack.PREFECT_SERVER_TUNING): wait for every one to be in its last state.
+    assert {e["worker"] for e in items} == {TASKED_WORKER}
+    assert TASKED_WORKER not in {e["worker"] for e in untasked}
+    # Prefect's recorder writes task runs from their events in order, up to a second late
+    # (devstack.stack.PREFECT_SERVER_TUNING): once the later batch's are all there in their
+    # last state, the first batch's would be too.
     runs = wait_for(lambda: _recorded(_item_task_runs(stack, items), len(items)), timeout=30,
                     what="the items' task runs, ended",
                     explain=lambda: str([(r.name, r.state_type)
@@ -105,39 +124,10 @@ def test_each_item_is_a_prefect_task_run_of_its_shard(rgrid: Rgrid, tmp_path, st
     with SyncPrefectClient(api=stack.settings.prefect_api_url) as prefect:
         shards = {prefect.read_flow_run(run.flow_run_id).name for run in runs}
     assert all(name.startswith(f"{batch_id}-shard-") for name in shards), shards
+    assert _item_task_runs(stack, untasked) == []
 
 
-def test_a_worker_with_items_as_tasks_off_makes_no_task_runs(rgrid: Rgrid, tmp_path, stack,
-                                                             monkeypatch):
-    """``RGRID_ITEMS_AS_TASKS=false``: items are only lines of their shard's log."""
-    write_script(tmp_path, "untasked.py", "import sys\nprint(open(sys.argv[1]).read())\n")
-    for index in range(2):
-        (tmp_path / f"u{index}.txt").write_text(f"{secrets.token_hex(8)}\n")
-    untasked = ManagedProcess("worker-untasked", stack.home)
-    with worker_stopped(stack):
-        try:
-            monkeypatch.setenv("RGRID_ITEMS_AS_TASKS", "false")
-            stack.start_worker(untasked, UNTASKED_WORKER)
-            monkeypatch.delenv("RGRID_ITEMS_AS_TASKS")  # the stack's own workers, restarted
-            result = rgrid("run", "untasked.py", "--batch", "u*.txt", "--no-cache")
-        finally:
-            untasked.stop()
-
-    assert result.exit_code == 0, result.stderr
-    items = _batch_items(rgrid, _batch_of(rgrid, "untasked.py"))
-    assert {e["worker"] for e in items} == {UNTASKED_WORKER}
-    # Prefect records task runs from their events in order, up to a second late: once a
-    # later batch's task run is there, any of these would be too.
-    (tmp_path / "marker.txt").write_text("after\n")
-    assert rgrid("run", "untasked.py", "--batch", "marker.txt", "--no-cache").exit_code == 0
-    marker = _batch_items(rgrid, _batch_of(rgrid, "untasked.py"))  # the newest such batch
-    assert [e["id"] for e in marker] != [e["id"] for e in items]
-    wait_for(lambda: _recorded(_item_task_runs(stack, marker), len(marker)), timeout=30,
-             what="the later batch's task run")
-    assert _item_task_runs(stack, items) == []
-
-
-UNTASKED_WORKER = "rgrid-test-untasked"
+TASKED_WORKER = "rgrid-test-tasked"
 
 
 def _recorded(runs: list[TaskRun], count: int) -> list[TaskRun] | None:
