@@ -22,7 +22,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
@@ -313,6 +315,58 @@ class SingleRunsWaiting:
         self._waiting, self._answered_at = bool(waiting), time.monotonic()
 
 
+class SharedAskers:
+    """One ``SingleRunsWaiting`` per pool in a worker process, shared by the shards running
+    there (threads of one warm worker, ``work_pools.warm_worker``), with a Prefect client
+    of its own: the answer is the pool's, not the shard's, and each shard asking for itself
+    made a worker with N shards ask Prefect N times as often (those reads were a tenth of
+    a worker's CPU and of the Prefect server's during a batch, py-spy, 2026-12-07). It
+    stops when the last shard using it ends."""
+
+    def __init__(self, open_client: Callable[[], AbstractContextManager[SyncPrefectClient]]
+                 = lambda: get_client(sync_client=True),
+                 ask_every: float = STEP_ASIDE_CHECK_SECONDS) -> None:
+        self._open_client = open_client
+        self._ask_every = ask_every
+        self._lock = threading.Lock()
+        self._held: dict[str, _Shared] = {}
+
+    @contextmanager
+    def for_pool(self, pool: str | None) -> Iterator[Callable[[], bool]]:
+        if pool is None:
+            yield lambda: False
+            return
+        with self._lock:
+            shared = self._held.get(pool) or self._start(pool)
+            shared.users += 1
+        try:
+            yield shared.asker
+        finally:
+            with self._lock:
+                shared.users -= 1
+                last = shared.users == 0 and self._held.pop(pool, None) is shared
+            if last:  # outside the lock: its ask may be waiting on Prefect
+                shared.resources.close()
+
+    def _start(self, pool: str) -> _Shared:
+        resources = ExitStack()
+        client = resources.enter_context(self._open_client())
+        asker = resources.enter_context(SingleRunsWaiting(client, pool,
+                                                          ask_every=self._ask_every))
+        self._held[pool] = _Shared(asker, resources)
+        return self._held[pool]
+
+
+@dataclass
+class _Shared:
+    asker: SingleRunsWaiting
+    resources: ExitStack  # the asker and its client
+    users: int = 0
+
+
+STEP_ASIDE_ASKERS = SharedAskers()
+
+
 def _stop_early_on_failure(batch_id: str, job: JobSpec, status: ExecutionStatus,
                            fail_fast: bool, control_plane: ControlPlane) -> None:
     if fail_fast and status in FAILURES:
@@ -329,9 +383,9 @@ def batch_shard(batch_id: str, fail_fast: bool = False) -> int:
     try:
         with get_client(sync_client=True) as prefect:
             own_pool = prefect.read_flow_run(UUID(flow_run_id)).work_pool_name
-            with SingleRunsWaiting(prefect, own_pool) as step_aside:
-                return run_shard_items(batch_id, fail_fast=fail_fast,
-                                       flow_run_id=flow_run_id, settings=settings,
-                                       control_plane=control_plane, step_aside=step_aside)
+        with STEP_ASIDE_ASKERS.for_pool(own_pool) as step_aside:
+            return run_shard_items(batch_id, fail_fast=fail_fast, flow_run_id=flow_run_id,
+                                   settings=settings, control_plane=control_plane,
+                                   step_aside=step_aside)
     finally:
         control_plane.close()

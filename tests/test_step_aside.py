@@ -6,8 +6,9 @@ the answers, through a client that records the asks."""
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
-from flows.batch import SingleRunsWaiting
+from flows.batch import SharedAskers, SingleRunsWaiting
 from tests.helpers import wait_for
 
 
@@ -79,3 +80,52 @@ def test_a_shard_without_a_pool_never_asks():
     with SingleRunsWaiting(client, None) as waiting:
         assert waiting() is False
     assert client.threads == []
+
+
+class OpenedClients:
+    """A client factory for ``SharedAskers``: each client opened records its asks, and
+    whether it was closed."""
+
+    def __init__(self) -> None:
+        self.opened: list[RecordingClient] = []
+        self.closed: list[RecordingClient] = []
+
+    @contextmanager
+    def __call__(self):
+        client = RecordingClient(["a single run"])
+        self.opened.append(client)
+        try:
+            yield client
+        finally:
+            self.closed.append(client)
+
+
+def test_the_shards_of_one_worker_share_one_asker_per_pool():
+    clients = OpenedClients()
+    askers = SharedAskers(clients, ask_every=3600.0)
+    with askers.for_pool("pool") as first, askers.for_pool("pool") as second:
+        assert first is second
+        wait_for(lambda: first() is True and second() is True, 10, "the shared answer")
+        with askers.for_pool("other") as other:
+            assert other is not first
+        assert len(clients.closed) == 1, "the other pool's asker stops with its last shard"
+    assert clients.opened[0].threads == ["step-aside"], "one ask for both shards"
+    assert set(clients.closed) == set(clients.opened), "each closed with its last shard"
+
+
+def test_a_shard_after_the_last_one_ended_gets_a_fresh_asker():
+    clients = OpenedClients()
+    askers = SharedAskers(clients, ask_every=3600.0)
+    with askers.for_pool("pool") as first:
+        wait_for(lambda: first() is True, 10, "the first answer")
+    with askers.for_pool("pool") as later:
+        assert later is not first
+        wait_for(lambda: later() is True, 10, "its own first answer")
+    assert len(clients.opened) == 2 and clients.closed == clients.opened
+
+
+def test_shards_without_a_pool_open_no_client():
+    clients = OpenedClients()
+    with SharedAskers(clients).for_pool(None) as waiting:
+        assert waiting() is False
+    assert clients.opened == []
