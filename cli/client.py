@@ -135,10 +135,12 @@ def _worth_retrying(exc: RGridError, safe_twice: bool) -> bool:
 
 
 def say_retrying(attempt: int, exc: RGridError | None = None,
-                 attempts: int = len(RETRY_DELAYS) + 1) -> None:
+                 attempts: int = len(RETRY_DELAYS) + 1, why: str | None = None) -> None:
+    """The one retry line; ``why``: what the connection said as it went, when known."""
     status = getattr(exc, "answered_status", None)
     lost = (f"The API's address answered {status}." if status in GATEWAY_STATUSES
-            else exc.message if isinstance(exc, ApiTimeout) else "Connection lost.")
+            else exc.message if isinstance(exc, ApiTimeout)
+            else f"Connection lost ({why})." if why else "Connection lost.")
     err_console.print(f"[yellow]{lost}[/] Retrying... (attempt {attempt}/{attempts})")
 
 

@@ -139,6 +139,6 @@ def _lost(client: ApiClient, failures: int, exc: Exception) -> int:
                              f"it back ({exc}).",
                              "Check the API is running; the work goes on without you, and "
                              "the command named above picks up where this stopped.") from exc
-    say_retrying(failures + 2, attempts=len(RECONNECT_DELAYS) + 1)
+    say_retrying(failures + 2, attempts=len(RECONNECT_DELAYS) + 1, why=str(exc) or None)
     client.sleep(RECONNECT_DELAYS[failures])
     return failures + 1
