@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from pydantic import BaseModel
+from rich.markup import escape
 
 from cli import http
 from cli.config import CliSettings
@@ -140,7 +141,7 @@ def say_retrying(attempt: int, exc: RGridError | None = None,
     status = getattr(exc, "answered_status", None)
     lost = (f"The API's address answered {status}." if status in GATEWAY_STATUSES
             else exc.message if isinstance(exc, ApiTimeout)
-            else f"Connection lost ({why})." if why else "Connection lost.")
+            else f"Connection lost ({escape(why)})." if why else "Connection lost.")
     err_console.print(f"[yellow]{lost}[/] Retrying... (attempt {attempt}/{attempts})")
 
 

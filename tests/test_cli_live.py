@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cli.client import ApiClient
+from cli.client import ApiClient, say_retrying
 from cli.config import CliSettings
 from cli.live import RECONNECT_DELAYS, Keepalive, execution_messages
 from rgrid_common.errors import ApiUnreachable
@@ -102,3 +102,10 @@ def test_an_api_that_goes_silent_is_a_drop_told_once_without_a_traceback(
     assert "Traceback" not in err and "keepalive ping failed" not in err
     assert [record.getMessage() for record in caplog.records
             if record.levelno >= logging.WARNING] == []
+
+
+def test_the_retry_line_prints_the_reason_as_written(capsys):
+    """A reason is the library's text, never markup (``[/]`` would break the line)."""
+    say_retrying(2, attempts=9, why="[bold]sent[/] 1011 [/x]")
+    assert "Connection lost ([bold]sent[/] 1011 [/x]). Retrying... (attempt 2/9)" in (
+        capsys.readouterr().err.replace("\n", " "))
