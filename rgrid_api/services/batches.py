@@ -301,7 +301,13 @@ def _lock(session: Session, batch: Batch) -> None:
     """On PostgreSQL, the batch's row locked for this transaction. Whatever changes a
     batch's items and the batch takes the batch first: a cancel that took the items
     first and a shard's claim that took the batch first waited on each other."""
-    session.execute(select(Batch.id).where(Batch.id == batch.id).with_for_update())
+    lock_for_claims(session, batch.id)
+
+
+def lock_for_claims(session: Session, batch_id: str) -> None:
+    """``_lock`` by id, before a transaction's first change: for a finish report that
+    claims its shard's next item in the same transaction (``finish_reports``)."""
+    session.execute(select(Batch.id).where(Batch.id == batch_id).with_for_update())
 
 
 def claim_next(session: Session, *, batch_id: str, flow_run_id: str, worker: str,

@@ -138,9 +138,9 @@ def record_heartbeat(session: Session, *, execution_id: str, worker: str,
 def finish_execution(session: Session, *, execution_id: str, worker: str,
                      request: FinishRequest, store: ObjectStore, settings: Settings,
                      now: datetime) -> Execution:
-    """The worker's report. Sent again (a retry of the request), it is a no-op. For an
-    execution cancelled while this attempt ran, only what the script wrote is kept: the
-    status stays ``cancelled``."""
+    """The worker's report, for the caller to commit (``finish_reports.take_report``).
+    Sent again (a retry of the request), it is a no-op. For an execution cancelled while
+    this attempt ran, only what the script wrote is kept: the status stays ``cancelled``."""
     execution = execution_by_id(session, execution_id)
     current = ExecutionStatus(execution.status)
     _ensure_current(execution, request.attempt)  # a stale attempt hears 409, wherever it went
@@ -154,7 +154,6 @@ def finish_execution(session: Session, *, execution_id: str, worker: str,
                                  settings=settings, now=now)
         execution.notes = request.notes
         costs.estimate_finished(session, execution, settings)
-        session.commit()
         return execution
     if not lifecycle.finish(session, execution, request.status, now=now,
                             attempt=request.attempt):
@@ -169,7 +168,6 @@ def finish_execution(session: Session, *, execution_id: str, worker: str,
     execution.image_id = request.image_id
     execution.notes = request.notes
     costs.estimate_finished(session, execution, settings)
-    session.commit()
     return execution
 
 

@@ -159,6 +159,27 @@ def test_a_finish_that_claims_the_next_item_answers_with_it_and_again_with_the_s
     assert (counts["succeeded"], counts["running"], counts["queued"]) == (2, 0, 0)
 
 
+def test_a_report_whose_claim_cannot_be_made_is_not_taken_either(api, alice, worker_headers):
+    """The report and its claim are one transaction: a claim refused (here, of a batch
+    that does not exist) leaves the item running as it was, for the report sent again
+    (or the sweep) to end, never a report taken behind an error."""
+    batch = _create(alice, items=2, parallel=1)
+    shard = {"flow_run_id": "shard-0", "worker": TEST_WORKER}
+    job = api.post(f"/api/v1/worker/batches/{batch['id']}/claim-next", json=shard,
+                   headers=worker_headers).json()
+
+    refused = api.post(f"/api/v1/worker/executions/{job['execution_id']}/finish",
+                       json={"status": "succeeded", "exit_code": 0, "attempt": job["attempt"],
+                             "then_claim": {**shard, "batch_id": "bat_missing"}},
+                       headers=worker_headers)
+
+    assert refused.status_code == 404, refused.text
+    item = alice.get(f"/api/v1/executions/{job['execution_id']}").json()
+    assert (item["status"], item["exit_code"]) == ("running", None)
+    counts = alice.get(f"/api/v1/batches/{batch['id']}").json()["counts"]
+    assert (counts["running"], counts["queued"], counts["succeeded"]) == (1, 1, 0)
+
+
 def test_a_stale_report_claims_nothing(api, alice, worker_headers):
     batch = _create(alice, items=2, parallel=2)
     shard = {"flow_run_id": "shard-0", "worker": TEST_WORKER}

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response, status
 
 from rgrid_api.api.deps import (CurrentWorker, NowDep, SessionDep, SettingsDep, StarterDep,
                                 StoreDep)
-from rgrid_api.services import artifacts, attempts, batches, logs, worker_side
+from rgrid_api.services import artifacts, attempts, finish_reports, logs, worker_side
 from rgrid_common.protocol import (AttemptReport, ClaimRequest, FinishRequest, GiveBackRequest,
                                    JobSpec, LogBatch, OutputCompletion, OutputUploadRequest,
                                    OutputUploads)
@@ -77,19 +77,9 @@ def complete_output_upload(execution_id: str, body: OutputCompletion, session: S
                               "start."}})
 def finish(execution_id: str, body: FinishRequest, session: SessionDep, worker: CurrentWorker,
            settings: SettingsDep, store: StoreDep, now: NowDep) -> JobSpec | Response:
-    """The report; with ``then_claim``, a shard's next item is claimed once it is taken
-    (sent again, the report is a no-op and the claim gets the item already held). The
-    report of a batch's last item finishes the batch."""
-    execution = worker_side.finish_execution(
-        session, execution_id=execution_id, worker=worker, request=body, store=store,
-        settings=settings, now=now)
-    claim = body.then_claim
-    job = claim and batches.claim_next(
-        session, batch_id=claim.batch_id, flow_run_id=claim.flow_run_id,
-        worker=worker_side.claiming_as(worker, claim.worker), settings=settings,
-        store=store, now=now)
-    if job:
-        return job
-    if execution.batch_id is not None:
-        batches.finish_if_ended(session, execution.batch_id, now)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    """The report; with ``then_claim``, a shard's next item is claimed in the same
+    transaction (sent again, the report is a no-op and the claim gets the item already
+    held). The report of a batch's last item finishes the batch."""
+    job = finish_reports.take_report(session, execution_id=execution_id, worker=worker,
+                                     request=body, store=store, settings=settings, now=now)
+    return job if job else Response(status_code=status.HTTP_204_NO_CONTENT)
