@@ -4,6 +4,7 @@ each item's outputs back into its own folder, and sum up the failures."""
 from __future__ import annotations
 
 import glob
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -62,7 +63,8 @@ def follow_batch(client: ApiClient, batch_id: str, *, poll_seconds: float,
             live.update(Text(progress_line(batch, time.monotonic() - started)))
 
         try:
-            _streamed(client, batch_id, show, Throttled(on_change, poll_seconds))
+            with OffTheStream(on_change) as in_background:
+                _streamed(client, batch_id, show, Throttled(in_background, poll_seconds))
         except StreamUnavailable as exc:
             err_console.print(f"… Live stream unavailable: {exc} Following by polling "
                               f"every {poll_seconds:g} s instead.")
@@ -85,6 +87,70 @@ class Throttled:
         if self._action and time.monotonic() - self._last >= self._seconds:
             self._last, self.due = time.monotonic(), False
             self._action()
+
+
+class OffTheStream:
+    """Runs ``action`` on a thread of its own, one call at a time: a call made while one
+    runs is owed, and those owed run as one once it ends. So the live stream's thread
+    only reads: ``action`` (the outputs listing, an HTTP request with the client's
+    retries) on it stopped the reading for as long as it took, and websockets' client
+    stops taking frames off the socket once 16 wait, pongs among them: a listing slow for
+    20 s then drops the stream by keepalive (read in websockets' source; the likely cause
+    of a 1,000-item run's drops). Leaving the block waits for the last call and raises
+    what it raised (unless the block raised first); Ctrl-C leaves at once."""
+
+    def __init__(self, action: Callable[[], None] | None) -> None:
+        self._action = action
+        self._lock = threading.Lock()
+        self._running: threading.Thread | None = None
+        self._owed = False
+        self._failed: BaseException | None = None
+
+    def __enter__(self) -> OffTheStream:
+        return self
+
+    def __exit__(self, exc_type, *_exc) -> None:
+        if exc_type is not KeyboardInterrupt:
+            self.wait(raising=exc_type is None)
+
+    def __call__(self) -> None:
+        if self._action is None:
+            return
+        self._raise_if_failed()
+        with self._lock:
+            if self._running is not None:
+                self._owed = True
+                return
+            self._running = threading.Thread(target=self._run, daemon=True,
+                                             name="rgrid-outputs-listing")
+            self._running.start()
+
+    def wait(self, *, raising: bool = True) -> None:
+        """Until no call runs or is owed; then raises what a call raised."""
+        with self._lock:
+            running = self._running
+        if running is not None:
+            running.join()
+        if raising:
+            self._raise_if_failed()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._action()
+                with self._lock:
+                    if not self._owed:
+                        self._running = None
+                        return
+                    self._owed = False
+        except BaseException as exc:  # noqa: BLE001 - raised on the caller's thread
+            with self._lock:
+                self._failed, self._running, self._owed = exc, None, False
+
+    def _raise_if_failed(self) -> None:
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
 
 
 def _streamed(client: ApiClient, batch_id: str, show: Callable[[dict], None],

@@ -1,7 +1,7 @@
 """The real CLI over real HTTP against an API whose clock the test moves: the expiry
 warning, limits that refuse a file before anything is submitted, a batch of more files than
 one upload offer holds, and a batch's outputs brought back whatever order the finishes
-were stamped and committed in."""
+were stamped and committed in, listed beside its live stream rather than on its thread."""
 
 from __future__ import annotations
 
@@ -16,19 +16,20 @@ import httpx
 import pytest
 import uvicorn
 
-from cli.batch import BatchDownloader
+from cli.batch import BatchDownloader, follow_batch
 from cli.client import ApiClient
 from cli.config import CliSettings
 from flows.control_plane import ControlPlane
 from flows.outputs import upload_outputs
 from flows.work_dir import LocalOutput
+from rgrid_api.core.events import BUS, batch_topic
 from rgrid_api.main import create_app
 from rgrid_common.protocol import FinishRequest, JobSpec
 from rgrid_common.status import ExecutionStatus
 from rgrid_common.submission import MAX_BLOBS_PER_OFFER
 from tests.api.conftest import TEST_WORKER
 from tests.conftest import write_script
-from tests.helpers import Rgrid, free_port
+from tests.helpers import Rgrid, free_port, wait_for
 
 MAX_FILE_BYTES = 1_000_000
 
@@ -131,6 +132,41 @@ def test_an_item_whose_finish_is_stamped_before_an_already_fetched_ones_still_co
     assert fetched_while_running == {first.execution_id, second.execution_id}
     assert (tmp_path / "outputs" / "a" / "out.txt").read_text() == first.execution_id
     assert (tmp_path / "outputs" / "b" / "out.txt").read_text() == second.execution_id
+
+
+def test_a_batchs_outputs_are_listed_beside_its_live_stream_not_on_its_thread(
+        served_api, alice, worker_headers, tmp_path):
+    """The listing (an HTTP request, with retries) on the stream's thread stopped the
+    stream's reading, so its keepalive went unanswered and it dropped (``OffTheStream``)."""
+    batch = alice.post("/api/v1/batches", {
+        "script_name": "copy.py", "script_content": "print(1)\n", "parallel": 2,
+        "items": [{"args": ["a.csv"]}, {"args": ["b.csv"]}]}).json()
+    control_plane = ControlPlane(httpx.Client(base_url=served_api, headers=worker_headers))
+    jobs = [control_plane.claim_next(batch["id"], flow_run_id=f"shard-{index}",
+                                     worker=TEST_WORKER) for index in range(2)]
+    cli = ApiClient(CliSettings(api_url=served_api, api_key=alice.key))
+    downloader = BatchDownloader(cli, batch["id"], ["a", "b"], tmp_path / "outputs",
+                                 flat=False)
+    listed_on: list[str] = []
+
+    def collect() -> None:
+        listed_on.append(threading.current_thread().name)
+        downloader.collect()
+
+    follower = threading.Thread(name="follower", daemon=True, target=lambda: follow_batch(
+        cli, batch["id"], poll_seconds=0.5, on_change=collect))
+    follower.start()
+    wait_for(lambda: BUS.generation(batch_topic(batch["id"])) is not None, 30,
+             "the batch's stream to open")
+    for job in jobs:
+        _succeed_with_output(control_plane, job, tmp_path)
+    follower.join(timeout=60)
+
+    assert not follower.is_alive(), "the batch ended; its follower should have"
+    assert listed_on and "follower" not in listed_on, listed_on
+    ended = cli.get(f"/api/v1/batches/{batch['id']}/executions")["executions"]
+    assert downloader.finish(ended) == 2
+    assert (tmp_path / "outputs" / "b" / "out.txt").read_text() == jobs[1].execution_id
 
 
 def _succeed_with_output(control_plane: ControlPlane, job: JobSpec, tmp_path: Path) -> None:
