@@ -22,6 +22,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import secrets
 import statistics
 import subprocess
@@ -262,6 +263,7 @@ def run_batch(stack: DevStack, workers: dict[str, ManagedProcess], items: int,
     executions = api.get(f"/api/v1/batches/{batch_id}/executions").json()["executions"]
     return {
         "batch_id": batch_id, "cli_exit_code": batch.returncode, "cli_stderr_tail": stderr[-600:],
+        "cli_stream_drops": stream_drops(stderr),
         "wall_s": wall, "submitted_after_s": submitted,
         "items_per_s": items / (wall - submitted),
         "succeeded": sum(e["status"] == "succeeded" for e in executions),
@@ -270,6 +272,12 @@ def run_batch(stack: DevStack, workers: dict[str, ManagedProcess], items: int,
         "peak_rss_mb": probe.peak_mb, "while_running": probe.summary(),
         "progress": follower.summary(),
     }
+
+
+def stream_drops(stderr: str) -> list[str]:
+    """The CLI's retry lines' reasons (``Connection lost (<why>). Retrying...``), however
+    its console wrapped them."""
+    return re.findall(r"Connection lost(?: \((.*?)\))?\. Retrying", " ".join(stderr.split()))
 
 
 def measured(folder: Path, databases: Databases, s3_url: str,
