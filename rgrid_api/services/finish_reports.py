@@ -1,9 +1,9 @@
 """A worker's finish report and, sent with it by a shard, the claim of the batch's next item:
 one transaction, one commit.
 
-Two commits, the report's then the claim's, were the largest part of the API's time in a
-batch (py-spy): the claim's transaction began again what the report's had just ended. One
-transaction also makes one wake-up of the batch's streams, not two. On PostgreSQL the
+The report and its claim were the largest part of the API's time in a batch (py-spy), in
+two transactions; in one, there is one commit and one wake-up of the batch's streams an
+item, not two (the API's CPU during a 200-item batch 5.2 → 4.45 s, README). On PostgreSQL the
 batch's row is locked first, as every change of a batch's items takes it (``batches._lock``):
 the report's UPDATE of its item before the lock could wait in a cycle with a cancel that
 holds the batch and waits for the item.
