@@ -96,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reports", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--url", help="a PostgreSQL database to use (emptied by no one)")
+    parser.add_argument("--url", help="a PostgreSQL database to use; what it writes stays")
     options = parser.parse_args()
     rounds = []
     for _ in range(options.rounds):
